@@ -1,0 +1,131 @@
+/* loopfsd: inspecting a backing descriptor off the loop. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+
+#include "backing.h"
+#include "daemon.h"
+
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/* Find the direct-I/O alignment of FD, 0 when it cannot do O_DIRECT.
+ *
+ * The kernel's lo_can_use_dio() asks for FMODE_CAN_ODIRECT and the
+ * STATX_DIOALIGN offset alignment.  Without STATX_DIOALIGN from the
+ * filesystem, reopening the file with O_DIRECT tells whether it can. */
+static uint32_t
+probe_dio_align (int fd, const struct stat *st)
+{
+  struct statx stx;
+  char path[64];
+  int fd2;
+
+  if (statx (fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0
+      && (stx.stx_mask & STATX_DIOALIGN))
+    return stx.stx_dio_offset_align;
+
+  if (S_ISBLK (st->st_mode)) {
+    int lbs;
+    if (ioctl (fd, BLKSSZGET, &lbs) == 0)
+      return lbs;
+    return 0;
+  }
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  fd2 = open (path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+  if (fd2 < 0)
+    return 0;
+  close (fd2);
+  return LOOPDEV_SECTOR_SIZE;
+}
+
+/* Fill PROBE from its descriptor (thread pool side). */
+static void
+probe_work (uv_work_t *work)
+{
+  struct backing_probe *p = work->data;
+  struct loop_backing *b = &p->backing;
+  struct statfs sfs;
+  struct stat st;
+  int flags;
+
+  memset (b, 0, sizeof *b);
+  p->node[0] = '\0';
+  if (fstat (p->fd, &st) < 0 || (flags = fcntl (p->fd, F_GETFL)) < 0) {
+    p->err = -errno;
+    return;
+  }
+  p->uid = st.st_uid;
+  p->gid = st.st_gid;
+  b->dev = st.st_dev;
+  b->ino = st.st_ino;
+  b->rdev = st.st_rdev;
+  b->writable = (flags & O_ACCMODE) != O_RDONLY;
+  b->o_direct = (flags & O_DIRECT) != 0;
+
+  if (S_ISREG (st.st_mode)) {
+    b->kind = LOOP_BACKING_FILE;
+    b->size = st.st_size;
+    b->can_discard = true;
+  }
+  else if (S_ISBLK (st.st_mode)) {
+    uint64_t size;
+    b->kind = LOOP_BACKING_BLOCK;
+    if (ioctl (p->fd, BLKGETSIZE64, &size) < 0) {
+      p->err = -errno;
+      return;
+    }
+    b->size = size;
+    b->can_discard = true;
+  }
+  else {
+    b->kind = LOOP_BACKING_OTHER;
+    p->err = 0;
+    return;
+  }
+  b->dio_align = probe_dio_align (p->fd, &st);
+
+  /* A loopfs node, of this instance or another, answers XATTR_NODE.
+   * Only FUSE files are asked, so no other filesystem sees the query. */
+  if (fstatfs (p->fd, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC) {
+    ssize_t n = fgetxattr (p->fd, XATTR_NODE, p->node, sizeof p->node - 1);
+    if (n > 0) {
+      p->node[n] = '\0';
+      b->kind = strcmp (p->node, CONTROL_NAME) == 0
+        ? LOOP_BACKING_OTHER : LOOP_BACKING_LOOPFS;
+    }
+    else
+      p->node[0] = '\0';
+  }
+  p->err = 0;
+}
+
+/* Hand the result back on the loop. */
+static void
+probe_after (uv_work_t *work, int status)
+{
+  struct backing_probe *p = work->data;
+
+  if (status < 0)
+    p->err = status == UV_ECANCELED ? -ECANCELED : -EIO;
+  p->done (p);
+}
+
+/* Inspect PROBE->fd on the thread pool, then call PROBE->done. */
+int
+backing_probe_start (uv_loop_t *loop, struct backing_probe *probe)
+{
+  probe->work.data = probe;
+  probe->err = 0;
+  return uv_queue_work (loop, &probe->work, probe_work, probe_after) < 0
+    ? -ENOMEM : 0;
+}

@@ -1,0 +1,33 @@
+/* loopfsd: what a backing file is.
+ *
+ * Inspecting a caller's backing descriptor may block: it can live on
+ * another FUSE filesystem (even fuse2fs mounted on one of our own
+ * devices), so fstat or getxattr on it wait for that filesystem's
+ * daemon.  The inspection therefore runs on libuv's thread pool and
+ * reports back on the loop.
+ */
+#ifndef LOOPFSD_BACKING_H
+#define LOOPFSD_BACKING_H
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include "loopdev.h"
+
+struct backing_probe {
+  int fd;                        /* in: the descriptor to inspect */
+  int err;                       /* out: 0 or a negative errno */
+  struct loop_backing backing;   /* out */
+  uid_t uid;                     /* out: owner of the file */
+  gid_t gid;
+  char node[32];                 /* out: loopfs node name ("loopN",
+                                    "loop-control") or "" */
+  uv_work_t work;
+  void (*done) (struct backing_probe *probe);
+};
+
+/* Inspect PROBE->fd on the thread pool, then call PROBE->done on the
+ * loop.  Returns 0 or a negative errno (then DONE is not called). */
+int backing_probe_start (uv_loop_t *loop, struct backing_probe *probe);
+
+#endif /* LOOPFSD_BACKING_H */

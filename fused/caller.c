@@ -1,0 +1,117 @@
+/* loopfsd: the caller's memory, descriptors and capabilities. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "caller.h"
+#include "cleanup.h"
+
+/* Copy LEN bytes at ADDR in process PID into BUF. */
+int
+caller_read (pid_t pid, uintptr_t addr, void *buf, size_t len)
+{
+  struct iovec local = { .iov_base = buf, .iov_len = len };
+  struct iovec remote = { .iov_base = (void *) addr, .iov_len = len };
+
+  if (process_vm_readv (pid, &local, 1, &remote, 1, 0) != (ssize_t) len)
+    return -EFAULT;
+  return 0;
+}
+
+/* Copy LEN bytes from BUF to ADDR in process PID. */
+int
+caller_write (pid_t pid, uintptr_t addr, const void *buf, size_t len)
+{
+  struct iovec local = { .iov_base = (void *) buf, .iov_len = len };
+  struct iovec remote = { .iov_base = (void *) addr, .iov_len = len };
+
+  if (process_vm_writev (pid, &local, 1, &remote, 1, 0) != (ssize_t) len)
+    return -EFAULT;
+  return 0;
+}
+
+/* Read one "Key:\tvalue" line of /proc/TID/status into VALUE. */
+static int
+read_status_field (pid_t tid, const char *key, char *value, size_t size)
+{
+  char path[64], line[256];
+  size_t klen = strlen (key);
+  FILE *f;
+  int r = -ENOENT;
+
+  snprintf (path, sizeof path, "/proc/%d/status", (int) tid);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return -errno;
+  while (fgets (line, sizeof line, f)) {
+    if (strncmp (line, key, klen) == 0 && line[klen] == ':') {
+      const char *v = line + klen + 1;
+      v += strspn (v, " \t");
+      snprintf (value, size, "%.*s", (int) strcspn (v, "\n"), v);
+      r = 0;
+      break;
+    }
+  }
+  fclose (f);
+  return r;
+}
+
+/* Duplicate descriptor FD of the caller into this process.
+ *
+ * pidfd_open() wants a thread-group leader (PIDFD_THREAD only exists
+ * since Linux 6.9), and FUSE gives the caller's thread id, so the Tgid
+ * is looked up first. */
+int
+caller_take_fd (pid_t tid, int fd)
+{
+  CLEANUP_CLOSE int pidfd = -1;
+  char tgid[32];
+  int newfd, flags;
+
+  if (fd < 0)
+    return -EBADF;
+  if (read_status_field (tid, "Tgid", tgid, sizeof tgid) < 0)
+    return -ESRCH;
+  pidfd = pidfd_open (atoi (tgid), 0);
+  if (pidfd < 0)
+    return -errno;
+  newfd = pidfd_getfd (pidfd, fd, 0);
+  if (newfd < 0)
+    return errno == EBADF ? -EBADF : -errno;
+  /* fget() in the kernel does not return O_PATH files: LOOP_SET_FD on
+   * one fails with EBADF. */
+  flags = fcntl (newfd, F_GETFL);
+  if (flags < 0 || (flags & O_PATH)) {
+    close (newfd);
+    return -EBADF;
+  }
+  return newfd;
+}
+
+/* True when TID has CAP in its effective set and shares our user
+ * namespace. */
+bool
+caller_capable (pid_t tid, int cap)
+{
+  char value[64], path[64];
+  struct stat ours, theirs;
+  unsigned long long eff;
+
+  if (read_status_field (tid, "CapEff", value, sizeof value) < 0)
+    return false;
+  eff = strtoull (value, NULL, 16);
+  if (!(eff & (1ULL << cap)))
+    return false;
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) tid);
+  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0)
+    return false;
+  return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
+}

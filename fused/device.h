@@ -1,0 +1,54 @@
+/* loopfsd: the daemon's side of one loop device.
+ *
+ * The model (struct loopdev in control/) says what a device is; this
+ * file holds what the daemon needs besides: the backend serving it, the
+ * backing descriptor, the FUSE generation of its node, and a queue of
+ * ioctls waiting while a backend is being started.  The kernel holds
+ * lo_mutex across a configure; loopfsd instead marks the device busy and
+ * runs the waiting ioctls in order once the transition is over.
+ */
+#ifndef LOOPFSD_DEVICE_H
+#define LOOPFSD_DEVICE_H
+
+#include "daemon.h"
+
+struct pending_ioctl;
+
+struct device {
+  struct loopdev *lo;             /* the model; lo->priv points back here */
+  uint64_t generation;            /* FUSE generation of loopN's inode */
+  struct backend *backend;        /* serving the device, NULL unless bound */
+  int backing_fd;                 /* our copy of the backing file, or -1 */
+  uid_t backing_uid;              /* owner of the backing file: nbdkit's */
+  gid_t backing_gid;              /* credentials when the daemon is root */
+  bool busy;                      /* a transition is in progress */
+  struct pending_ioctl *queue;    /* ioctls waiting for the transition */
+  struct pending_ioctl **queue_tail;
+};
+
+/* Called when a backend for a transition is ready (ERR == 0, B set) or
+ * failed (ERR is an errno). */
+typedef void (*device_backend_cb) (struct device *dev, struct backend *b,
+                                   int err, void *opaque);
+
+/* Start a backend serving BINDING from descriptor FD on DEV; call CB
+ * from the loop.  The device is not changed. */
+int device_start_backend (struct daemon *d, struct device *dev,
+                          const struct loopdev_binding *binding, int fd,
+                          device_backend_cb cb, void *opaque);
+
+/* Make B (serving backing descriptor FD, now owned by the device) the
+ * device's backend; the previous backend, if any, is stopped in the
+ * background and its descriptor closed. */
+void device_install_backend (struct daemon *d, struct device *dev,
+                             struct backend *b, int fd);
+
+/* Queue an ioctl on a busy device. */
+int device_queue_ioctl (struct device *dev, fuse_req_t req,
+                        struct handle *h, unsigned int cmd, void *arg);
+
+/* Mark the device busy / not busy; the latter runs queued ioctls. */
+void device_begin (struct device *dev);
+void device_end (struct device *dev);
+
+#endif /* LOOPFSD_DEVICE_H */

@@ -1,0 +1,238 @@
+/* loopfsd: the data path of loopN.
+ *
+ * read, write, fsync and fallocate on loopN go to the device's backend
+ * as asynchronous NBD requests; the FUSE request is answered from the
+ * completion callback.  Every check before that mirrors what the kernel
+ * does for a block device (blkdev_read_iter, blkdev_write_iter,
+ * blkdev_fallocate), so a short read at the end, ENOSPC past it and
+ * EPERM on a read-only device look the same as with /dev/loopN.
+ * Nothing is cached here: files are opened with direct_io, so a second
+ * opener always sees what the backend holds.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/falloc.h>
+
+#include "daemon.h"
+#include "device.h"
+#include "fuse-loop.h"
+
+/* Writes up to this size are copied out of the FUSE receive buffer;
+ * larger ones take the buffer over instead of copying it. */
+#define WRITE_COPY_MAX (64 * 1024)
+
+/* One data request in flight. */
+struct io_req {
+  fuse_req_t req;
+  void *mem;         /* owned memory to free when done */
+  char *data;        /* where the data is (inside MEM) */
+  size_t count;
+};
+
+/* A read finished in the backend. */
+static void
+read_done (void *opaque, int err)
+{
+  struct io_req *io = opaque;
+
+  if (err)
+    fuse_reply_err (io->req, EIO);
+  else
+    fuse_reply_buf (io->req, io->data, io->count);
+  free (io->mem);
+  free (io);
+}
+
+/* The end of the addressable data of LO: the size rounded down to the
+ * logical block size, since a partial last block cannot be read or
+ * written through a block device. */
+static uint64_t
+io_end (const struct loopdev *lo)
+{
+  uint64_t lbs = loopdev_logical_block_size (lo);
+  return loopdev_size (lo) & ~(lbs - 1);
+}
+
+/* True when requests on LO must fail with EIO: a device cleared while
+ * open still reports its size, but loop_queue_rq() fails its I/O. */
+static bool
+io_dead (const struct device *dev)
+{
+  return dev->lo->state != LOOPDEV_BOUND || dev->backend == NULL;
+}
+
+/* read(2) on loopN. */
+void
+io_read (fuse_req_t req, struct device *dev, size_t size, off_t off)
+{
+  uint64_t devsize = io_end (dev->lo);
+  struct io_req *io;
+
+  if (off < 0) {
+    fuse_reply_err (req, EINVAL);
+    return;
+  }
+  if (size == 0 || (uint64_t) off >= devsize) {
+    fuse_reply_buf (req, NULL, 0);
+    return;
+  }
+  if (io_dead (dev)) {
+    fuse_reply_err (req, EIO);
+    return;
+  }
+  io = malloc (sizeof *io);
+  if (io == NULL) {
+    fuse_reply_err (req, ENOMEM);
+    return;
+  }
+  io->req = req;
+  io->count = devsize - off < size ? devsize - off : size;
+  io->mem = io->data = malloc (io->count);
+  if (io->mem == NULL) {
+    free (io);
+    fuse_reply_err (req, ENOMEM);
+    return;
+  }
+  backend_pread (dev->backend, io->data, io->count, off, read_done, io);
+}
+
+/* A write finished in the backend. */
+static void
+write_done (void *opaque, int err)
+{
+  struct io_req *io = opaque;
+
+  if (err)
+    fuse_reply_err (io->req, EIO);
+  else
+    fuse_reply_write (io->req, io->count);
+  free (io->mem);
+  free (io);
+}
+
+/* write(2) on loopN. */
+void
+io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
+          off_t off)
+{
+  struct loopdev *lo = dev->lo;
+  uint64_t devsize = io_end (lo);
+  struct io_req *io;
+
+  if (loopdev_read_only (lo)) {
+    fuse_reply_err (req, EPERM);
+    return;
+  }
+  if (size == 0) {
+    fuse_reply_write (req, 0);
+    return;
+  }
+  if (off < 0 || (uint64_t) off >= devsize) {
+    fuse_reply_err (req, off < 0 ? EINVAL : ENOSPC);
+    return;
+  }
+  if (io_dead (dev)) {
+    fuse_reply_err (req, EIO);
+    return;
+  }
+  io = malloc (sizeof *io);
+  if (io == NULL) {
+    fuse_reply_err (req, ENOMEM);
+    return;
+  }
+  io->req = req;
+  io->count = devsize - off < size ? devsize - off : size;
+  if (io->count <= WRITE_COPY_MAX) {
+    io->mem = io->data = malloc (io->count);
+    if (io->mem)
+      memcpy (io->data, buf, io->count);
+  }
+  else {
+    io->mem = fuse_loop_take_buffer (buf);
+    io->data = (char *) buf;
+  }
+  if (io->mem == NULL) {
+    free (io);
+    fuse_reply_err (req, ENOMEM);
+    return;
+  }
+  backend_pwrite (dev->backend, io->data, io->count, off, write_done, io);
+}
+
+/* A flush, trim or zero finished in the backend. */
+static void
+simple_done (void *opaque, int err)
+{
+  fuse_reply_err (opaque, err ? EIO : 0);
+}
+
+/* fsync(2) on loopN.  An unbound or cleared loop device fails the
+ * flush with EIO (loop_queue_rq); a bound one flushes its backing file
+ * when it has a write cache, i.e. when writable (loop_update_limits). */
+void
+io_fsync (fuse_req_t req, struct device *dev)
+{
+  struct loopdev *lo = dev->lo;
+
+  if (io_dead (dev)) {
+    fuse_reply_err (req, EIO);
+    return;
+  }
+  if ((lo->b.flags & LO_FLAGS_READ_ONLY) || !backend_can_flush (dev->backend)) {
+    fuse_reply_err (req, 0);
+    return;
+  }
+  backend_flush (dev->backend, simple_done, req);
+}
+
+/* fallocate(2) on loopN, with blkdev_fallocate()'s rules: only zeroing
+ * and punching with KEEP_SIZE, within the device, aligned to the
+ * logical block size. */
+void
+io_fallocate (fuse_req_t req, struct device *dev, int mode, off_t off,
+              off_t len)
+{
+  struct loopdev *lo = dev->lo;
+  uint64_t isize = loopdev_size (lo);
+  uint64_t lbs = loopdev_logical_block_size (lo);
+  uint64_t start = off, length = len;
+
+  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+               | FALLOC_FL_ZERO_RANGE)) {
+    fuse_reply_err (req, EOPNOTSUPP);
+    return;
+  }
+  if (off < 0 || len <= 0 || start >= isize) {
+    fuse_reply_err (req, EINVAL);
+    return;
+  }
+  if (start + length - 1 >= isize) {
+    if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+      fuse_reply_err (req, EINVAL);
+      return;
+    }
+    length = isize - start;
+  }
+  if ((start | length) & (lbs - 1)) {
+    fuse_reply_err (req, EINVAL);
+    return;
+  }
+  if (loopdev_read_only (lo) || io_dead (dev)) {
+    fuse_reply_err (req, loopdev_read_only (lo) ? EPERM : EIO);
+    return;
+  }
+  switch (mode) {
+  case FALLOC_FL_ZERO_RANGE:
+  case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
+    backend_zero (dev->backend, length, start, simple_done, req);
+    return;
+  case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+    backend_trim (dev->backend, length, start, simple_done, req);
+    return;
+  default:
+    fuse_reply_err (req, EOPNOTSUPP);
+    return;
+  }
+}

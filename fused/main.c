@@ -1,0 +1,415 @@
+/* loopfsd: mount a private loop-device instance.
+ *
+ * loopfsd [-f] [-o OPT,...] MOUNTPOINT
+ *
+ * Without -f the command returns only once the mount answers requests,
+ * so a script can use it on its next line.  The daemon exits when the
+ * mount goes away (umount, fusermount3 -u) and, on SIGTERM or SIGINT,
+ * unmounts itself first; in every case it detaches every device and
+ * ends every nbdkit it started before exiting.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cap-ng.h>
+
+#include "cleanup.h"
+#include "daemon.h"
+#include "device.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+struct daemon daemon_state;
+
+static int ready_fd = -1;        /* pipe to the waiting parent, or -1 */
+static uv_signal_t sig_term, sig_int;
+static uv_work_t ready_work;
+static int ready_err;
+
+/* Report an error to stderr with the program name in front. */
+void
+log_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf (stderr, "loopfsd: ");
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "\n");
+}
+
+/* Print the usage text. */
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+"Usage: loopfsd [-f] [-o OPT,...] MOUNTPOINT\n"
+"Mount a private loop-device instance (loop-control and loopN) at MOUNTPOINT.\n"
+"\n"
+"  -f, --foreground   stay in the foreground\n"
+"  -o OPT,...         mount options:\n"
+"       max=N             at most N devices in this instance (default %u)\n"
+"       connections=N     NBD connections per bound device, 1-16 (default 1)\n"
+"       allow_other       let every user reach the nodes (modes still apply)\n"
+"       log=FILE          append messages to FILE\n"
+"       rw,nosuid,nodev,noexec,suid,dev,exec,atime,noatime,relatime,\n"
+"       default_permissions   generic mount flags, passed to the mount\n"
+"  -h, --help         show this help\n"
+"  -V, --version      show the version\n",
+           OPTIONS_MAX_DEVICES_LIMIT);
+}
+
+/* Tell the waiting parent that the mount is ready (ERR == 0) or not. */
+static void
+signal_parent (int err)
+{
+  if (ready_fd < 0)
+    return;
+  if (write (ready_fd, &err, sizeof err) < 0)
+    log_error ("telling the parent: %m");
+  close (ready_fd);
+  ready_fd = -1;
+}
+
+/* Fork: the parent waits until the child reports the mount ready, then
+ * exits with its verdict; the child goes on as the daemon. */
+static int
+daemonize (void)
+{
+  int pipefd[2], err = -1;
+  pid_t pid;
+
+  if (pipe2 (pipefd, O_CLOEXEC) < 0)
+    return -errno;
+  pid = fork ();
+  if (pid < 0)
+    return -errno;
+  if (pid > 0) {
+    close (pipefd[1]);
+    if (read (pipefd[0], &err, sizeof err) != sizeof err)
+      err = -EIO;
+    _exit (err == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+  }
+  close (pipefd[0]);
+  ready_fd = pipefd[1];
+  setsid ();
+  return 0;
+}
+
+/* Detach the standard descriptors from the parent's terminal or pipes,
+ * so a caller reading our output is not kept waiting; messages go to
+ * LOG_FILE when given. */
+static int
+detach_stdio (const char *log_file)
+{
+  CLEANUP_CLOSE int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  CLEANUP_CLOSE int log = -1;
+
+  if (null < 0)
+    return -errno;
+  if (log_file) {
+    log = open (log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log < 0)
+      return -errno;
+  }
+  if (dup2 (null, STDIN_FILENO) < 0 || dup2 (null, STDOUT_FILENO) < 0
+      || dup2 (log >= 0 ? log : null, STDERR_FILENO) < 0)
+    return -errno;
+  return 0;
+}
+
+/* Make the private directory for backend sockets. */
+static int
+make_runtime_dir (struct daemon *d)
+{
+  const char *base = "/run/loopfsd";
+  char *tmpl;
+
+  if (geteuid () != 0) {
+    base = getenv ("XDG_RUNTIME_DIR");
+    if (base == NULL || *base == '\0')
+      base = "/tmp";
+  }
+  else if (mkdir (base, 0700) < 0 && errno != EEXIST)
+    return -errno;
+  if (asprintf (&tmpl, "%s/loopfsd-XXXXXX", base) < 0)
+    return -ENOMEM;
+  if (mkdtemp (tmpl) == NULL) {
+    int r = -errno;
+    free (tmpl);
+    return r;
+  }
+  d->runtime_dir = tmpl;
+  return 0;
+}
+
+/* Keep only the capabilities the daemon uses after mounting:
+ * CAP_SYS_ADMIN to unmount itself (and, later, kernel NBD netlink),
+ * CAP_SYS_PTRACE for pidfd_getfd and process_vm_readv/writev on callers,
+ * CAP_SETUID and CAP_SETGID to run nbdkit as the backing file's owner,
+ * CAP_KILL to end such an nbdkit, CAP_SETPCAP so nbdkit's bounding set
+ * can be emptied.  Without root there is nothing to drop. */
+static int
+drop_capabilities (void)
+{
+  if (geteuid () != 0)
+    return 0;
+  capng_clear (CAPNG_SELECT_BOTH);
+  if (capng_updatev (CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+                     CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SETUID, CAP_SETGID,
+                     CAP_KILL, CAP_SETPCAP, -1) < 0
+      || capng_updatev (CAPNG_ADD, CAPNG_BOUNDING_SET,
+                        CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SETUID, CAP_SETGID,
+                        CAP_KILL, CAP_SETPCAP, -1) < 0
+      || capng_apply (CAPNG_SELECT_BOTH) < 0)
+    return -EPERM;
+  return 0;
+}
+
+/* Stat the mountpoint from the thread pool: the first request through
+ * the new mount, served by the loop like any other. */
+static void
+ready_probe (uv_work_t *work)
+{
+  struct daemon *d = work->data;
+  struct stat st;
+
+  if (stat (d->mountpoint, &st) < 0)
+    ready_err = -errno;
+  else {
+    d->mount_dev = st.st_dev;
+    ready_err = 0;
+  }
+}
+
+/* The mount answered: the parent may return. */
+static void
+ready_done (uv_work_t *work, int status)
+{
+  struct daemon *d = work->data;
+
+  if (status < 0 && ready_err == 0)
+    ready_err = -EIO;
+  if (ready_err < 0) {
+    log_error ("%s does not answer: %s", d->mountpoint, strerror (-ready_err));
+    signal_parent (ready_err);
+    fuse_session_exit (d->se);
+    return;
+  }
+  signal_parent (0);
+}
+
+/* fusermount3 -u -z finished. */
+static void
+fusermount_exited (uv_process_t *proc, int64_t status, int signum)
+{
+  (void) signum;
+  if (status != 0)
+    log_error ("fusermount3 -u -z failed with status %d", (int) status);
+  uv_close ((uv_handle_t *) proc, (uv_close_cb) free);
+}
+
+/* SIGTERM / SIGINT: unmount.  The detach is lazy, so files still open
+ * keep working, and the session ends once the last one closes. */
+static void
+on_signal (uv_signal_t *sig, int signum)
+{
+  struct daemon *d = sig->data;
+  uv_process_options_t po = { 0 };
+  uv_process_t *proc;
+  char *args[] = { (char *) "fusermount3", (char *) "-u", (char *) "-z",
+                   d->mountpoint, NULL };
+
+  (void) signum;
+  uv_signal_stop (&sig_term);
+  uv_signal_stop (&sig_int);
+  if (geteuid () == 0) {
+    if (umount2 (d->mountpoint, MNT_DETACH) < 0)
+      log_error ("unmounting %s: %m", d->mountpoint);
+    return;
+  }
+  proc = calloc (1, sizeof *proc);
+  if (proc == NULL)
+    return;
+  po.file = args[0];
+  po.args = args;
+  po.exit_cb = fusermount_exited;
+  if (uv_spawn (d->loop, proc, &po) < 0) {
+    log_error ("running fusermount3 -u -z %s failed", d->mountpoint);
+    free (proc);
+  }
+}
+
+/* Close every handle still open on the loop at exit. */
+static void
+close_walk (uv_handle_t *h, void *arg)
+{
+  (void) arg;
+  if (!uv_is_closing (h))
+    uv_close (h, NULL);
+}
+
+/* Mount, serve until the mount is gone, clean up. */
+static int
+run (struct daemon *d, bool foreground)
+{
+  char *fuse_argv[4];
+  struct fuse_args args;
+  int r;
+
+  fuse_argv[0] = (char *) "loopfsd";
+  fuse_argv[1] = (char *) "-o";
+  if (asprintf (&fuse_argv[2], "fsname=loopfs,subtype=loopfs,"
+                "default_permissions%s%s",
+                d->opts.fuse_opts ? "," : "",
+                d->opts.fuse_opts ? d->opts.fuse_opts : "") < 0)
+    return -ENOMEM;
+  fuse_argv[3] = NULL;
+  args = (struct fuse_args) FUSE_ARGS_INIT (3, fuse_argv);
+
+  d->se = fuse_session_new (&args, &loopfs_ops, sizeof loopfs_ops, d);
+  free (fuse_argv[2]);
+  fuse_opt_free_args (&args);
+  if (d->se == NULL) {
+    log_error ("cannot create the FUSE session");
+    return -EINVAL;
+  }
+  if (fuse_session_mount (d->se, d->mountpoint) != 0) {
+    log_error ("cannot mount %s", d->mountpoint);
+    fuse_session_destroy (d->se);
+    return -EIO;
+  }
+  if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 && geteuid () == 0)
+    log_error ("PR_SET_IO_FLUSHER: %m (continuing)");
+  r = drop_capabilities ();
+  if (r < 0)
+    log_error ("dropping capabilities failed (continuing)");
+  if (!foreground) {
+    r = detach_stdio (d->opts.log_file);
+    if (r < 0)
+      goto out;
+  }
+
+  d->loop = uv_default_loop ();
+  r = fuse_loop_start (d);
+  if (r < 0)
+    goto out;
+  uv_signal_init (d->loop, &sig_term);
+  uv_signal_init (d->loop, &sig_int);
+  sig_term.data = sig_int.data = d;
+  uv_signal_start (&sig_term, on_signal, SIGTERM);
+  uv_signal_start (&sig_int, on_signal, SIGINT);
+  ready_work.data = d;
+  uv_queue_work (d->loop, &ready_work, ready_probe, ready_done);
+
+  uv_run (d->loop, UV_RUN_DEFAULT);
+
+  uv_walk (d->loop, close_walk, NULL);
+  uv_run (d->loop, UV_RUN_DEFAULT);
+  r = ready_err;
+ out:
+  signal_parent (r < 0 ? r : 0);
+  fuse_session_unmount (d->se);
+  fuse_session_destroy (d->se);
+  return r;
+}
+
+int
+main (int argc, char *argv[])
+{
+  static const struct option long_options[] = {
+    { "foreground", no_argument, NULL, 'f' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct daemon *d = &daemon_state;
+  bool foreground = false;
+  char resolved[PATH_MAX];
+  struct stat st;
+  int c, r;
+
+  options_init (&d->opts);
+  while ((c = getopt_long (argc, argv, "fo:hV", long_options, NULL)) != -1) {
+    switch (c) {
+    case 'f':
+      foreground = true;
+      break;
+    case 'o':
+      if (options_parse (&d->opts, optarg) < 0)
+        exit (EXIT_FAILURE);
+      break;
+    case 'h':
+      usage (stdout);
+      exit (EXIT_SUCCESS);
+    case 'V':
+      printf ("loopfsd %s\n", LOOPFS_VERSION);
+      exit (EXIT_SUCCESS);
+    default:
+      usage (stderr);
+      exit (EXIT_FAILURE);
+    }
+  }
+  if (optind != argc - 1) {
+    log_error (optind == argc ? "missing MOUNTPOINT" : "too many arguments");
+    usage (stderr);
+    exit (EXIT_FAILURE);
+  }
+  if (realpath (argv[optind], resolved) == NULL
+      || stat (resolved, &st) < 0) {
+    log_error ("%s: %m", argv[optind]);
+    exit (EXIT_FAILURE);
+  }
+  if (!S_ISDIR (st.st_mode)) {
+    log_error ("%s: not a directory", argv[optind]);
+    exit (EXIT_FAILURE);
+  }
+  d->mountpoint = resolved;
+  d->owner_uid = getuid ();
+  d->owner_gid = getgid ();
+  instance_init (&d->inst, d->opts.max_devices);
+  signal (SIGPIPE, SIG_IGN);
+
+  if (!foreground && daemonize () < 0) {
+    log_error ("fork: %m");
+    exit (EXIT_FAILURE);
+  }
+  r = make_runtime_dir (d);
+  if (r < 0) {
+    log_error ("cannot create a runtime directory: %s", strerror (-r));
+    signal_parent (r);
+    exit (EXIT_FAILURE);
+  }
+  if (d->opts.log_file && foreground) {
+    int fd = open (d->opts.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                   0600);
+    if (fd < 0 || dup2 (fd, STDERR_FILENO) < 0) {
+      log_error ("%s: %m", d->opts.log_file);
+      exit (EXIT_FAILURE);
+    }
+    close (fd);
+  }
+
+  r = run (d, foreground);
+
+  device_free_all (d);
+  instance_free (&d->inst);
+  rmdir (d->runtime_dir);
+  free (d->runtime_dir);
+  options_free (&d->opts);
+  return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,33 @@
+/* loopfsd: mount options.
+ *
+ * Options are parsed strictly: loopfsd's own options are consumed, the
+ * generic mount flags that FUSE understands are passed through to the
+ * mount, and anything else is an error with a message, never ignored.
+ */
+#ifndef LOOPFSD_OPTIONS_H
+#define LOOPFSD_OPTIONS_H
+
+#include <stdbool.h>
+
+/* The kernel's own bound on loop devices (1 << MINORBITS). */
+#define OPTIONS_MAX_DEVICES_LIMIT (1u << 20)
+
+struct options {
+  unsigned max_devices;     /* max=N */
+  unsigned connections;     /* connections=N: libnbd connections per device */
+  bool allow_other;         /* allow_other */
+  char *log_file;           /* log=FILE: where messages go once daemonized */
+  char *fuse_opts;          /* comma-separated options handed to libfuse */
+};
+
+/* Parse one -o argument (a comma-separated list) into *OPTS.  Returns 0,
+ * or -EINVAL after printing what is wrong. */
+int options_parse (struct options *opts, const char *arg);
+
+/* Set the defaults before any -o is parsed. */
+void options_init (struct options *opts);
+
+/* Free what options_parse allocated. */
+void options_free (struct options *opts);
+
+#endif /* LOOPFSD_OPTIONS_H */

@@ -1,0 +1,625 @@
+/* loopfs nbd-backend: one nbdkit process and its libnbd connections.
+ *
+ * Life of a backend:
+ *
+ *   STARTING  nbdkit forked, connection 0 doing the handshake; once it
+ *             is ready and the server allows multi-conn, the other
+ *             connections are opened.  When all are ready: RUNNING and
+ *             READY (0).  Any failure: STOPPING, then READY (errno).
+ *   RUNNING   requests go round-robin over the connections.
+ *   DEAD      nbdkit exited or a connection broke: every connection is
+ *             closed (requests in flight fail with EIO) and every new
+ *             request fails with EIO.
+ *   STOPPING  connections disconnect once idle, then nbdkit gets
+ *             SIGTERM (SIGKILL after a grace period) and is reaped,
+ *             then the libuv handles are closed and the backend freed.
+ *
+ * Every result reaches its caller through the completion queue, so no
+ * callback ever runs inside the caller's own call.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "backend.h"
+#include "completion-queue.h"
+#include "connection.h"
+#include "nbdkit-process.h"
+#include "request.h"
+
+/* Largest pread/pwrite sent as one NBD command: nbdkit and libnbd
+ * refuse payloads above 64 MiB. */
+#define MAX_RW_REQUEST (32u << 20)
+
+/* Largest trim/zero sent as one NBD command: the protocol's length
+ * field has 32 bits. */
+#define MAX_TRIM_REQUEST (1u << 30)
+
+/* How long nbdkit may take to exit after SIGTERM. */
+#define KILL_TIMEOUT_MS 1000
+
+enum backend_state {
+  BACKEND_STARTING,
+  BACKEND_RUNNING,
+  BACKEND_DEAD,
+  BACKEND_STOPPING,
+};
+
+struct backend {
+  uv_loop_t *loop;
+  enum backend_state state;
+  char *name;
+  uint64_t length;                /* the export length asked for */
+  struct nbdkit_process proc;
+  uv_poll_t exit_poll;            /* readable when nbdkit exits */
+  uv_timer_t kill_timer;          /* SIGKILL when SIGTERM was not enough */
+  struct completion_queue done;
+  struct connection **conns;      /* NULL once closed */
+  unsigned max_conns;             /* config->connections */
+  unsigned n_conns;               /* slots opened so far */
+  unsigned wanted_conns;          /* max_conns, or 1 without multi-conn */
+  unsigned n_ready;
+  unsigned next_conn;             /* round-robin cursor */
+  unsigned open_handles;          /* libuv handles not closed yet */
+  bool exited;                    /* nbdkit has been reaped */
+  bool terminating;               /* SIGTERM was sent */
+  bool closing;                   /* the final handle close has begun */
+  struct connection_export export;
+  uint64_t max_rw;                /* split preads/pwrites above this */
+  int start_err;                  /* why the start failed, or 0 */
+  backend_ready_cb ready;
+  void *ready_opaque;
+  backend_stopped_cb stopped;
+  void *stopped_opaque;
+};
+
+static char *nbdkit_program;
+
+static void continue_stop (struct backend *b);
+
+/* Choose the nbdkit binary for later backends. */
+void
+backend_set_nbdkit_path (const char *path)
+{
+  char *copy = path ? strdup (path) : NULL;
+
+  if (path && copy == NULL)
+    return;
+  free (nbdkit_program);
+  nbdkit_program = copy;
+}
+
+/* Log a message about backend B. */
+static void __attribute__ ((format (printf, 2, 3)))
+backend_log (const struct backend *b, const char *fmt, ...)
+{
+  va_list args;
+
+  fprintf (stderr, "loopfs: nbd-backend: %s: ", b->name);
+  va_start (args, fmt);
+  vfprintf (stderr, fmt, args);
+  va_end (args);
+  fputc ('\n', stderr);
+}
+
+/* Free B once every libuv handle is closed: deliver what is still
+ * queued, release nbdkit's pidfd and socket, then tell the owner. */
+static void
+finish_free (struct backend *b)
+{
+  backend_ready_cb ready = b->start_err ? b->ready : NULL;
+  void *ready_opaque = b->ready_opaque;
+  backend_stopped_cb stopped = b->stopped;
+  void *stopped_opaque = b->stopped_opaque;
+  int start_err = b->start_err;
+
+  while (!completion_queue_empty (&b->done))
+    completion_queue_run (&b->done);
+  nbdkit_process_release (&b->proc);
+  free (b->conns);
+  free (b->name);
+  free (b);
+
+  if (ready)
+    ready (NULL, start_err, ready_opaque);
+  else if (stopped)
+    stopped (stopped_opaque);
+}
+
+/* One libuv handle (or connection) of B has closed. */
+static void
+handle_closed (struct backend *b)
+{
+  if (--b->open_handles == 0)
+    finish_free (b);
+}
+
+/* Close callback of the backend's own handles. */
+static void
+on_handle_closed (uv_handle_t *handle)
+{
+  handle_closed (handle->data);
+}
+
+/* Close every connection of B at once; requests in flight fail. */
+static void
+close_connections (struct backend *b)
+{
+  for (unsigned i = 0; i < b->n_conns; i++) {
+    struct connection *c = b->conns[i];
+
+    if (c) {
+      b->conns[i] = NULL;
+      connection_close (c);
+    }
+  }
+}
+
+/* The backend can no longer serve: fail everything from now on. */
+static void
+mark_dead (struct backend *b)
+{
+  b->state = BACKEND_DEAD;
+  close_connections (b);
+}
+
+/* Starting failed with ERR: tear down, and report ERR through READY
+ * once everything is gone. */
+static void
+start_failed (struct backend *b, int err)
+{
+  if (b->state != BACKEND_STARTING)
+    return;
+  b->start_err = err;
+  b->state = BACKEND_STOPPING;
+  close_connections (b);
+  continue_stop (b);
+}
+
+/* Nbdkit did not exit within the grace period after SIGTERM. */
+static void
+on_kill_timer (uv_timer_t *timer)
+{
+  struct backend *b = timer->data;
+  int r;
+
+  backend_log (b, "nbdkit (pid %ld) ignored SIGTERM, sending SIGKILL",
+               (long) b->proc.pid);
+  r = nbdkit_process_kill (&b->proc, SIGKILL);
+  if (r < 0 && r != -ESRCH)
+    backend_log (b, "pidfd_send_signal: %s", strerror (-r));
+}
+
+/* Drive STOPPING forward: wait for the connections to go, then for
+ * nbdkit to exit, then close the handles. */
+static void
+continue_stop (struct backend *b)
+{
+  int r;
+
+  if (b->state != BACKEND_STOPPING || b->closing)
+    return;
+
+  for (unsigned i = 0; i < b->n_conns; i++)
+    if (b->conns[i])
+      return;
+
+  if (!b->exited) {
+    if (!b->terminating) {
+      b->terminating = true;
+      r = nbdkit_process_kill (&b->proc, SIGTERM);
+      if (r < 0 && r != -ESRCH)
+        backend_log (b, "pidfd_send_signal: %s", strerror (-r));
+      uv_timer_start (&b->kill_timer, on_kill_timer, KILL_TIMEOUT_MS, 0);
+    }
+    return;
+  }
+
+  b->closing = true;
+  uv_timer_stop (&b->kill_timer);
+  uv_close ((uv_handle_t *) &b->kill_timer, on_handle_closed);
+  uv_close ((uv_handle_t *) &b->exit_poll, on_handle_closed);
+  completion_queue_close (&b->done, on_handle_closed);
+}
+
+/* Nbdkit's pidfd is readable: it has exited.  Reap it and react
+ * according to the state. */
+static void
+on_exit_poll (uv_poll_t *poll, int status, int events)
+{
+  struct backend *b = poll->data;
+  char desc[64] = "exited";
+  int r;
+
+  (void) status;
+  (void) events;
+  r = nbdkit_process_reap (&b->proc, desc, sizeof desc);
+  if (r == 0)
+    return;
+  if (r < 0)
+    backend_log (b, "waitid: %s", strerror (-r));
+
+  b->exited = true;
+  uv_poll_stop (&b->exit_poll);
+  uv_timer_stop (&b->kill_timer);
+  if (!b->terminating)
+    backend_log (b, "nbdkit (pid %ld) %s", (long) b->proc.pid, desc);
+
+  switch (b->state) {
+  case BACKEND_STARTING:
+    start_failed (b, EIO);
+    break;
+  case BACKEND_RUNNING:
+    mark_dead (b);
+    break;
+  case BACKEND_DEAD:
+    break;
+  case BACKEND_STOPPING:
+    close_connections (b);
+    continue_stop (b);
+    break;
+  }
+}
+
+static int open_connection (struct backend *b, unsigned i);
+
+/* A connection finished its handshake.  The first one tells what the
+ * export is and how many connections it allows; when all are ready the
+ * backend runs. */
+static void
+on_connection_ready (struct connection *c, void *opaque)
+{
+  struct backend *b = opaque;
+  int r;
+
+  if (b->state != BACKEND_STARTING)
+    return;
+
+  if (b->n_ready++ == 0) {
+    r = connection_get_export (c, &b->export);
+    if (r < 0) {
+      start_failed (b, -r);
+      return;
+    }
+    if (b->export.size != b->length) {
+      backend_log (b, "nbdkit serves %llu bytes, expected %llu",
+                   (unsigned long long) b->export.size,
+                   (unsigned long long) b->length);
+      start_failed (b, EIO);
+      return;
+    }
+    b->max_rw = MAX_RW_REQUEST;
+    if (b->export.max_payload && b->export.max_payload < b->max_rw)
+      b->max_rw = b->export.max_payload;
+    b->wanted_conns = b->export.can_multi_conn ? b->max_conns : 1;
+    for (unsigned i = 1; i < b->wanted_conns; i++) {
+      r = open_connection (b, i);
+      if (r < 0) {
+        backend_log (b, "connecting to nbdkit: %s", strerror (-r));
+        start_failed (b, -r);
+        return;
+      }
+    }
+  }
+
+  if (b->n_ready == b->wanted_conns) {
+    b->state = BACKEND_RUNNING;
+    b->ready (b, 0, b->ready_opaque);
+  }
+}
+
+/* A connection died, or closed after a clean disconnect. */
+static void
+on_connection_down (struct connection *c, int err, void *opaque)
+{
+  struct backend *b = opaque;
+
+  switch (b->state) {
+  case BACKEND_STARTING:
+    start_failed (b, EIO);
+    break;
+  case BACKEND_RUNNING:
+    backend_log (b, "lost a connection to nbdkit: %s", strerror (err));
+    mark_dead (b);
+    break;
+  case BACKEND_DEAD:
+    break;
+  case BACKEND_STOPPING:
+    for (unsigned i = 0; i < b->n_conns; i++)
+      if (b->conns[i] == c)
+        b->conns[i] = NULL;
+    connection_close (c);
+    continue_stop (b);
+    break;
+  }
+}
+
+/* A connection was freed. */
+static void
+on_connection_closed (void *opaque)
+{
+  handle_closed (opaque);
+}
+
+static const struct connection_ops connection_ops = {
+  .ready = on_connection_ready,
+  .down = on_connection_down,
+  .closed = on_connection_closed,
+};
+
+/* Open connection number I to nbdkit. */
+static int
+open_connection (struct backend *b, unsigned i)
+{
+  char label[64];
+  int r;
+
+  snprintf (label, sizeof label, "%s/%u", b->name, i);
+  r = connection_open (b->loop, b->proc.socket_path, label, &b->done,
+                       &connection_ops, b, &b->conns[i]);
+  if (r < 0)
+    return r;
+  b->open_handles++;
+  b->n_conns = i + 1;
+  return 0;
+}
+
+/* Start nbdkit and the first connection.  Failures before the fork
+ * are returned; later ones are reported through READY. */
+int
+backend_start (uv_loop_t *loop, const struct backend_config *config,
+               backend_ready_cb ready, void *opaque)
+{
+  struct backend *b;
+  int r;
+
+  if (loop == NULL || config == NULL || ready == NULL || config->fd < 0 ||
+      config->connections == 0 || config->runtime_dir == NULL)
+    return -EINVAL;
+
+  b = calloc (1, sizeof *b);
+  if (b == NULL)
+    return -ENOMEM;
+  b->loop = loop;
+  b->state = BACKEND_STARTING;
+  b->length = config->length;
+  b->max_conns = config->connections;
+  b->wanted_conns = 1;
+  b->ready = ready;
+  b->ready_opaque = opaque;
+  b->proc.pidfd = -1;
+  b->name = strdup (config->name ? config->name : "nbd");
+  b->conns = calloc (config->connections, sizeof *b->conns);
+  if (b->name == NULL || b->conns == NULL) {
+    r = -ENOMEM;
+    goto err;
+  }
+
+  r = nbdkit_process_spawn (nbdkit_program ? nbdkit_program : "nbdkit",
+                            config, &b->proc);
+  if (r < 0)
+    goto err;
+
+  r = uv_poll_init (loop, &b->exit_poll, b->proc.pidfd);
+  if (r < 0) {
+    /* Nothing can watch the child: end it before failing. */
+    nbdkit_process_kill (&b->proc, SIGKILL);
+    waitpid (b->proc.pid, NULL, 0);
+    nbdkit_process_release (&b->proc);
+    goto err;
+  }
+  b->exit_poll.data = b;
+  uv_poll_start (&b->exit_poll, UV_READABLE, on_exit_poll);
+  uv_timer_init (loop, &b->kill_timer);
+  b->kill_timer.data = b;
+  completion_queue_init (loop, &b->done);
+  b->done.idle.data = b;
+  b->open_handles = 3;
+
+  r = open_connection (b, 0);
+  if (r < 0) {
+    backend_log (b, "connecting to nbdkit: %s", strerror (-r));
+    start_failed (b, -r);
+  }
+  return 0;
+
+ err:
+  free (b->conns);
+  free (b->name);
+  free (b);
+  return r;
+}
+
+/* Allocate a request; a few dozen bytes, so running out of memory here
+ * means the daemon cannot go on anyway. */
+static struct request *
+new_request (enum request_type type, void *buf, uint64_t count,
+             uint64_t offset, backend_io_cb cb, void *opaque)
+{
+  struct request *req = calloc (1, sizeof *req);
+
+  if (req == NULL) {
+    fprintf (stderr, "loopfs: nbd-backend: out of memory\n");
+    abort ();
+  }
+  req->type = type;
+  req->buf = buf;
+  req->count = count;
+  req->offset = offset;
+  req->cb = cb;
+  req->opaque = opaque;
+  return req;
+}
+
+/* Gather the result of one piece of a split request into its parent,
+ * and complete the parent with the first error once all are done. */
+static void
+on_split_piece_done (void *opaque, int err)
+{
+  struct request *parent = opaque;
+
+  if (err && !parent->err)
+    parent->err = err;
+  if (--parent->pending == 0) {
+    parent->cb (parent->opaque, parent->err);
+    free (parent);
+  }
+}
+
+/* The next connection in round-robin order. */
+static struct connection *
+next_connection (struct backend *b)
+{
+  return b->conns[b->next_conn++ % b->n_conns];
+}
+
+/* Queue one request: fail it when the backend is not running, send it
+ * as one command when it fits, else split it into pieces spread over
+ * the connections. */
+static void
+submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
+        uint64_t offset, backend_io_cb cb, void *opaque)
+{
+  struct request *req = new_request (type, buf, count, offset, cb, opaque);
+  uint64_t max;
+
+  if (b->state != BACKEND_RUNNING) {
+    completion_queue_push (&b->done, req, EIO);
+    return;
+  }
+  if (type == REQUEST_FLUSH) {
+    connection_submit (next_connection (b), req);
+    return;
+  }
+  if (count == 0) {
+    completion_queue_push (&b->done, req, 0);
+    return;
+  }
+
+  max = type == REQUEST_PREAD || type == REQUEST_PWRITE ?
+    b->max_rw : MAX_TRIM_REQUEST;
+  if (count <= max) {
+    connection_submit (next_connection (b), req);
+    return;
+  }
+
+  req->pending = (count + max - 1) / max;
+  for (uint64_t done = 0; done < count; ) {
+    uint64_t n = count - done < max ? count - done : max;
+    struct request *piece =
+      new_request (type, buf ? (char *) buf + done : NULL, n, offset + done,
+                   on_split_piece_done, req);
+
+    /* A piece may kill the backend; the rest then fail. */
+    if (b->state == BACKEND_RUNNING)
+      connection_submit (next_connection (b), piece);
+    else
+      completion_queue_push (&b->done, piece, EIO);
+    done += n;
+  }
+}
+
+/* Read COUNT bytes at OFFSET of the export into BUF. */
+void
+backend_pread (struct backend *b, void *buf, size_t count, uint64_t offset,
+               backend_io_cb cb, void *opaque)
+{
+  submit (b, REQUEST_PREAD, buf, count, offset, cb, opaque);
+}
+
+/* Write COUNT bytes from BUF at OFFSET of the export. */
+void
+backend_pwrite (struct backend *b, const void *buf, size_t count,
+                uint64_t offset, backend_io_cb cb, void *opaque)
+{
+  submit (b, REQUEST_PWRITE, (void *) buf, count, offset, cb, opaque);
+}
+
+/* Flush the backing file to stable storage. */
+void
+backend_flush (struct backend *b, backend_io_cb cb, void *opaque)
+{
+  submit (b, REQUEST_FLUSH, NULL, 0, 0, cb, opaque);
+}
+
+/* Discard COUNT bytes at OFFSET (the file plugin punches a hole). */
+void
+backend_trim (struct backend *b, uint64_t count, uint64_t offset,
+              backend_io_cb cb, void *opaque)
+{
+  submit (b, REQUEST_TRIM, NULL, count, offset, cb, opaque);
+}
+
+/* Write zeroes over COUNT bytes at OFFSET. */
+void
+backend_zero (struct backend *b, uint64_t count, uint64_t offset,
+              backend_io_cb cb, void *opaque)
+{
+  submit (b, REQUEST_ZERO, NULL, count, offset, cb, opaque);
+}
+
+/* Whether nbdkit advertised trim. */
+bool
+backend_can_trim (const struct backend *b)
+{
+  return b->export.can_trim;
+}
+
+/* Whether nbdkit advertised write zeroes. */
+bool
+backend_can_zero (const struct backend *b)
+{
+  return b->export.can_zero;
+}
+
+/* Whether nbdkit advertised flush. */
+bool
+backend_can_flush (const struct backend *b)
+{
+  return b->export.can_flush;
+}
+
+/* The export size from the handshake. */
+uint64_t
+backend_size (const struct backend *b)
+{
+  return b->export.size;
+}
+
+/* Nbdkit's pid (it stays valid as a number after nbdkit exits). */
+pid_t
+backend_pid (const struct backend *b)
+{
+  return b->proc.pid;
+}
+
+/* Nbdkit's listening socket. */
+const char *
+backend_socket_path (const struct backend *b)
+{
+  return b->proc.socket_path;
+}
+
+/* Begin stopping: disconnect each connection once idle; continue_stop
+ * does the rest as events arrive. */
+void
+backend_stop (struct backend *b, backend_stopped_cb stopped, void *opaque)
+{
+  enum backend_state prev = b->state;
+
+  if (prev == BACKEND_STOPPING)
+    return;
+  b->stopped = stopped;
+  b->stopped_opaque = opaque;
+  b->state = BACKEND_STOPPING;
+  if (prev == BACKEND_RUNNING)
+    for (unsigned i = 0; i < b->n_conns; i++)
+      if (b->conns[i])
+        connection_shutdown (b->conns[i]);
+  continue_stop (b);
+}

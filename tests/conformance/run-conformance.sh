@@ -1,0 +1,247 @@
+#!/bin/bash
+# Differential conformance test: loopfs against the kernel's loop driver.
+#
+# Runs loop-scenarios once against the machine's loop driver (kernel.out),
+# then starts loopfsd on a scratch mountpoint and runs the same binary in a
+# private mount namespace whose /dev is a small tmpfs view: /dev/loop-control
+# and /dev/loopN (N = 0..1023) are links into the loopfs mount, and the few
+# real character devices a program needs are bind-mounted in (loopfs.out).
+# The outputs must be equal after applying the named differences below
+# (each explained in DIFFERENCES.md); on a mismatch a unified diff is
+# printed and the exit status is 1.
+#
+# Environment:
+#   LOOP_SCENARIOS  path of the loop-scenarios binary (required)
+#   LOOPFSD         path of loopfsd (default: fused/loopfsd under the build dir)
+#   KEEP_OUTPUT     directory to copy kernel.out, loopfs.out and the logs to
+#
+# Usage: run-conformance.sh [--kernel-only] [--only SCENARIO]
+#   --kernel-only   run only the kernel half (no loopfsd needed)
+#   --only NAME     run one scenario (as loop-scenarios --only)
+#
+# Needs root (loop devices, mounts).  Cleans up the mount, the daemon and
+# its temporary files on every exit path.
+
+set -euo pipefail
+
+kernel_only=false
+only_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kernel-only) kernel_only=true ;;
+    --only) only_args=(--only "$2"); shift ;;
+    *) echo "usage: $0 [--kernel-only] [--only SCENARIO]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+scenarios=${LOOP_SCENARIOS:?set LOOP_SCENARIOS to the loop-scenarios binary}
+loopfsd=${LOOPFSD:-fused/loopfsd}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "run-conformance: needs root (loop devices and mounts); skipping" >&2
+  exit 77
+fi
+if [ ! -c /dev/loop-control ]; then
+  echo "run-conformance: no kernel loop driver (/dev/loop-control); skipping" >&2
+  exit 77
+fi
+
+work=$(mktemp -d /tmp/loopfs-conformance.XXXXXX)
+mnt=$work/mnt
+view=$work/dev
+daemon_pid=
+run_pid=
+
+# Is MNT a mount point?  Read from mountinfo: stat(2) fails on the mount
+# of a daemon that died (ENOTCONN), so mountpoint(1) cannot tell.
+mounted ()
+{
+  awk -v m="$mnt" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# Unmount, stop the daemon (by pid) and remove everything we made.
+cleanup ()
+{
+  local status=$?
+  set +e
+  if [ -n "${KEEP_OUTPUT:-}" ]; then
+    mkdir -p "$KEEP_OUTPUT" && cp -f "$work"/*.out "$work"/*.log "$KEEP_OUTPUT"/ 2>/dev/null
+  fi
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    # loopfsd unmounts itself and ends its backends on SIGTERM.
+    kill -TERM "$daemon_pid"
+    for _ in $(seq 100); do
+      kill -0 "$daemon_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  if mounted; then
+    umount "$mnt" 2>/dev/null || umount -l "$mnt"
+  fi
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    echo "run-conformance: loopfsd $daemon_pid did not exit, killing it" >&2
+    kill -KILL "$daemon_pid"
+  fi
+  [ -n "$daemon_pid" ] && wait "$daemon_pid" 2>/dev/null
+  # With the daemon gone every FUSE request fails, so a scenario run that
+  # was stuck in one ends by itself; stop it if it has not.
+  if [ -n "$run_pid" ] && kill -0 "$run_pid" 2>/dev/null; then
+    kill -TERM "$run_pid"
+    wait "$run_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- The named differences ---------------------------------------------
+#
+# One rule per step where loopfs cannot answer as the kernel does:
+#   "SCENARIO.LABEL OPERATION|KERNEL RESULT|LOOPFS RESULT"
+# The runner checks that the kernel really gave KERNEL RESULT (a rule that
+# no longer matches is an error, so rules cannot go stale silently) and
+# expects LOOPFS RESULT from loopfs instead.  Everything else must match
+# exactly.  DIFFERENCES.md explains each group.
+differences=(
+  # D1: unknown ioctls on loop-control: FUSE turns ENOSYS into ENOTTY.
+  "ctl_unknown.next_ctl 0x4C83|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.below_ctl 0x4C7F|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.foreign _IO('X',1)|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.set_fd LOOP_SET_FD|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.clr_fd LOOP_CLR_FD|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.get_status64 LOOP_GET_STATUS64|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.blkgetsize64 BLKGETSIZE64|-1 ENOSYS|-1 ENOTTY"
+  "ctl_unknown.blkflsbuf BLKFLSBUF|-1 ENOSYS|-1 ENOTTY"
+  # D2: a bound loop device as backing store: the kernel stacks, loopfs
+  # refuses every loopfs node so that no cycle can form.
+  "backing_loop.bound_loop LOOP_SET_FD|0|-1 EINVAL"
+)
+
+# Print the rules as "KEY<TAB>KERNEL<TAB>LOOPFS" lines for awk.
+rules ()
+{
+  local rule
+  for rule in "${differences[@]}"; do
+    IFS='|' read -r key kernel loopfs <<<"$rule"
+    printf '%s\t%s\t%s\n' "$key" "$kernel" "$loopfs"
+  done
+}
+
+# Rewrite the kernel output into what loopfs must print: every line named
+# by a rule gets the rule's loopfs result.  Fails when a rule's step is
+# missing or did not give the documented kernel result.
+expected_loopfs ()
+{
+  awk -F'\t' -v only="${only_args[1]:-}" '
+    FNR == NR { want[$1] = $2; subst[$1] = $3; next }
+    {
+      i = index($0, " -> ")
+      key = substr($0, 1, i - 1)
+      res = substr($0, i + 4)
+      if (i > 0 && key in want) {
+        seen[key] = 1
+        if (res != want[key]) {
+          printf "run-conformance: rule \"%s\": kernel gave \"%s\", rule says \"%s\"\n", key, res, want[key] > "/dev/stderr"
+          bad = 1
+        }
+        print key " -> " subst[key]
+        next
+      }
+      print
+    }
+    END {
+      for (k in want) {
+        split(k, parts, ".")
+        if (!(k in seen) && (only == "" || parts[1] == only)) {
+          printf "run-conformance: rule \"%s\" matched no kernel line\n", k > "/dev/stderr"
+          bad = 1
+        }
+      }
+      exit bad
+    }' <(rules) "$1"
+}
+
+# --- Kernel half ------------------------------------------------------------
+
+echo "run-conformance: kernel loop driver"
+"$scenarios" "${only_args[@]}" >"$work/kernel.out" 2>"$work/kernel.log" || {
+  echo "run-conformance: loop-scenarios failed against the kernel:" >&2
+  cat "$work/kernel.log" >&2
+  exit 1
+}
+echo "run-conformance: kernel: $(wc -l <"$work/kernel.out") steps"
+expected_loopfs "$work/kernel.out" >"$work/expected.out"
+
+if $kernel_only; then
+  echo "run-conformance: --kernel-only: kernel half done"
+  exit 0
+fi
+
+# --- loopfs half ------------------------------------------------------------
+
+if [ ! -x "$loopfsd" ]; then
+  echo "run-conformance: loopfsd not found at $loopfsd" >&2
+  exit 1
+fi
+mkdir "$mnt" "$view"
+"$loopfsd" -f "$mnt" >"$work/loopfsd.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 100); do
+  if mounted && [ -e "$mnt/loop-control" ]; then
+    break
+  fi
+  if ! kill -0 "$daemon_pid" 2>/dev/null; then
+    echo "run-conformance: loopfsd exited early:" >&2
+    cat "$work/loopfsd.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if ! mounted; then
+  echo "run-conformance: loopfsd did not mount $mnt" >&2
+  exit 1
+fi
+
+echo "run-conformance: loopfs at $mnt (loopfsd pid $daemon_pid)"
+# The view: a tmpfs with links into the mount and the real character
+# devices bind-mounted in, recursively bound over /dev.  Everything is
+# private to the namespace and goes away with it.
+unshare -m --propagation private -- /bin/bash -euo pipefail -c '
+  mnt=$1 view=$2 out=$3 log=$4; shift 4
+  mount -t tmpfs -o mode=0755,size=1m loopfs-view "$view"
+  ln -s "$mnt/loop-control" "$view/loop-control"
+  for i in $(seq 0 1023); do ln -s "$mnt/loop$i" "$view/loop$i"; done
+  for node in null zero full random urandom; do
+    touch "$view/$node"
+    mount --bind "/dev/$node" "$view/$node"
+  done
+  ln -s /proc/self/fd "$view/fd"
+  mount --rbind "$view" /dev
+  exec "$@" >"$out" 2>"$log"
+' view "$mnt" "$view" "$work/loopfs.out" "$work/loopfs.log" \
+  "$scenarios" "${only_args[@]}" &
+# Wait in the background so that INT/TERM (e.g. a test timeout) reach the
+# trap even while a scenario is stuck in a request loopfsd never answers.
+run_pid=$!
+wait "$run_pid" || {
+  run_pid=
+  echo "run-conformance: loop-scenarios failed against loopfs:" >&2
+  cat "$work/loopfs.log" >&2
+  exit 1
+}
+run_pid=
+echo "run-conformance: loopfs: $(wc -l <"$work/loopfs.out") steps"
+if ! kill -0 "$daemon_pid" 2>/dev/null; then
+  echo "run-conformance: loopfsd died during the run; its log:" >&2
+  tail -n 20 "$work/loopfsd.log" >&2
+fi
+
+if ! diff -u --label "kernel (with named differences applied)" --label loopfs \
+     "$work/expected.out" "$work/loopfs.out"; then
+  echo "run-conformance: FAIL: loopfs differs from the kernel (see diff above)" >&2
+  exit 1
+fi
+echo "run-conformance: PASS: loopfs matches the kernel (${#differences[@]} named differences)"

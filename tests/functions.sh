@@ -1,0 +1,152 @@
+# loopfs test helpers, sourced by the shell tests.
+#
+# A test calls `cleanup_fn CMD...` for everything it creates, so one
+# EXIT trap undoes it all in reverse order, also when the test fails.
+# `start_loopfsd DIR` mounts an instance and registers its teardown;
+# `in_sandbox DIR CMD...` runs CMD where /dev/loop-control and
+# /dev/loopN are the instance's, so unmodified losetup, mkfs and
+# fuse2fs use it as they would use the host's devices.
+
+set -u
+
+: "${LOOPFSD:=loopfsd}"
+: "${LOOPFS_SANDBOX_DEVICES:=64}"
+
+_cleanups=()
+
+# Register a command to run at exit (last registered runs first).
+cleanup_fn ()
+{
+  _cleanups+=("$(printf '%q ' "$@")")
+}
+
+_run_cleanups ()
+{
+  local i status=$?
+  set +e
+  for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+    eval "${_cleanups[$i]}"
+  done
+  exit "$status"
+}
+trap _run_cleanups EXIT
+
+# Fail the test with a message.
+fail ()
+{
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# Skip the test (exit 77, meson's skip code) unless a command exists.
+requires ()
+{
+  "$@" >/dev/null 2>&1 || { echo "SKIP: missing: $*" >&2; exit 77; }
+}
+
+requires_root ()
+{
+  [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root" >&2; exit 77; }
+}
+
+# Make a private temporary directory removed at exit.
+make_tmpdir ()
+{
+  local d
+  d=$(mktemp -d "${TMPDIR:-/tmp}/loopfs-test.XXXXXX") || fail "mktemp"
+  cleanup_fn rm -rf "$d"
+  echo "$d"
+}
+
+# Wait until the process PID has exited (up to 10 s).
+wait_gone ()
+{
+  local pid=$1 i
+  for ((i = 0; i < 100; i++)); do
+    [ -d "/proc/$pid" ] || return 0
+    # A zombie has exited; its parent reaps it.
+    [ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" = Z ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Unmount DIR (lazily as a last resort) and wait for daemon PID to exit.
+_stop_loopfsd ()
+{
+  local dir=$1 pid=$2
+  if mountpoint -q "$dir"; then
+    umount "$dir" 2>/dev/null || umount -l "$dir"
+  fi
+  if ! wait_gone "$pid"; then
+    echo "loopfsd $pid did not exit; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null
+  fi
+}
+
+# The pid of the loopfsd serving mount DIR.
+loopfsd_pid ()
+{
+  local dir=$1 p
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = loopfsd ] || continue
+    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF " $dir"; then
+      echo "${p#/proc/}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Mount an instance at DIR with extra arguments; sets LOOPFSD_PID.
+start_loopfsd ()
+{
+  local dir=$1
+  shift
+  "$LOOPFSD" "$@" "$dir" || fail "loopfsd $* $dir"
+  LOOPFSD_PID=$(loopfsd_pid "$dir") || fail "no loopfsd process for $dir"
+  cleanup_fn _stop_loopfsd "$dir" "$LOOPFSD_PID"
+}
+
+# The pids of nbdkit processes whose parent is PID.
+children_nbdkit ()
+{
+  local parent=$1 p
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = nbdkit ] || continue
+    [ "$(awk '/^PPid:/ {print $2}' "$p/status" 2>/dev/null)" = "$parent" ] \
+      && echo "${p#/proc/}"
+  done
+}
+
+# Run CMD in a private mount namespace where /dev is a small tmpfs with
+# the usual character devices, /dev/loop-control is the instance's and
+# /dev/loopN leads to DIR/loopN for every N (dangling until allocated,
+# like a missing node).  The instance stays mounted at DIR.
+in_sandbox ()
+{
+  local dir=$1
+  shift
+  unshare -m --propagation private -- /bin/bash -c '
+    set -e
+    dir=$1; n=$2; shift 2
+    dev=$(mktemp -d /tmp/loopfs-dev.XXXXXX)
+    mount -t tmpfs -o mode=0755,size=64k loopfs-dev "$dev"
+    for c in null zero full random urandom tty fuse; do
+      touch "$dev/$c"
+      mount --bind "/dev/$c" "$dev/$c"
+    done
+    ln -s /proc/self/fd "$dev/fd"
+    ln -s /proc/self/fd/0 "$dev/stdin"
+    ln -s /proc/self/fd/1 "$dev/stdout"
+    ln -s /proc/self/fd/2 "$dev/stderr"
+    mkdir "$dev/shm" "$dev/pts"
+    touch "$dev/loop-control"
+    mount --bind "$dir/loop-control" "$dev/loop-control"
+    for ((i = 0; i < n; i++)); do ln -s "$dir/loop$i" "$dev/loop$i"; done
+    mount --move "$dev" /dev
+    rmdir "$dev" 2>/dev/null || true
+    set +e
+    "$@"
+  ' in_sandbox "$dir" "$LOOPFS_SANDBOX_DEVICES" "$@"
+}
