@@ -293,7 +293,10 @@ run (struct daemon *d, bool foreground)
     fuse_session_destroy (d->se);
     return -EIO;
   }
-  if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 && geteuid () == 0)
+  /* Memory reclaim must not wait on I/O that this daemon itself serves
+   * (nbdfuse's "may sometimes deadlock"); children inherit the flag.  It
+   * needs CAP_SYS_RESOURCE, which containers often withhold. */
+  if (prctl (PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0 && errno != EPERM)
     log_error ("PR_SET_IO_FLUSHER: %m (continuing)");
   r = drop_capabilities ();
   if (r < 0)
