@@ -5,12 +5,12 @@
  *   STARTING  nbdkit forked, connection 0 doing the handshake; once it
  *             is ready and the server allows multi-conn, the other
  *             connections are opened.  When all are ready: RUNNING and
- *             READY (0).  Any failure: STOPPING, then READY (errno).
+ *             READY (0).  Any failure: STOPPING, then READY (EIO).
  *   RUNNING   requests go round-robin over the connections.
  *   DEAD      nbdkit exited or a connection broke: every connection is
  *             closed (requests in flight fail with EIO) and every new
  *             request fails with EIO.
- *   STOPPING  connections disconnect once idle, then nbdkit gets
+ *   STOPPING  connections say goodbye once idle, then nbdkit gets
  *             SIGTERM (SIGKILL after a grace period) and is reaped,
  *             then the libuv handles are closed and the backend freed.
  *
@@ -283,7 +283,7 @@ on_connection_ready (struct connection *c, void *opaque)
   if (b->n_ready++ == 0) {
     r = connection_get_export (c, &b->export);
     if (r < 0) {
-      start_failed (b, -r);
+      start_failed (b, EIO);
       return;
     }
     if (b->export.size != b->length) {
@@ -301,7 +301,7 @@ on_connection_ready (struct connection *c, void *opaque)
       r = open_connection (b, i);
       if (r < 0) {
         backend_log (b, "connecting to nbdkit: %s", strerror (-r));
-        start_failed (b, -r);
+        start_failed (b, EIO);
         return;
       }
     }
@@ -370,7 +370,8 @@ open_connection (struct backend *b, unsigned i)
 }
 
 /* Start nbdkit and the first connection.  Failures before the fork
- * are returned; later ones are reported through READY. */
+ * are returned; later ones are logged and reported through READY as
+ * EIO (nbdkit refused the window, could not open the file, died...). */
 int
 backend_start (uv_loop_t *loop, const struct backend_config *config,
                backend_ready_cb ready, void *opaque)
@@ -424,7 +425,7 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   r = open_connection (b, 0);
   if (r < 0) {
     backend_log (b, "connecting to nbdkit: %s", strerror (-r));
-    start_failed (b, -r);
+    start_failed (b, EIO);
   }
   return 0;
 

@@ -24,7 +24,6 @@ struct connection {
   void *opaque;
   bool ready;                   /* READY was reported */
   bool shutting_down;           /* disconnect once idle */
-  bool disconnecting;           /* NBD_CMD_DISC was issued */
   bool failed;                  /* the poll handle reported an error */
   bool down;                    /* DOWN was reported */
 };
@@ -87,31 +86,37 @@ update_poll (struct connection *c)
     uv_poll_start (&c->poll, events, on_poll);
 }
 
-/* After every libnbd call: send the disconnect once a shutting-down
- * connection is idle, report death or readiness, and re-arm the poll
- * handle.  Reporting is the last step because the owner may close C
- * from inside the callback. */
+/* Report C as down with ERR.  This is the last thing a call into the
+ * connection does, because the owner may close C from inside. */
+static void
+report_down (struct connection *c, int err)
+{
+  c->down = true;
+  uv_poll_stop (&c->poll);
+  c->ops->down (c, err, c->opaque);
+}
+
+/* After every libnbd call: finish a shutdown once C is idle, report
+ * death or readiness, and re-arm the poll handle.  Reporting is the
+ * last step because the owner may close C from inside the callback. */
 static void
 progress (struct connection *c)
 {
   if (c->nbd == NULL || c->down)
     return;
 
-  if (c->shutting_down && !c->disconnecting && c->n_in_flight == 0 &&
-      nbd_aio_is_ready (c->nbd)) {
-    c->disconnecting = true;
-    if (nbd_aio_disconnect (c->nbd, 0) == -1)
-      log_nbd_error (c, "nbd_aio_disconnect");
+  if (c->failed || nbd_aio_is_dead (c->nbd) || nbd_aio_is_closed (c->nbd)) {
+    report_down (c, EIO);
+    return;
   }
 
-  if (c->failed || nbd_aio_is_dead (c->nbd) || nbd_aio_is_closed (c->nbd)) {
-    int err = EIO;
-
-    if (!c->failed && c->disconnecting && nbd_aio_is_closed (c->nbd))
-      err = 0;
-    c->down = true;
-    uv_poll_stop (&c->poll);
-    c->ops->down (c, err, c->opaque);
+  if (c->shutting_down && c->n_in_flight == 0) {
+    /* Say goodbye (NBD_CMD_DISC is one small write that normally
+     * leaves at once) but do not wait for nbdkit to close its end: a
+     * hung nbdkit must not hold up the stop. */
+    if (nbd_aio_is_ready (c->nbd) && nbd_aio_disconnect (c->nbd, 0) == -1)
+      log_nbd_error (c, "nbd_aio_disconnect");
+    report_down (c, 0);
     return;
   }
 

@@ -36,9 +36,9 @@ struct connection_export {
 struct connection_ops {
   /* The handshake completed. */
   void (*ready) (struct connection *c, void *opaque);
-  /* The connection died (ERR is an errno) or, after
-   * connection_shutdown, was closed cleanly (ERR is 0).  Requests in
-   * flight have already been handed to the completion queue. */
+  /* The connection died (ERR is an errno; requests in flight have
+   * already been handed to the completion queue), or, after
+   * connection_shutdown, it is idle and said goodbye (ERR is 0). */
   void (*down) (struct connection *c, int err, void *opaque);
   /* The connection was freed after connection_close. */
   void (*closed) (void *opaque);
@@ -62,8 +62,8 @@ void connection_submit (struct connection *c, struct request *req);
 /* Number of requests issued on C and not finished yet. */
 size_t connection_in_flight (const struct connection *c);
 
-/* Disconnect cleanly (NBD_CMD_DISC) once no request is in flight;
- * DOWN is reported when the server has closed the connection. */
+/* Once no request is in flight, send NBD_CMD_DISC and report DOWN
+ * (without waiting for the server to close its end). */
 void connection_shutdown (struct connection *c);
 
 /* Close at once: requests still in flight fail with EIO.  C is freed

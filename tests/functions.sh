@@ -9,8 +9,12 @@
 
 set -u
 
+# Tests compare tool messages and sorted listings.
+export LC_ALL=C
+
 : "${LOOPFSD:=loopfsd}"
 : "${LOOPFS_SANDBOX_DEVICES:=64}"
+: "${LOOP_HELPER:=loop-helper}"
 
 _cleanups=()
 
@@ -20,14 +24,22 @@ cleanup_fn ()
   _cleanups+=("$(printf '%q ' "$@")")
 }
 
+# The exit status of the test while cleanups run; a cleanup may set it
+# to 1 (e.g. on a sanitizer report in a daemon log).
+TEST_STATUS=0
+
 _run_cleanups ()
 {
-  local i status=$?
+  TEST_STATUS=$?
+  local i
   set +e
   for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
     eval "${_cleanups[$i]}"
   done
-  exit "$status"
+  # make_tmpdir usually runs in $(...), whose cleanup_fn is lost with
+  # the subshell; its directories carry this shell's pid instead.
+  rm -rf --one-file-system "${TMPDIR:-/tmp}/loopfs-test.$$."*
+  exit "$TEST_STATUS"
 }
 trap _run_cleanups EXIT
 
@@ -49,11 +61,30 @@ requires_root ()
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root" >&2; exit 77; }
 }
 
-# Make a private temporary directory removed at exit.
+# Re-run the test script (with ARGS) in a mount namespace of its own, so
+# that its loopfs mounts never appear where another process's unshare(1)
+# could copy them: such a copy keeps the FUSE connection, and with it the
+# daemon, alive after the test's umount.  Copies of other FUSE mounts are
+# detached in the new namespace for the same reason in reverse.
+isolate_mounts ()
+{
+  local m
+  if [ -z "${LOOPFS_TEST_ISOLATED:-}" ]; then
+    exec unshare -m --propagation private -- \
+      env LOOPFS_TEST_ISOLATED=1 /bin/bash "$0" "$@"
+  fi
+  awk '{ for (i = 7; $i != "-"; i++) ; if ($(i + 1) ~ /^fuse/) print $5 }' \
+    /proc/self/mountinfo | tac | while read -r m; do
+    umount -l "$(printf '%b' "$m")" 2>/dev/null || true
+  done
+}
+
+# Make a private temporary directory removed at exit (also when called
+# as $(make_tmpdir): $$ is the test shell's pid in subshells too).
 make_tmpdir ()
 {
   local d
-  d=$(mktemp -d "${TMPDIR:-/tmp}/loopfs-test.XXXXXX") || fail "mktemp"
+  d=$(mktemp -d "${TMPDIR:-/tmp}/loopfs-test.$$.XXXXXX") || fail "mktemp"
   cleanup_fn rm -rf "$d"
   echo "$d"
 }
@@ -71,11 +102,18 @@ wait_gone ()
   return 1
 }
 
+# Is DIR a mount point?  Read from mountinfo: stat(2) fails on the mount
+# of a daemon that died (ENOTCONN), so mountpoint(1) cannot tell.
+is_mounted ()
+{
+  awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
 # Unmount DIR (lazily as a last resort) and wait for daemon PID to exit.
 _stop_loopfsd ()
 {
   local dir=$1 pid=$2
-  if mountpoint -q "$dir"; then
+  if is_mounted "$dir"; then
     umount "$dir" 2>/dev/null || umount -l "$dir"
   fi
   if ! wait_gone "$pid"; then
@@ -90,7 +128,7 @@ loopfsd_pid ()
   local dir=$1 p
   for p in /proc/[0-9]*; do
     [ "$(cat "$p/comm" 2>/dev/null)" = loopfsd ] || continue
-    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF " $dir"; then
+    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF " $dir "; then
       echo "${p#/proc/}"
       return 0
     fi
@@ -106,6 +144,56 @@ start_loopfsd ()
   "$LOOPFSD" "$@" "$dir" || fail "loopfsd $* $dir"
   LOOPFSD_PID=$(loopfsd_pid "$dir") || fail "no loopfsd process for $dir"
   cleanup_fn _stop_loopfsd "$dir" "$LOOPFSD_PID"
+}
+
+# Print daemon log LOG when the test failed, and fail the test when LOG
+# holds a sanitizer report (ASan, UBSan, LSan) even if it passed.
+_check_loopfsd_log ()
+{
+  local log=$1
+  if [ -s "$log" ] && grep -qE 'Sanitizer|runtime error:' "$log"; then
+    echo "FAIL: sanitizer report in $log" >&2
+    TEST_STATUS=1
+  fi
+  if [ "$TEST_STATUS" -ne 0 ] && [ "$TEST_STATUS" -ne 77 ] && [ -s "$log" ]; then
+    echo "--- $log ---" >&2
+    cat "$log" >&2
+  fi
+}
+
+# start_loopfsd with its messages going to LOG (-o log=LOG), which is
+# printed at exit if the test fails.
+start_loopfsd_log ()
+{
+  local log=$1 dir=$2
+  shift 2
+  cleanup_fn _check_loopfsd_log "$log"
+  start_loopfsd "$dir" -o "log=$log" "$@"
+}
+
+# Run CMD..., which must fail printing ERRNO (as loop-helper does).
+expect_errno ()
+{
+  local want=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    fail "$* succeeded, expected $want"
+  fi
+  [ "$(tail -n 1 <<<"$out")" = "$want" ] || fail "$*: expected $want, got: $out"
+}
+
+# Print field KEY of `loop-helper status DEV`.
+status_field ()
+{
+  local dev=$1 key=$2 out
+  out=$("$LOOP_HELPER" status "$dev") || fail "status $dev: $out"
+  sed -n "s/^$key=//p" <<<"$out"
+}
+
+# Fail unless GOT equals WANT; WHAT names the value.
+assert_eq ()
+{
+  [ "$3" = "$2" ] || fail "$1: expected '$2', got '$3'"
 }
 
 # The pids of nbdkit processes whose parent is PID.
