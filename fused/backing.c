@@ -1,6 +1,8 @@
 /* loopfsd: inspecting a backing descriptor off the loop. */
 
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -128,4 +130,49 @@ backing_probe_start (uv_loop_t *loop, struct backing_probe *probe)
   probe->err = 0;
   return uv_queue_work (loop, &probe->work, probe_work, probe_after) < 0
     ? -ENOMEM : 0;
+}
+
+/* A descriptor being closed off the loop. */
+struct close_work {
+  uv_work_t work;
+  int fd;
+};
+
+/* Close the descriptor (thread pool side). */
+static void
+close_work (uv_work_t *work)
+{
+  struct close_work *c = work->data;
+
+  close (c->fd);
+}
+
+/* Free the request once the descriptor is closed. */
+static void
+close_after (uv_work_t *work, int status)
+{
+  (void) status;
+  free (work->data);
+}
+
+/* Close backing descriptor FD on the thread pool. */
+void
+backing_close (uv_loop_t *loop, int fd)
+{
+  struct close_work *c;
+
+  if (fd < 0)
+    return;
+  c = malloc (sizeof *c);
+  if (c == NULL) {
+    /* Leaking one descriptor is better than risking a deadlock. */
+    log_error ("out of memory: leaking backing descriptor %d", fd);
+    return;
+  }
+  c->fd = fd;
+  c->work.data = c;
+  if (uv_queue_work (loop, &c->work, close_work, close_after) < 0) {
+    log_error ("cannot queue the close of backing descriptor %d", fd);
+    free (c);
+  }
 }

@@ -30,4 +30,11 @@ struct backing_probe {
  * loop.  Returns 0 or a negative errno (then DONE is not called). */
 int backing_probe_start (uv_loop_t *loop, struct backing_probe *probe);
 
+/* Close backing descriptor FD on the thread pool.  close(2) of a file
+ * on a FUSE filesystem waits for that filesystem's FLUSH, and the
+ * filesystem may be this very daemon (a node offered as backing file)
+ * or need this daemon to answer (fuse2fs on one of our devices), so the
+ * loop thread must never close a caller's descriptor itself. */
+void backing_close (uv_loop_t *loop, int fd);
+
 #endif /* LOOPFSD_BACKING_H */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "backing.h"
 #include "device.h"
 
 struct pending_ioctl {
@@ -87,8 +88,7 @@ device_free (struct device *dev)
 {
   if (dev == NULL)
     return;
-  if (dev->backing_fd >= 0)
-    close (dev->backing_fd);
+  backing_close (daemon_state.loop, dev->backing_fd);
   free (dev);
 }
 
@@ -211,8 +211,8 @@ device_install_backend (struct daemon *d, struct device *dev,
 {
   if (dev->backend)
     stop_backend (d, dev->backend);
-  if (dev->backing_fd >= 0 && dev->backing_fd != fd)
-    close (dev->backing_fd);
+  if (dev->backing_fd != fd)
+    backing_close (d->loop, dev->backing_fd);
   dev->backend = b;
   dev->backing_fd = fd;
 }

@@ -45,9 +45,11 @@ read_done (void *opaque, int err)
   free (io);
 }
 
-/* The end of the addressable data of LO: the size rounded down to the
- * logical block size, since a partial last block cannot be read or
- * written through a block device. */
+/* The end of the data of LO that I/O can reach: the size rounded down
+ * to the logical block size.  A partial last block (a 4608-byte device
+ * with 4096-byte blocks) is inside the device but cannot be read or
+ * written: the block layer fails it with EIO, and I/O that runs into it
+ * stops short before it. */
 static uint64_t
 io_end (const struct loopdev *lo)
 {
@@ -74,11 +76,11 @@ io_read (fuse_req_t req, struct device *dev, size_t size, off_t off)
     fuse_reply_err (req, EINVAL);
     return;
   }
-  if (size == 0 || (uint64_t) off >= devsize) {
+  if (size == 0 || (uint64_t) off >= loopdev_size (dev->lo)) {
     fuse_reply_buf (req, NULL, 0);
     return;
   }
-  if (io_dead (dev)) {
+  if (io_dead (dev) || (uint64_t) off >= devsize) {
     fuse_reply_err (req, EIO);
     return;
   }
@@ -129,11 +131,11 @@ io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
     fuse_reply_write (req, 0);
     return;
   }
-  if (off < 0 || (uint64_t) off >= devsize) {
+  if (off < 0 || (uint64_t) off >= loopdev_size (lo)) {
     fuse_reply_err (req, off < 0 ? EINVAL : ENOSPC);
     return;
   }
-  if (io_dead (dev)) {
+  if (io_dead (dev) || (uint64_t) off >= devsize) {
     fuse_reply_err (req, EIO);
     return;
   }

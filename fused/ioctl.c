@@ -57,8 +57,7 @@ reply_result (fuse_req_t req, int r)
 static void
 op_free (struct op *op)
 {
-  if (op->fd >= 0)
-    close (op->fd);
+  backing_close (daemon_state.loop, op->fd);
   free (op);
 }
 

@@ -321,6 +321,8 @@ run (struct daemon *d, bool foreground)
 
   uv_run (d->loop, UV_RUN_DEFAULT);
 
+  /* Daemon state goes while the loop can still run the closes it queues. */
+  device_free_all (d);
   uv_walk (d->loop, close_walk, NULL);
   uv_run (d->loop, UV_RUN_DEFAULT);
   r = ready_err;
@@ -409,7 +411,6 @@ main (int argc, char *argv[])
 
   r = run (d, foreground);
 
-  device_free_all (d);
   instance_free (&d->inst);
   rmdir (d->runtime_dir);
   free (d->runtime_dir);

@@ -1,7 +1,9 @@
 /* loopfs nbd-backend: the nbdkit process serving one backend.
  *
  * nbdkit runs its file plugin on the backing descriptor, inherited as
- * fd 4, with the offset filter cutting out [offset, offset+length).
+ * fd 4 and reopened through /proc/self/fd/4 (see nbdkit-process.c for
+ * why not file=/dev/fd/4), with the offset filter cutting out
+ * [offset, offset+length).
  * It gets its listening Unix socket as fd 3 by systemd socket
  * activation, so it can be connected to as soon as it is forked.  The
  * child drops every capability, sets no_new_privs and, when the

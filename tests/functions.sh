@@ -109,16 +109,43 @@ is_mounted ()
   awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
-# Unmount DIR (lazily as a last resort) and wait for daemon PID to exit.
+# The FUSE connection number of the mount at DIR (the minor of its st_dev,
+# read from mountinfo so that a stuck daemon is not asked).
+fuse_connection ()
+{
+  awk -v m="$1" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo
+}
+
+# Abort FUSE connection CONN through fusectl (mounted in a throwaway
+# namespace): the only way out for a daemon stuck waiting on itself.
+_abort_fuse_connection ()
+{
+  unshare -m --propagation private -- /bin/sh -c '
+    mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+    echo 1 > "/sys/fs/fuse/connections/$1/abort"' abort "$1"
+}
+
+# Unmount DIR (lazily as a last resort) and wait for daemon PID to exit;
+# kill it if it does not, and if even that does not end it, abort its
+# FUSE connection CONN (when given).  Every step has a time limit, so a
+# deadlocked daemon cannot hang the test's cleanup.
 _stop_loopfsd ()
 {
-  local dir=$1 pid=$2
+  local dir=$1 pid=$2 conn=${3:-}
   if is_mounted "$dir"; then
-    umount "$dir" 2>/dev/null || umount -l "$dir"
+    timeout -k 2 10 umount "$dir" 2>/dev/null \
+      || timeout -k 2 5 umount -l "$dir"
   fi
-  if ! wait_gone "$pid"; then
-    echo "loopfsd $pid did not exit; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null
+  wait_gone "$pid" && return 0
+  echo "loopfsd $pid did not exit; killing it" >&2
+  kill -KILL "$pid" 2>/dev/null
+  wait_gone "$pid" && return 0
+  [ -n "$conn" ] || return 1
+  echo "loopfsd $pid is stuck; aborting FUSE connection $conn" >&2
+  _abort_fuse_connection "$conn"
+  wait_gone "$pid"
+  if is_mounted "$dir"; then
+    umount -l "$dir"
   fi
 }
 
@@ -143,7 +170,7 @@ start_loopfsd ()
   shift
   "$LOOPFSD" "$@" "$dir" || fail "loopfsd $* $dir"
   LOOPFSD_PID=$(loopfsd_pid "$dir") || fail "no loopfsd process for $dir"
-  cleanup_fn _stop_loopfsd "$dir" "$LOOPFSD_PID"
+  cleanup_fn _stop_loopfsd "$dir" "$LOOPFSD_PID" "$(fuse_connection "$dir")"
 }
 
 # Print daemon log LOG when the test failed, and fail the test when LOG
@@ -174,11 +201,11 @@ start_loopfsd_log ()
 # Run CMD..., which must fail printing ERRNO (as loop-helper does).
 expect_errno ()
 {
-  local want=$1 out
+  local want=$1 out rc=0
   shift
-  if out=$("$@" 2>&1); then
-    fail "$* succeeded, expected $want"
-  fi
+  out=$("$@" 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "$* succeeded, expected $want"
+  [ "$rc" -ne 124 ] || fail "$*: timed out (hung), expected $want"
   [ "$(tail -n 1 <<<"$out")" = "$want" ] || fail "$*: expected $want, got: $out"
 }
 

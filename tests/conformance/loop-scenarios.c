@@ -1674,6 +1674,9 @@ sc_block_size (struct scen *s)
     return;
   blk_all (s, "odd", d);
   rd (s, "odd_read", d, 0, 8192, 11, 0);
+  rd (s, "odd_read_partial_block", d, 4096, 512, 11, 4096);
+  wr (s, "odd_write_partial_block", d, 4096, 512, 31, 4096);
+  wr (s, "odd_write_across_partial_block", d, 3584, 1024, 31, 3584);
   IOC (s, "odd_to_512", d, LOOP_SET_BLOCK_SIZE, 512);
   blk_all (s, "odd_512", d);
 
