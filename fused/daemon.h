@@ -40,6 +40,7 @@ struct device;
 struct handle {
   struct device *dev;       /* NULL for loop-control */
   bool writable;            /* opened with O_WRONLY or O_RDWR */
+  struct handle *prev, *next;  /* in daemon.handles */
 };
 
 struct daemon {
@@ -53,6 +54,9 @@ struct daemon {
   uid_t owner_uid;          /* owner of the nodes */
   gid_t owner_gid;
   uint64_t generation;      /* FUSE generation of the next new node */
+  struct handle *handles;   /* open file handles: the kernel drops the
+                               RELEASE of files closed while the mount is
+                               torn down, so these are freed at exit */
   unsigned stopping_backends;  /* backends still shutting down */
   bool exiting;             /* the mount is gone: finish and exit */
 };
@@ -61,6 +65,7 @@ extern struct daemon daemon_state;
 
 /* fs.c: the FUSE operations table. */
 extern const struct fuse_lowlevel_ops loopfs_ops;
+void fs_free_handles (struct daemon *d);
 
 /* fuse-loop.c: run the session on the loop until the mount is gone. */
 int fuse_loop_start (struct daemon *d);

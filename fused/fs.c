@@ -229,6 +229,44 @@ fs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   free (buf);
 }
 
+/* Allocate a handle for a file opened on DEV (NULL: loop-control). */
+static struct handle *
+handle_new (struct daemon *d, struct device *dev, bool writable)
+{
+  struct handle *h = calloc (1, sizeof *h);
+
+  if (h == NULL)
+    return NULL;
+  h->dev = dev;
+  h->writable = writable;
+  h->next = d->handles;
+  if (d->handles)
+    d->handles->prev = h;
+  d->handles = h;
+  return h;
+}
+
+/* Free handle H. */
+static void
+handle_free (struct daemon *d, struct handle *h)
+{
+  if (h->prev)
+    h->prev->next = h->next;
+  else
+    d->handles = h->next;
+  if (h->next)
+    h->next->prev = h->prev;
+  free (h);
+}
+
+/* Free the handles whose RELEASE never came, at exit. */
+void
+fs_free_handles (struct daemon *d)
+{
+  while (d->handles)
+    handle_free (d, d->handles);
+}
+
 /* open(2): loop-control always; loopN unless it is being cleared or
  * deleted (lo_open answers ENXIO then).  Data is never cached. */
 static void
@@ -254,15 +292,14 @@ fs_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
       return;
     }
   }
-  h = calloc (1, sizeof *h);
+  h = handle_new (&daemon_state, lo ? device_of (lo) : NULL,
+                  (fi->flags & O_ACCMODE) != O_RDONLY);
   if (h == NULL) {
     if (lo)
       device_handle_release (&daemon_state, device_of (lo));
     fuse_reply_err (req, ENOMEM);
     return;
   }
-  h->dev = lo ? device_of (lo) : NULL;
-  h->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
   fi->fh = (uintptr_t) h;
   fi->direct_io = 1;
   fi->keep_cache = 0;
@@ -279,7 +316,7 @@ fs_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   (void) ino;
   if (h->dev)
     device_handle_release (&daemon_state, h->dev);
-  free (h);
+  handle_free (&daemon_state, h);
   fuse_reply_err (req, 0);
 }
 

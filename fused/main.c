@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <cap-ng.h>
 
 #include "cleanup.h"
@@ -132,6 +133,39 @@ detach_stdio (const char *log_file)
   return 0;
 }
 
+/* Remove the runtime directories under BASE left by daemons that were
+ * killed (their names carry the daemon's pid): the sockets in them are
+ * dead, and nothing else would ever remove them. */
+static void
+sweep_runtime_dirs (const char *base)
+{
+  DIR *dir = opendir (base);
+  struct dirent *e;
+
+  if (dir == NULL)
+    return;
+  while ((e = readdir (dir)) != NULL) {
+    int pid;
+    char path[PATH_MAX];
+    DIR *sub;
+    struct dirent *f;
+
+    if (sscanf (e->d_name, "loopfsd-%d-", &pid) != 1 || pid <= 0
+        || kill (pid, 0) == 0 || errno != ESRCH)
+      continue;
+    snprintf (path, sizeof path, "%s/%s", base, e->d_name);
+    sub = opendir (path);
+    if (sub) {
+      while ((f = readdir (sub)) != NULL)
+        if (f->d_name[0] != '.')
+          unlinkat (dirfd (sub), f->d_name, 0);
+      closedir (sub);
+    }
+    rmdir (path);
+  }
+  closedir (dir);
+}
+
 /* Make the private directory for backend sockets. */
 static int
 make_runtime_dir (struct daemon *d)
@@ -146,7 +180,8 @@ make_runtime_dir (struct daemon *d)
   }
   else if (mkdir (base, 0700) < 0 && errno != EEXIST)
     return -errno;
-  if (asprintf (&tmpl, "%s/loopfsd-XXXXXX", base) < 0)
+  sweep_runtime_dirs (base);
+  if (asprintf (&tmpl, "%s/loopfsd-%d-XXXXXX", base, (int) getpid ()) < 0)
     return -ENOMEM;
   if (mkdtemp (tmpl) == NULL) {
     int r = -errno;
@@ -322,6 +357,7 @@ run (struct daemon *d, bool foreground)
   uv_run (d->loop, UV_RUN_DEFAULT);
 
   /* Daemon state goes while the loop can still run the closes it queues. */
+  fs_free_handles (d);
   device_free_all (d);
   uv_walk (d->loop, close_walk, NULL);
   uv_run (d->loop, UV_RUN_DEFAULT);

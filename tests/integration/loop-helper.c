@@ -280,6 +280,8 @@ usage (void)
 "       | pwrite DEV OFF LEN [direct]\n");
 }
 
+/* Run the subcommand named by argv[1]; on failure print the errno name
+ * and exit 1 (2 for a usage error). */
 int
 main (int argc, char *argv[])
 {

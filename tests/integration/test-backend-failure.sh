@@ -3,6 +3,7 @@
 # makes I/O on that device fail with EIO within 2 s, while the other
 # device, the daemon and the teardown on umount keep working.
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

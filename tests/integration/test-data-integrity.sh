@@ -5,6 +5,7 @@
 # short write, ENOSPC), a read-only device refuses writes with EPERM,
 # and two openers see each other's writes at once.
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

@@ -5,6 +5,7 @@
 # device and is EBUSY while the device is bound or open, and two
 # instances never see each other's devices.
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

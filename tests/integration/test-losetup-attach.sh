@@ -5,6 +5,7 @@
 # loop driver.  Devices are detached with loop-helper (losetup 2.38
 # cannot detach a node that is not a block device).
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

@@ -5,6 +5,7 @@
 # and e2fsck finds the filesystem clean both through loopN and in the
 # image file itself after the device is detached.
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

@@ -4,6 +4,7 @@
 # message, and nothing mounted), the max=N device limit, and -f (the
 # daemon stays in the foreground and exits after umount).
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

@@ -5,6 +5,7 @@
 # backing, the device itself with EBADF; nbdkit runs with no
 # capabilities, no_new_privs, and as the backing file's owner.
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root

@@ -4,6 +4,7 @@
 # A loopN file still held open across SIGTERM keeps working (the
 # unmount is lazy), and the daemon exits only once it is closed.
 set -euo pipefail
+# shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root
