@@ -136,6 +136,8 @@ backing_probe_start (uv_loop_t *loop, struct backing_probe *probe)
 struct close_work {
   uv_work_t work;
   int fd;
+  void (*done) (void *opaque);
+  void *opaque;
 };
 
 /* Close the descriptor (thread pool side). */
@@ -147,32 +149,42 @@ close_work (uv_work_t *work)
   close (c->fd);
 }
 
-/* Free the request once the descriptor is closed. */
+/* The descriptor is closed: tell the caller, free the request. */
 static void
 close_after (uv_work_t *work, int status)
 {
+  struct close_work *c = work->data;
+
   (void) status;
-  free (work->data);
+  if (c->done)
+    c->done (c->opaque);
+  free (c);
+}
+
+/* Close FD on the thread pool, then call DONE (OPAQUE). */
+void
+backing_close_then (uv_loop_t *loop, int fd, void (*done) (void *opaque),
+                    void *opaque)
+{
+  struct close_work *c = fd >= 0 ? malloc (sizeof *c) : NULL;
+
+  if (c) {
+    *c = (struct close_work) { .fd = fd, .done = done, .opaque = opaque };
+    c->work.data = c;
+    if (uv_queue_work (loop, &c->work, close_work, close_after) == 0)
+      return;
+    free (c);
+  }
+  /* Leaking one descriptor is better than risking a deadlock. */
+  if (fd >= 0)
+    log_error ("cannot close backing descriptor %d off the loop", fd);
+  if (done)
+    done (opaque);
 }
 
 /* Close backing descriptor FD on the thread pool. */
 void
 backing_close (uv_loop_t *loop, int fd)
 {
-  struct close_work *c;
-
-  if (fd < 0)
-    return;
-  c = malloc (sizeof *c);
-  if (c == NULL) {
-    /* Leaking one descriptor is better than risking a deadlock. */
-    log_error ("out of memory: leaking backing descriptor %d", fd);
-    return;
-  }
-  c->fd = fd;
-  c->work.data = c;
-  if (uv_queue_work (loop, &c->work, close_work, close_after) < 0) {
-    log_error ("cannot queue the close of backing descriptor %d", fd);
-    free (c);
-  }
+  backing_close_then (loop, fd, NULL, NULL);
 }

@@ -37,4 +37,11 @@ int backing_probe_start (uv_loop_t *loop, struct backing_probe *probe);
  * loop thread must never close a caller's descriptor itself. */
 void backing_close (uv_loop_t *loop, int fd);
 
+/* The same, then call DONE (OPAQUE) on the loop once the descriptor is
+ * closed: the kernel drops a refused backing file before the ioctl
+ * returns, so the RELEASE of a loopfs node offered as backing must be
+ * handled before the ioctl is answered. */
+void backing_close_then (uv_loop_t *loop, int fd,
+                         void (*done) (void *opaque), void *opaque);
+
 #endif /* LOOPFSD_BACKING_H */

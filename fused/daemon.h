@@ -74,8 +74,7 @@ void fuse_loop_stop (struct daemon *d);
 /* device.c */
 struct device *device_of (struct loopdev *lo);
 int device_attach_priv (struct daemon *d, int number);
-int device_remove (struct daemon *d, unsigned long arg);
-int device_unlink (struct daemon *d, int number);
+int device_remove (struct daemon *d, unsigned long arg, bool unlink);
 void device_free_all (struct daemon *d);
 uint64_t device_generation (const struct loopdev *lo);
 struct backend *device_backend (const struct device *dev);

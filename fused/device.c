@@ -92,9 +92,10 @@ device_free (struct device *dev)
   free (dev);
 }
 
-/* LOOP_CTL_REMOVE of ARG: the model decides, the daemon state follows. */
+/* LOOP_CTL_REMOVE of ARG, or unlink(2) of loopARG when UNLINK: the
+ * model decides, and the daemon state follows. */
 int
-device_remove (struct daemon *d, unsigned long arg)
+device_remove (struct daemon *d, unsigned long arg, bool unlink)
 {
   struct loopdev *lo = (int) arg >= 0 ? instance_lookup (&d->inst, (int) arg)
                                       : NULL;
@@ -104,25 +105,8 @@ device_remove (struct daemon *d, unsigned long arg)
   /* The model frees only devices without daemon state. */
   if (lo)
     lo->priv = NULL;
-  r = instance_remove (&d->inst, arg);
-  if (r == 0)
-    device_free (dev);
-  else if (lo)
-    lo->priv = dev;
-  return r;
-}
-
-/* unlink(2) of loopNUMBER. */
-int
-device_unlink (struct daemon *d, int number)
-{
-  struct loopdev *lo = instance_lookup (&d->inst, number);
-  struct device *dev = lo ? lo->priv : NULL;
-  int r;
-
-  if (lo)
-    lo->priv = NULL;
-  r = instance_unlink (&d->inst, number);
+  r = unlink ? instance_unlink (&d->inst, (int) arg)
+             : instance_remove (&d->inst, arg);
   if (r == 0)
     device_free (dev);
   else if (lo)

@@ -65,11 +65,43 @@ io_dead (const struct device *dev)
   return dev->lo->state != LOOPDEV_BOUND || dev->backend == NULL;
 }
 
+/* How many of SIZE bytes at OFF (inside the device) a request on DEV
+ * moves, or -EIO when the device is cleared or OFF lies in the partial
+ * last block. */
+static ssize_t
+io_count (const struct device *dev, size_t size, off_t off)
+{
+  uint64_t end = io_end (dev->lo);
+
+  if (io_dead (dev) || (uint64_t) off >= end)
+    return -EIO;
+  return end - off < size ? (ssize_t) (end - off) : (ssize_t) size;
+}
+
+/* A new request for REQ moving COUNT bytes, its memory still unset. */
+static struct io_req *
+io_req_new (fuse_req_t req, ssize_t count)
+{
+  struct io_req *io;
+
+  if (count < 0) {
+    fuse_reply_err (req, -count);
+    return NULL;
+  }
+  io = calloc (1, sizeof *io);
+  if (io == NULL) {
+    fuse_reply_err (req, ENOMEM);
+    return NULL;
+  }
+  io->req = req;
+  io->count = count;
+  return io;
+}
+
 /* read(2) on loopN. */
 void
 io_read (fuse_req_t req, struct device *dev, size_t size, off_t off)
 {
-  uint64_t devsize = io_end (dev->lo);
   struct io_req *io;
 
   if (off < 0) {
@@ -80,17 +112,9 @@ io_read (fuse_req_t req, struct device *dev, size_t size, off_t off)
     fuse_reply_buf (req, NULL, 0);
     return;
   }
-  if (io_dead (dev) || (uint64_t) off >= devsize) {
-    fuse_reply_err (req, EIO);
+  io = io_req_new (req, io_count (dev, size, off));
+  if (io == NULL)
     return;
-  }
-  io = malloc (sizeof *io);
-  if (io == NULL) {
-    fuse_reply_err (req, ENOMEM);
-    return;
-  }
-  io->req = req;
-  io->count = devsize - off < size ? devsize - off : size;
   io->mem = io->data = malloc (io->count);
   if (io->mem == NULL) {
     free (io);
@@ -120,7 +144,6 @@ io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
           off_t off)
 {
   struct loopdev *lo = dev->lo;
-  uint64_t devsize = io_end (lo);
   struct io_req *io;
 
   if (loopdev_read_only (lo)) {
@@ -135,17 +158,9 @@ io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
     fuse_reply_err (req, off < 0 ? EINVAL : ENOSPC);
     return;
   }
-  if (io_dead (dev) || (uint64_t) off >= devsize) {
-    fuse_reply_err (req, EIO);
+  io = io_req_new (req, io_count (dev, size, off));
+  if (io == NULL)
     return;
-  }
-  io = malloc (sizeof *io);
-  if (io == NULL) {
-    fuse_reply_err (req, ENOMEM);
-    return;
-  }
-  io->req = req;
-  io->count = devsize - off < size ? devsize - off : size;
   if (io->count <= WRITE_COPY_MAX) {
     io->mem = io->data = malloc (io->count);
     if (io->mem)

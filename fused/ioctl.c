@@ -39,6 +39,7 @@ struct op {
   struct loop_info64 info;       /* LOOP_SET_STATUS(64) */
   struct loopdev_binding binding;
   int fd;                        /* backing descriptor, owned */
+  int result;                    /* the answer, once known */
   struct backing_probe probe;
 };
 
@@ -53,23 +54,26 @@ reply_result (fuse_req_t req, int r)
   fuse_reply_ioctl (req, r, NULL, 0);
 }
 
-/* Free OP and the descriptor it still owns. */
+/* Answer OP with its result, free it, and let waiting ioctls run. */
 static void
-op_free (struct op *op)
+op_complete (void *opaque)
 {
-  backing_close (daemon_state.loop, op->fd);
+  struct op *op = opaque;
+  struct device *dev = op->dev;
+
+  reply_result (op->req, op->result);
   free (op);
+  device_end (dev);
 }
 
-/* Finish OP with result R: answer, and let waiting ioctls run. */
+/* Finish OP with result R.  A descriptor OP still holds is closed first,
+ * as the kernel's fput() of a refused backing file happens before the
+ * ioctl returns. */
 static void
 op_finish (struct op *op, int r)
 {
-  struct device *dev = op->dev;
-
-  reply_result (op->req, r);
-  op_free (op);
-  device_end (dev);
+  op->result = r;
+  backing_close_then (daemon_state.loop, TAKE_FD (op->fd), op_complete, op);
 }
 
 /* The caller's thread id, as FUSE reports it. */
@@ -105,7 +109,7 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
     r = instance_add (&d->inst, parm);
     break;
   case LOOP_CTL_REMOVE:
-    reply_result (req, device_remove (d, parm));
+    reply_result (req, device_remove (d, parm, false));
     return;
   default:
     /* loop_control_ioctl() answers ENOSYS. */
