@@ -64,7 +64,7 @@ usage (FILE *f)
 "  -f, --foreground   stay in the foreground\n"
 "  -o OPT,...         mount options:\n"
 "       max=N             at most N devices in this instance (default %u)\n"
-"       connections=N     NBD connections per bound device, 1-16 (default 1)\n"
+"       connections=N     NBD connections per bound device, 1-16 (default 4)\n"
 "       allow_other       let every user reach the nodes (modes still apply)\n"
 "       log=FILE          append messages to FILE\n"
 "       rw,nosuid,nodev,noexec,suid,dev,exec,atime,noatime,relatime,\n"
