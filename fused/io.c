@@ -23,15 +23,48 @@
  * larger ones take the buffer over instead of copying it. */
 #define WRITE_COPY_MAX (64 * 1024)
 
+/* Read replies of at least this size are written to /dev/fuse from
+ * the thread pool. */
+#define REPLY_OFFLOAD_MIN (128 * 1024)
+
 /* One data request in flight. */
 struct io_req {
   fuse_req_t req;
   void *mem;         /* owned memory to free when done */
   char *data;        /* where the data is (inside MEM) */
   size_t count;
+  uv_work_t work;
 };
 
-/* A read finished in the backend. */
+/* Free a finished request. */
+static void
+io_req_free (struct io_req *io)
+{
+  free (io->mem);
+  free (io);
+}
+
+/* Answer a read with its data (thread pool side for large replies). */
+static void
+reply_read (uv_work_t *work)
+{
+  struct io_req *io = work->data;
+
+  fuse_reply_buf (io->req, io->data, io->count);
+}
+
+/* A large read reply has been written. */
+static void
+reply_read_done (uv_work_t *work, int status)
+{
+  (void) status;
+  io_req_free (work->data);
+}
+
+/* A read finished in the backend.  Writing a large reply into the
+ * reader's pages is the biggest copy of the read path; done from the
+ * thread pool it overlaps with the loop receiving the next data from
+ * nbdkit (libfuse's reply functions are thread-safe). */
 static void
 read_done (void *opaque, int err)
 {
@@ -39,10 +72,16 @@ read_done (void *opaque, int err)
 
   if (err)
     fuse_reply_err (io->req, EIO);
+  else if (io->count >= REPLY_OFFLOAD_MIN) {
+    io->work.data = io;
+    if (uv_queue_work (daemon_state.loop, &io->work, reply_read,
+                       reply_read_done) == 0)
+      return;
+    fuse_reply_buf (io->req, io->data, io->count);
+  }
   else
     fuse_reply_buf (io->req, io->data, io->count);
-  free (io->mem);
-  free (io);
+  io_req_free (io);
 }
 
 /* The end of the data of LO that I/O can reach: the size rounded down
@@ -134,8 +173,7 @@ write_done (void *opaque, int err)
     fuse_reply_err (io->req, EIO);
   else
     fuse_reply_write (io->req, io->count);
-  free (io->mem);
-  free (io);
+  io_req_free (io);
 }
 
 /* write(2) on loopN. */

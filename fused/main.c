@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -383,6 +384,12 @@ main (int argc, char *argv[])
   char resolved[PATH_MAX];
   struct stat st;
   int c, r;
+
+  /* Every read and write moves up to 1 MiB through a buffer of its own.
+   * Keep such buffers on the heap and the heap untrimmed, so they are
+   * reused rather than mapped, faulted in and unmapped per request. */
+  mallopt (M_MMAP_THRESHOLD, 4 << 20);
+  mallopt (M_TRIM_THRESHOLD, 64 << 20);
 
   options_init (&d->opts);
   while ((c = getopt_long (argc, argv, "fo:hV", long_options, NULL)) != -1) {

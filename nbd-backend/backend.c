@@ -6,7 +6,8 @@
  *             is ready and the server allows multi-conn, the other
  *             connections are opened.  When all are ready: RUNNING and
  *             READY (0).  Any failure: STOPPING, then READY (EIO).
- *   RUNNING   requests go round-robin over the connections.
+ *   RUNNING   transfers of 64 KiB or more go round-robin over the
+ *             connections, smaller requests use the first one.
  *   DEAD      nbdkit exited or a connection broke: every connection is
  *             closed (requests in flight fail with EIO) and every new
  *             request fails with EIO.
