@@ -78,7 +78,6 @@ int device_remove (struct daemon *d, unsigned long arg, bool unlink);
 void device_free_all (struct daemon *d);
 uint64_t device_generation (const struct loopdev *lo);
 struct backend *device_backend (const struct device *dev);
-struct loopdev *device_model (const struct device *dev);
 bool device_busy (const struct device *dev);
 void device_handle_release (struct daemon *d, struct device *dev);
 void device_stop_all (struct daemon *d);

@@ -31,13 +31,6 @@ device_of (struct loopdev *lo)
   return lo->priv;
 }
 
-/* The model of DEV. */
-struct loopdev *
-device_model (const struct device *dev)
-{
-  return dev->lo;
-}
-
 /* The backend serving DEV, or NULL. */
 struct backend *
 device_backend (const struct device *dev)
