@@ -15,18 +15,37 @@
 void
 instance_init (struct instance *inst, unsigned max_devices)
 {
-  inst->devs = (loopdev_vector) { 0 };
-  inst->max_devices = max_devices;
+  *inst = (struct instance) { .max_devices = max_devices };
 }
 
-/* Free every device and the vector holding them. */
+/* Have HOOKS called with OPAQUE as devices are created and destroyed. */
+void
+instance_set_hooks (struct instance *inst, const struct instance_hooks *hooks,
+                    void *opaque)
+{
+  inst->hooks = hooks;
+  inst->hooks_opaque = opaque;
+}
+
+/* Tell the owner that LO is going away. */
+static void
+notify_destroyed (struct instance *inst, struct loopdev *lo)
+{
+  if (inst->hooks && inst->hooks->destroyed)
+    inst->hooks->destroyed (inst->hooks_opaque, lo);
+  assert (lo->priv == NULL);
+}
+
+/* Destroy every device and free the vector holding them. */
 void
 instance_free (struct instance *inst)
 {
   size_t i;
 
-  for (i = 0; i < inst->devs.len; i++)
+  for (i = 0; i < inst->devs.len; i++) {
+    notify_destroyed (inst, inst->devs.ptr[i]);
     free (inst->devs.ptr[i]);
+  }
   loopdev_vector_reset (&inst->devs);
 }
 
@@ -96,10 +115,17 @@ create_device (struct instance *inst, int number)
   if (lo == NULL)
     return -ENOMEM;
   loopdev_init (lo, number);
+  if (inst->hooks && inst->hooks->created) {
+    r = inst->hooks->created (inst->hooks_opaque, lo);
+    if (r < 0)
+      return r;
+  }
 
   r = loopdev_vector_append (&inst->devs, lo);
-  if (r < 0)
+  if (r < 0) {
+    notify_destroyed (inst, lo);
     return r;
+  }
 
   /* Move the new device from the end down to its place. */
   pos = inst->devs.len - 1;
@@ -117,7 +143,7 @@ destroy_device (struct instance *inst, size_t i)
 {
   struct loopdev *lo = inst->devs.ptr[i];
 
-  assert (lo->priv == NULL);
+  notify_destroyed (inst, lo);
   loopdev_vector_remove (&inst->devs, i);
   free (lo);
 }

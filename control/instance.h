@@ -19,23 +19,39 @@
 
 DEFINE_VECTOR_TYPE (loopdev_vector, struct loopdev *)
 
+/* What the owner of an instance is told as devices come and go.
+ * CREATED runs before a new device is added and may refuse it with a
+ * negative errno (the per-user limit across instances answers ENOSPC);
+ * it may set lo->priv.  DESTROYED runs before a device is freed and
+ * must leave lo->priv NULL. */
+struct instance_hooks {
+  int (*created) (void *opaque, struct loopdev *lo);
+  void (*destroyed) (void *opaque, struct loopdev *lo);
+};
+
 struct instance {
   loopdev_vector devs;     /* sorted by number */
   unsigned max_devices;    /* per-instance limit (-o max=N) */
+  const struct instance_hooks *hooks;   /* may be NULL */
+  void *hooks_opaque;
 };
 
 /* Initialise an empty instance allowing MAX_DEVICES devices. */
 void instance_init (struct instance *inst, unsigned max_devices);
 
-/* Free every device; the caller has already stopped their backends. */
+/* Have HOOKS called with OPAQUE as devices are created and destroyed. */
+void instance_set_hooks (struct instance *inst,
+                         const struct instance_hooks *hooks, void *opaque);
+
+/* Destroy every device; the caller has already stopped their backends. */
 void instance_free (struct instance *inst);
 
 /* The device numbered N, or NULL (also for devices being deleted). */
 struct loopdev *instance_lookup (const struct instance *inst, int number);
 
 /* LOOP_CTL_GET_FREE: the lowest unbound device, else a new device with
- * the lowest free number.  Returns the number, or -ENOSPC at the limit,
- * -ENOMEM. */
+ * the lowest free number.  Returns the number, or -ENOSPC at the limit
+ * (or whatever the CREATED hook refused with), -ENOMEM. */
 int instance_get_free (struct instance *inst);
 
 /* LOOP_CTL_ADD: ARG is the raw ioctl argument.  A negative number (as an

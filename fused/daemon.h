@@ -22,6 +22,7 @@
 #include "instance.h"
 #include "backend.h"
 #include "options.h"
+#include "user-limit.h"
 
 /* Inode numbers, as in the kernel patch: root 1, loop-control 2,
  * loopN N + 3. */
@@ -48,6 +49,7 @@ struct daemon {
   struct fuse_session *se;
   struct options opts;
   struct instance inst;
+  struct user_limit user_limit;  /* the mounter's devices across instances */
   char *mountpoint;
   char *runtime_dir;        /* private directory for backend sockets */
   dev_t mount_dev;          /* st_dev of the mount, to recognise our nodes */
@@ -73,9 +75,7 @@ void fuse_loop_stop (struct daemon *d);
 
 /* device.c */
 struct device *device_of (struct loopdev *lo);
-int device_attach_priv (struct daemon *d, int number);
-int device_remove (struct daemon *d, unsigned long arg, bool unlink);
-void device_free_all (struct daemon *d);
+extern const struct instance_hooks device_hooks;
 uint64_t device_generation (const struct loopdev *lo);
 struct backend *device_backend (const struct device *dev);
 bool device_busy (const struct device *dev);

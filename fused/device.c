@@ -53,20 +53,23 @@ device_generation (const struct loopdev *lo)
   return dev ? dev->generation : 0;
 }
 
-/* Give model device NUMBER its daemon state, if it has none yet. */
-int
-device_attach_priv (struct daemon *d, int number)
+/* A device is being created: it takes a share of the mounter's limit
+ * across instances (ENOSPC when none is left) and gets its daemon
+ * state. */
+static int
+device_created (void *opaque, struct loopdev *lo)
 {
-  struct loopdev *lo = instance_lookup (&d->inst, number);
-  struct device *dev;
+  struct daemon *d = opaque;
+  struct device *dev = calloc (1, sizeof *dev);
+  int r;
 
-  if (lo == NULL)
-    return -ENOENT;
-  if (lo->priv)
-    return 0;
-  dev = calloc (1, sizeof *dev);
   if (dev == NULL)
     return -ENOMEM;
+  r = user_limit_take (&d->user_limit, &dev->slot);
+  if (r < 0) {
+    free (dev);
+    return r;
+  }
   dev->lo = lo;
   dev->generation = ++d->generation;
   dev->backing_fd = -1;
@@ -75,49 +78,24 @@ device_attach_priv (struct daemon *d, int number)
   return 0;
 }
 
-/* Free the daemon state DEV of a device the model no longer has. */
+/* A device is being destroyed (removed, unlinked, or the instance is
+ * going away): its share of the limit and its daemon state go. */
 static void
-device_free (struct device *dev)
+device_destroyed (void *opaque, struct loopdev *lo)
 {
-  if (dev == NULL)
-    return;
-  backing_close (daemon_state.loop, dev->backing_fd);
+  struct daemon *d = opaque;
+  struct device *dev = lo->priv;
+
+  backing_close (d->loop, dev->backing_fd);
+  user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
+  lo->priv = NULL;
 }
 
-/* LOOP_CTL_REMOVE of ARG, or unlink(2) of loopARG when UNLINK: the
- * model decides, and the daemon state follows. */
-int
-device_remove (struct daemon *d, unsigned long arg, bool unlink)
-{
-  struct loopdev *lo = (int) arg >= 0 ? instance_lookup (&d->inst, (int) arg)
-                                      : NULL;
-  struct device *dev = lo ? lo->priv : NULL;
-  int r;
-
-  /* The model frees only devices without daemon state. */
-  if (lo)
-    lo->priv = NULL;
-  r = unlink ? instance_unlink (&d->inst, (int) arg)
-             : instance_remove (&d->inst, arg);
-  if (r == 0)
-    device_free (dev);
-  else if (lo)
-    lo->priv = dev;
-  return r;
-}
-
-/* Free the daemon state of every device, at exit. */
-void
-device_free_all (struct daemon *d)
-{
-  size_t i;
-
-  for (i = 0; i < d->inst.devs.len; i++) {
-    device_free (d->inst.devs.ptr[i]->priv);
-    d->inst.devs.ptr[i]->priv = NULL;
-  }
-}
+const struct instance_hooks device_hooks = {
+  .created = device_created,
+  .destroyed = device_destroyed,
+};
 
 /* One backend finished stopping. */
 static void

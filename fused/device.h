@@ -11,6 +11,7 @@
 #define LOOPFSD_DEVICE_H
 
 #include "daemon.h"
+#include "user-limit.h"
 
 struct pending_ioctl;
 
@@ -21,6 +22,8 @@ struct device {
   int backing_fd;                 /* our copy of the backing file, or -1 */
   uid_t backing_uid;              /* owner of the backing file: nbdkit's */
   gid_t backing_gid;              /* credentials when the daemon is root */
+  struct user_slot slot;          /* the device's share of the per-user
+                                     limit across instances */
   bool busy;                      /* a transition is in progress */
   struct pending_ioctl *queue;    /* ioctls waiting for the transition */
   struct pending_ioctl **queue_tail;

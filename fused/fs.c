@@ -441,7 +441,7 @@ fs_unlink (fuse_req_t req, fuse_ino_t parent, const char *name)
     fuse_reply_err (req, ENOENT);
     return;
   }
-  r = device_remove (&daemon_state, number, true);
+  r = instance_unlink (&daemon_state.inst, number);
   fuse_reply_err (req, -r);
 }
 

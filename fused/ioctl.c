@@ -109,17 +109,12 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
     r = instance_add (&d->inst, parm);
     break;
   case LOOP_CTL_REMOVE:
-    reply_result (req, device_remove (d, parm, false));
+    reply_result (req, instance_remove (&d->inst, parm));
     return;
   default:
     /* loop_control_ioctl() answers ENOSYS. */
     r = -ENOSYS;
     break;
-  }
-  if (r >= 0) {
-    int e = device_attach_priv (d, r);
-    if (e < 0)
-      r = e;
   }
   reply_result (req, r);
 }

@@ -290,6 +290,24 @@ on_signal (uv_signal_t *sig, int signum)
   }
 }
 
+/* Refuse a per-instance limit above the per-user limit of the host: such
+ * an instance could never hold that many devices (the kernel patch
+ * refuses a max= above what the host allows the same way). */
+static int
+check_max (const struct options *opts)
+{
+  unsigned limit;
+
+  if (user_limit_read (&limit) < 0)
+    return -EINVAL;
+  if (opts->max_given && opts->max_devices > limit) {
+    log_error ("max=%u is above this host's limit of %u loop devices per "
+               "user (%s)", opts->max_devices, limit, USER_LIMIT_FILE);
+    return -EINVAL;
+  }
+  return 0;
+}
+
 /* Close every handle still open on the loop at exit. */
 static void
 close_walk (uv_handle_t *h, void *arg)
@@ -359,7 +377,7 @@ run (struct daemon *d, bool foreground)
 
   /* Daemon state goes while the loop can still run the closes it queues. */
   fs_free_handles (d);
-  device_free_all (d);
+  instance_free (&d->inst);
   uv_walk (d->loop, close_walk, NULL);
   uv_run (d->loop, UV_RUN_DEFAULT);
   r = ready_err;
@@ -429,7 +447,10 @@ main (int argc, char *argv[])
   d->mountpoint = resolved;
   d->owner_uid = getuid ();
   d->owner_gid = getgid ();
+  if (check_max (&d->opts) < 0 || user_limit_open (&d->user_limit) < 0)
+    exit (EXIT_FAILURE);
   instance_init (&d->inst, d->opts.max_devices);
+  instance_set_hooks (&d->inst, &device_hooks, d);
   signal (SIGPIPE, SIG_IGN);
 
   if (!foreground && daemonize () < 0) {
@@ -454,7 +475,7 @@ main (int argc, char *argv[])
 
   r = run (d, foreground);
 
-  instance_free (&d->inst);
+  user_limit_close (&d->user_limit);
   rmdir (d->runtime_dir);
   free (d->runtime_dir);
   options_free (&d->opts);

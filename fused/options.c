@@ -81,9 +81,11 @@ parse_one (struct options *opts, char *opt)
   if (value)
     *value++ = '\0';
 
-  if (strcmp (opt, "max") == 0 && value)
+  if (strcmp (opt, "max") == 0 && value) {
+    opts->max_given = true;
     return parse_unsigned ("max", value, 1, OPTIONS_MAX_DEVICES_LIMIT,
                            &opts->max_devices);
+  }
   if (strcmp (opt, "connections") == 0 && value)
     return parse_unsigned ("connections", value, 1, 16, &opts->connections);
   if (strcmp (opt, "log") == 0 && value && *value) {

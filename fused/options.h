@@ -14,6 +14,7 @@
 
 struct options {
   unsigned max_devices;     /* max=N */
+  bool max_given;           /* max= was on the command line */
   unsigned connections;     /* connections=N: libnbd connections per device */
   bool allow_other;         /* allow_other */
   char *log_file;           /* log=FILE: where messages go once daemonized */
