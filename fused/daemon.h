@@ -53,6 +53,8 @@ struct daemon {
   char *mountpoint;
   char *runtime_dir;        /* private directory for backend sockets */
   dev_t mount_dev;          /* st_dev of the mount, to recognise our nodes */
+  bool switch_ids;          /* may run nbdkit as the backing file's owner:
+                               root in the initial user namespace */
   uid_t owner_uid;          /* owner of the nodes */
   gid_t owner_gid;
   uint64_t generation;      /* FUSE generation of the next new node */

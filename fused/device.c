@@ -134,15 +134,14 @@ device_start_backend (struct daemon *d, struct device *dev,
 {
   struct start_ctx *ctx;
   char name[32];
-  bool root = geteuid () == 0;
   struct backend_config config = {
     .fd = fd,
     .offset = binding->offset,
     .length = binding->size,
     .read_only = (binding->flags & LO_FLAGS_READ_ONLY) != 0,
     .connections = d->opts.connections,
-    .uid = root ? dev->backing_uid : (uid_t) -1,
-    .gid = root ? dev->backing_gid : (gid_t) -1,
+    .uid = d->switch_ids ? dev->backing_uid : (uid_t) -1,
+    .gid = d->switch_ids ? dev->backing_gid : (gid_t) -1,
     .runtime_dir = d->runtime_dir,
     .name = name,
   };

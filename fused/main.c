@@ -167,20 +167,12 @@ sweep_runtime_dirs (const char *base)
   closedir (dir);
 }
 
-/* Make the private directory for backend sockets. */
+/* Make a private directory for backend sockets under BASE. */
 static int
-make_runtime_dir (struct daemon *d)
+make_runtime_dir_in (struct daemon *d, const char *base)
 {
-  const char *base = "/run/loopfsd";
   char *tmpl;
 
-  if (geteuid () != 0) {
-    base = getenv ("XDG_RUNTIME_DIR");
-    if (base == NULL || *base == '\0')
-      base = "/tmp";
-  }
-  else if (mkdir (base, 0700) < 0 && errno != EEXIST)
-    return -errno;
   sweep_runtime_dirs (base);
   if (asprintf (&tmpl, "%s/loopfsd-%d-XXXXXX", base, (int) getpid ()) < 0)
     return -ENOMEM;
@@ -191,6 +183,25 @@ make_runtime_dir (struct daemon *d)
   }
   d->runtime_dir = tmpl;
   return 0;
+}
+
+/* Make the private directory for backend sockets: under /run/loopfsd
+ * when the daemon may create it (root on the host), else in the user's
+ * runtime directory, else in /tmp (a rootless daemon, also root inside
+ * "unshare -Ur", cannot write /run). */
+static int
+make_runtime_dir (struct daemon *d)
+{
+  const char *xdg = getenv ("XDG_RUNTIME_DIR");
+  int r = -EACCES;
+
+  if (geteuid () == 0 && (mkdir ("/run/loopfsd", 0700) == 0 || errno == EEXIST))
+    r = make_runtime_dir_in (d, "/run/loopfsd");
+  if (r < 0 && xdg && *xdg)
+    r = make_runtime_dir_in (d, xdg);
+  if (r < 0)
+    r = make_runtime_dir_in (d, "/tmp");
+  return r;
 }
 
 /* Keep only the capabilities the daemon uses after mounting:
@@ -288,6 +299,25 @@ on_signal (uv_signal_t *sig, int signum)
     log_error ("running fusermount3 -u -z %s failed", d->mountpoint);
     free (proc);
   }
+}
+
+/* True in the initial user namespace, whose uid map is the identity.
+ * Root of any other namespace (a rootless "unshare -Urm" instance) may
+ * not setgroups(2), and most owners of files are not mapped there, so
+ * nbdkit then keeps the daemon's (unprivileged) credentials. */
+static bool
+in_initial_user_ns (void)
+{
+  unsigned long inside, outside, count;
+  FILE *f = fopen ("/proc/self/uid_map", "re");
+  bool identity;
+
+  if (f == NULL)
+    return false;
+  identity = fscanf (f, "%lu %lu %lu", &inside, &outside, &count) == 3
+    && inside == 0 && outside == 0 && count == 4294967295UL;
+  fclose (f);
+  return identity;
 }
 
 /* Refuse a per-instance limit above the per-user limit of the host: such
@@ -447,6 +477,7 @@ main (int argc, char *argv[])
   d->mountpoint = resolved;
   d->owner_uid = getuid ();
   d->owner_gid = getgid ();
+  d->switch_ids = geteuid () == 0 && in_initial_user_ns ();
   if (check_max (&d->opts) < 0 || user_limit_open (&d->user_limit) < 0)
     exit (EXIT_FAILURE);
   instance_init (&d->inst, d->opts.max_devices);

@@ -259,8 +259,11 @@ in_sandbox ()
     touch "$dev/loop-control"
     mount --bind "$dir/loop-control" "$dev/loop-control"
     for ((i = 0; i < n; i++)); do ln -s "$dir/loop$i" "$dev/loop$i"; done
-    mount --move "$dev" /dev
-    rmdir "$dev" 2>/dev/null || true
+    # A bind, not a move: a user namespace may not move mounts it did
+    # not make, and a rootless sandbox is such a namespace.
+    mount --rbind "$dev" /dev
+    umount -l "$dev"
+    rmdir "$dev"
     set +e
     "$@"
   ' in_sandbox "$dir" "$LOOPFS_SANDBOX_DEVICES" "$@"
