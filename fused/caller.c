@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <linux/nsfs.h>
 #include <unistd.h>
 
 #include "caller.h"
@@ -96,13 +98,38 @@ caller_take_fd (pid_t tid, int fd)
   return newfd;
 }
 
-/* True when TID has CAP in its effective set and shares our user
- * namespace. */
+/* True when user namespace NS (a descriptor) is the one at PATH or has
+ * it among its ancestors, as far as NS_GET_PARENT lets us walk (it stops
+ * at the root of the daemon's own namespace scope). */
+static bool
+ns_is_or_below (int ns, const struct stat *target)
+{
+  CLEANUP_CLOSE int cur = dup (ns);
+  struct stat st;
+
+  while (cur >= 0 && fstat (cur, &st) == 0) {
+    int parent;
+
+    if (st.st_ino == target->st_ino && st.st_dev == target->st_dev)
+      return true;
+    parent = ioctl (cur, NS_GET_PARENT);
+    close (cur);
+    cur = parent;
+  }
+  return false;
+}
+
+/* True when TID has CAP over the instance: ns_capable() on the
+ * instance's user namespace (the daemon's), i.e. TID has CAP in its
+ * effective set and lives in that namespace or in one of its
+ * ancestors.  A process in a child namespace (a container's root) is
+ * not capable over an instance mounted outside it. */
 bool
 caller_capable (pid_t tid, int cap)
 {
   char value[64], path[64];
-  struct stat ours, theirs;
+  CLEANUP_CLOSE int ours = -1;
+  struct stat theirs;
   unsigned long long eff;
 
   if (read_status_field (tid, "CapEff", value, sizeof value) < 0)
@@ -111,7 +138,8 @@ caller_capable (pid_t tid, int cap)
   if (!(eff & (1ULL << cap)))
     return false;
   snprintf (path, sizeof path, "/proc/%d/ns/user", (int) tid);
-  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0)
+  ours = open ("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+  if (ours < 0 || stat (path, &theirs) < 0)
     return false;
-  return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
+  return ns_is_or_below (ours, &theirs);
 }

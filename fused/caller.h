@@ -28,8 +28,9 @@ int caller_write (pid_t pid, uintptr_t addr, const void *buf, size_t len);
  * which fget() refuses), or another negative errno. */
 int caller_take_fd (pid_t tid, int fd);
 
-/* True when thread TID has capability CAP in its effective set and lives
- * in this daemon's user namespace (capable() in the kernel's terms). */
+/* True when thread TID has capability CAP over the instance: CAP in its
+ * effective set, in the daemon's user namespace or an ancestor of it
+ * (ns_capable() on the instance's namespace, as the loopfs patch asks). */
 bool caller_capable (pid_t tid, int cap);
 
 #endif /* LOOPFSD_CALLER_H */

@@ -9,6 +9,8 @@
  *
  *   loop-helper status DEV            GET_STATUS64 and block sizes
  *   loop-helper clr DEV               LOOP_CLR_FD
+ *   loop-helper capacity DEV ro|rw    LOOP_SET_CAPACITY through a
+ *                                     read-only or read-write descriptor
  *   loop-helper set-fd DEV FILE ro|rw LOOP_SET_FD with FILE opened so
  *   loop-helper add CONTROL N         LOOP_CTL_ADD, prints the number
  *   loop-helper remove CONTROL N      LOOP_CTL_REMOVE
@@ -100,6 +102,20 @@ cmd_clr (char **argv)
   if (fd < 0)
     return fd;
   return ioctl (fd, LOOP_CLR_FD, 0) < 0 ? -errno : 0;
+}
+
+/* LOOP_SET_CAPACITY on DEV opened read-only ("ro") or read-write ("rw"):
+ * through a read-only descriptor it needs CAP_SYS_ADMIN over the
+ * instance. */
+static int
+cmd_capacity (char **argv)
+{
+  CLEANUP_CLOSE int fd =
+    open_path (argv[0], strcmp (argv[1], "rw") == 0 ? O_RDWR : O_RDONLY);
+
+  if (fd < 0)
+    return fd;
+  return ioctl (fd, LOOP_SET_CAPACITY, 0) < 0 ? -errno : 0;
 }
 
 /* Bind FILE, opened read-only ("ro") or read-write ("rw"), to DEV with
@@ -274,7 +290,8 @@ static void
 usage (void)
 {
   fprintf (stderr,
-"usage: loop-helper status DEV | clr DEV | set-fd DEV FILE ro|rw\n"
+"usage: loop-helper status DEV | clr DEV | capacity DEV ro|rw\n"
+"       | set-fd DEV FILE ro|rw\n"
 "       | add CONTROL N | remove CONTROL N | get-free CONTROL\n"
 "       | xattr FILE NAME | pread DEV OFF LEN [direct]\n"
 "       | pwrite DEV OFF LEN [direct]\n");
@@ -299,6 +316,8 @@ main (int argc, char *argv[])
     r = cmd_status (argv);
   else if (strcmp (cmd, "clr") == 0 && n == 1)
     r = cmd_clr (argv);
+  else if (strcmp (cmd, "capacity") == 0 && n == 2)
+    r = cmd_capacity (argv);
   else if (strcmp (cmd, "set-fd") == 0 && n == 3)
     r = cmd_set_fd (argv);
   else if (strcmp (cmd, "add") == 0 && n == 2)

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SIGKILL of loopfsd with two devices bound and one held open: every
+# nbdkit it started is gone within a second (each has the daemon as its
+# parent-death signal source), no per-user limit slot of the daemon stays
+# locked, and the mount is dead: stat and I/O on the held device fail
+# with ENOTCONN.  Nothing can unmount the instance for a daemon killed
+# this way (there is no auto-unmount helper), so the dead mount is what
+# is left until someone unmounts it; a lazy unmount removes it even
+# while the device is still held open.
+set -euo pipefail
+# shellcheck source=../functions.sh
+source "$(dirname "$0")/../functions.sh"
+# shellcheck source=leftovers.sh
+source "$(dirname "$0")/leftovers.sh"
+
+requires_root
+isolate_mounts "$@"
+requires losetup --version
+requires flock --version
+
+tmp=$(make_tmpdir)
+mnt=$tmp/mnt
+mkdir "$mnt"
+truncate -s 8M "$tmp/a.img" "$tmp/b.img"
+
+start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+daemon=$LOOPFSD_PID
+cleanup_fn remove_daemon_leftovers "$daemon"
+for n in 0 1; do
+  img=$tmp/$([ $n = 0 ] && echo a || echo b).img
+  out=$(in_sandbox "$mnt" losetup -f --show "$img") || fail "losetup: $out"
+  assert_eq "attached device" "/dev/loop$n" "$out"
+done
+nbdkits=$(children_nbdkit "$daemon" | tr '\n' ' ')
+assert_eq "number of nbdkit children" 2 "$(wc -w <<<"$nbdkits")"
+
+exec {held}<>"$mnt/loop0"
+cleanup_fn eval "exec $held>&-"
+dd bs=4k count=1 status=none <&$held >/dev/null || fail "reading the held loop0"
+
+kill -KILL "$daemon"
+ms=$(wait_all_gone 1000 $nbdkits) \
+  || fail "nbdkit ($nbdkits) still running 1 s after SIGKILL of loopfsd"
+echo "every nbdkit was gone $ms ms after SIGKILL"
+wait_gone "$daemon" || fail "loopfsd $daemon survived SIGKILL"
+check_daemon_leftovers "after SIGKILL" "$daemon"
+
+if is_mounted "$mnt"; then
+  out=$(stat "$mnt" 2>&1) && fail "stat of the dead mount succeeded: $out"
+  grep -q "Transport endpoint is not connected" <<<"$out" \
+    || fail "stat of the dead mount: expected ENOTCONN, got: $out"
+  out=$(dd bs=4k count=1 status=none <&$held 2>&1 >/dev/null) \
+    && fail "reading the held loop0 after SIGKILL succeeded"
+  grep -q "Transport endpoint is not connected" <<<"$out" \
+    || fail "reading the held loop0 after SIGKILL: expected ENOTCONN, got: $out"
+  umount -l "$mnt" || fail "lazy unmount of the dead mount failed"
+  ! is_mounted "$mnt" || fail "$mnt still mounted after umount -l"
+  echo "left after SIGKILL: a dead mount (ENOTCONN), removed with umount -l"
+else
+  echo "the mount went with the daemon (auto-unmount)"
+fi
+exec {held}>&-
+
+echo "PASS"
