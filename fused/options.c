@@ -14,7 +14,7 @@
  * mount(8) and fstab may hand to any filesystem. */
 static const char *const passthrough[] = {
   "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
-  "atime", "noatime", "relatime", "default_permissions",
+  "atime", "noatime", "relatime", "default_permissions", "auto_unmount",
   NULL,
 };
 

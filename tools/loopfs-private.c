@@ -135,10 +135,38 @@ usage (FILE *f)
 static void
 sleep_ms (long ms)
 {
-  struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+  struct timespec ts = {
+    .tv_sec = ms / 1000,
+    .tv_nsec = (ms % 1000) * 1000000,
+  };
 
   while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
     ;
+}
+
+/* Describe wait status STATUS for a message ("exit status 1",
+ * "signal 9"). */
+static const char *
+describe_status (int status)
+{
+  static char text[32];
+
+  if (WIFSIGNALED (status))
+    snprintf (text, sizeof text, "signal %d", WTERMSIG (status));
+  else
+    snprintf (text, sizeof text, "exit status %d", WEXITSTATUS (status));
+  return text;
+}
+
+/* Turn wait status STATUS into an exit status, as shells do. */
+static int
+exit_status_of (int status)
+{
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  if (WIFSIGNALED (status))
+    return 128 + WTERMSIG (status);
+  return EXIT_FAILURE;
 }
 
 /* Choose the loopfsd to run: $LOOPFSD, else the build tree's
@@ -189,8 +217,8 @@ static int
 enter_private_namespace (void)
 {
   if (unshare (CLONE_NEWNS) < 0) {
-    log_error ("unshare(CLONE_NEWNS): %m (needs CAP_SYS_ADMIN, e.g. root or "
-           "unshare -Ur)");
+    log_error ("unshare(CLONE_NEWNS): %m (needs CAP_SYS_ADMIN, e.g. root "
+               "or unshare -Ur)");
     return -errno;
   }
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
@@ -288,8 +316,8 @@ wait_for_control (struct private_instance *pi)
     return -ENOMEM;
   for (waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
     if (daemon_exited (pi)) {
-      log_error ("loopfsd exited before mounting (wait status %d)",
-             pi->daemon_status);
+      log_error ("loopfsd exited before mounting (%s)",
+                 describe_status (pi->daemon_status));
       return -ECHILD;
     }
     if (stat (control, &st) == 0) {
@@ -303,7 +331,7 @@ wait_for_control (struct private_instance *pi)
     sleep_ms (10);
   }
   log_error ("loopfsd did not mount %s within %d ms", pi->mountpoint,
-         START_TIMEOUT_MS);
+             START_TIMEOUT_MS);
   return -ETIMEDOUT;
 }
 
@@ -395,17 +423,6 @@ start_command (struct private_instance *pi, char **command)
   return pid;
 }
 
-/* Turn wait status STATUS into an exit status, as shells do. */
-static int
-exit_status_of (int status)
-{
-  if (WIFEXITED (status))
-    return WEXITSTATUS (status);
-  if (WIFSIGNALED (status))
-    return 128 + WTERMSIG (status);
-  return EXIT_FAILURE;
-}
-
 /* Wait until COMMAND (pid CMD, or -1 for none) exits, or without one
  * until SIGTERM, SIGINT or SIGHUP arrives; such a signal is passed on
  * to COMMAND.  If loopfsd dies meanwhile, the device is gone: without a
@@ -432,8 +449,8 @@ wait_for_end (struct private_instance *pi, pid_t cmd)
       continue;
     }
     if (!daemon_lost && daemon_exited (pi)) {
-      log_error ("loopfsd exited unexpectedly (wait status %d)",
-             pi->daemon_status);
+      log_error ("loopfsd exited unexpectedly (%s)",
+                 describe_status (pi->daemon_status));
       daemon_lost = true;
       result = EXIT_FAILURE;
       if (cmd < 0)
@@ -466,8 +483,9 @@ teardown (struct private_instance *pi)
   int r = 0;
 
   /* Detach our device (LOOP_CLR_FD, as losetup -d does) and close the
-   * nodes, so that nothing holds the instance open. */
-  if (pi->bound && ioctl (pi->device, LOOP_CLR_FD, 0) < 0)
+   * nodes, so that nothing holds the instance open.  A dead daemon has
+   * nothing left to detach. */
+  if (pi->bound && pi->daemon >= 0 && ioctl (pi->device, LOOP_CLR_FD, 0) < 0)
     log_error ("LOOP_CLR_FD on %s: %m", pi->device_path);
   if (pi->device >= 0)
     close (TAKE_FD (pi->device));
@@ -476,8 +494,8 @@ teardown (struct private_instance *pi)
 
   /* Unmounting ends the FUSE session: loopfsd stops every nbdkit and
    * exits.  If something COMMAND left behind still has a node open, the
-   * unmount is EBUSY; detach lazily and give the holder the usual grace
-   * period before the daemon is killed. */
+   * unmount is EBUSY; detach lazily, and give the holder STOP_TIMEOUT_MS
+   * to close it before the daemon is killed. */
   if (pi->daemon >= 0) {
     if (umount2 (pi->mountpoint, 0) < 0 && errno != EINVAL) {
       if (errno == EBUSY)
@@ -487,14 +505,15 @@ teardown (struct private_instance *pi)
     }
     if (!wait_daemon (pi, STOP_TIMEOUT_MS)) {
       log_error ("loopfsd %d did not exit after the unmount; killing it",
-             (int) pi->daemon);
+                 (int) pi->daemon);
       kill (pi->daemon, SIGKILL);
       waitpid (pi->daemon, &pi->daemon_status, 0);
       pi->daemon = -1;
       r = -EIO;
     }
     else if (exit_status_of (pi->daemon_status) != 0) {
-      log_error ("loopfsd exited with wait status %d", pi->daemon_status);
+      log_error ("loopfsd exited with %s",
+                 describe_status (pi->daemon_status));
       r = -EIO;
     }
   }
@@ -537,6 +556,8 @@ open_image (const char *image, bool *read_only)
   return fd;
 }
 
+/* Parse the command line, set the instance up, run COMMAND or wait for
+ * a signal, and tear everything down again on every path. */
 int
 main (int argc, char *argv[])
 {
