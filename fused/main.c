@@ -67,6 +67,7 @@ usage (FILE *f)
 "       max=N             at most N devices in this instance (default %u)\n"
 "       connections=N     NBD connections per bound device, 1-16 (default 4)\n"
 "       allow_other       let every user reach the nodes (modes still apply)\n"
+"       auto_unmount      unmount the instance if loopfsd dies (fusermount3)\n"
 "       log=FILE          append messages to FILE\n"
 "       rw,nosuid,nodev,noexec,suid,dev,exec,atime,noatime,relatime,\n"
 "       default_permissions   generic mount flags, passed to the mount\n"
