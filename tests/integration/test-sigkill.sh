@@ -61,4 +61,19 @@ else
 fi
 exec {held}>&-
 
+# With -o auto_unmount a fusermount3 watcher unmounts the instance as
+# soon as the daemon dies: nothing at all is left.
+mkdir "$tmp/au"
+start_loopfsd_log "$tmp/au.log" "$tmp/au" -o auto_unmount
+assert_eq "get-free (auto_unmount)" 0 "$("$LOOP_HELPER" get-free "$tmp/au/loop-control")"
+"$LOOP_HELPER" set-fd "$tmp/au/loop0" "$tmp/a.img" rw >/dev/null
+daemon=$LOOPFSD_PID
+nbdkits=$(children_nbdkit "$daemon")
+kill -KILL "$daemon"
+wait_all_gone 1000 $nbdkits >/dev/null \
+  || fail "nbdkit still running 1 s after SIGKILL (auto_unmount)"
+for ((i = 0; i < 20; i++)); do is_mounted "$tmp/au" || break; sleep 0.05; done
+! is_mounted "$tmp/au" || fail "auto_unmount left $tmp/au mounted after SIGKILL"
+echo "auto_unmount: the mount was gone within $((i * 50)) ms of SIGKILL"
+
 echo "PASS"
