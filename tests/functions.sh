@@ -152,13 +152,18 @@ _stop_loopfsd ()
 # The pid of the loopfsd serving mount DIR.
 loopfsd_pid ()
 {
-  local dir=$1 p
+  local dir=$1 p comm arg
+  # Shell builtins only: this runs over every process, and starting a
+  # program per process is slow (seconds in the test VM).
   for p in /proc/[0-9]*; do
-    [ "$(cat "$p/comm" 2>/dev/null)" = loopfsd ] || continue
-    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF " $dir "; then
-      echo "${p#/proc/}"
-      return 0
-    fi
+    read -r comm < "$p/comm" 2>/dev/null || continue
+    [ "$comm" = loopfsd ] || continue
+    while IFS= read -r -d '' arg; do
+      if [ "$arg" = "$dir" ]; then
+        echo "${p#/proc/}"
+        return 0
+      fi
+    done < "$p/cmdline" 2>/dev/null
   done
   return 1
 }
@@ -258,7 +263,9 @@ in_sandbox ()
     mkdir "$dev/shm" "$dev/pts"
     touch "$dev/loop-control"
     mount --bind "$dir/loop-control" "$dev/loop-control"
-    for ((i = 0; i < n; i++)); do ln -s "$dir/loop$i" "$dev/loop$i"; done
+    links=()
+    for ((i = 0; i < n; i++)); do links+=("$dir/loop$i"); done
+    ln -s "${links[@]}" "$dev/"
     # A bind, not a move: a user namespace may not move mounts it did
     # not make, and a rootless sandbox is such a namespace.
     mount --rbind "$dev" /dev

@@ -72,7 +72,7 @@ nbdkits=$(children_nbdkit "$daemon")
 kill -KILL "$daemon"
 wait_all_gone 1000 $nbdkits >/dev/null \
   || fail "nbdkit still running 1 s after SIGKILL (auto_unmount)"
-for ((i = 0; i < 20; i++)); do is_mounted "$tmp/au" || break; sleep 0.05; done
+for ((i = 0; i < 100; i++)); do is_mounted "$tmp/au" || break; sleep 0.05; done
 ! is_mounted "$tmp/au" || fail "auto_unmount left $tmp/au mounted after SIGKILL"
 echo "auto_unmount: the mount was gone within $((i * 50)) ms of SIGKILL"
 
