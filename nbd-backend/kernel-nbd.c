@@ -110,7 +110,7 @@
  * disconnect wait for the driver's workers, never for the server. */
 #define REQUEST_TIMEOUT_MS 30000
 
-/* libnl objects released at the end of their scope. */
+/* Free the libnl socket held in *SOCK, closing it. */
 static inline void
 cleanup_nl_sock (struct nl_sock **sock)
 {
@@ -118,6 +118,7 @@ cleanup_nl_sock (struct nl_sock **sock)
     nl_socket_free (*sock);
 }
 
+/* Free the libnl message held in *MSG. */
 static inline void
 cleanup_nl_msg (struct nl_msg **msg)
 {
@@ -125,6 +126,7 @@ cleanup_nl_msg (struct nl_msg **msg)
     nlmsg_free (*msg);
 }
 
+/* Drop our reference to the libnl callback set held in *CB. */
 static inline void
 cleanup_nl_cb (struct nl_cb **cb)
 {
@@ -132,6 +134,7 @@ cleanup_nl_cb (struct nl_cb **cb)
     nl_cb_put (*cb);
 }
 
+/* libnl objects released at the end of their scope. */
 #define CLEANUP_NL_SOCK __attribute__ ((cleanup (cleanup_nl_sock)))
 #define CLEANUP_NL_MSG __attribute__ ((cleanup (cleanup_nl_msg)))
 #define CLEANUP_NL_CB __attribute__ ((cleanup (cleanup_nl_cb)))
@@ -427,7 +430,9 @@ have_cap_sys_admin (void)
 
 /* Whether we live in the initial user namespace, the only one whose
  * CAP_SYS_ADMIN the driver accepts (netlink_capable).  Its uid map is
- * the identity over the whole range. */
+ * the identity over the whole range.  A heuristic: a namespace made by
+ * root may copy that map, and then the driver's own check turns the
+ * connect down with -EPERM. */
 static bool
 in_initial_user_ns (void)
 {

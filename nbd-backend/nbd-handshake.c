@@ -200,7 +200,7 @@ send_all (struct handshake *h, const void *buf, size_t len, const char *what)
   return 0;
 }
 
-/* Big-endian field accessors for the wire formats. */
+/* Read a big-endian 16-bit field at P. */
 static uint16_t
 get_be16 (const unsigned char *p)
 {
@@ -210,6 +210,7 @@ get_be16 (const unsigned char *p)
   return be16toh (v);
 }
 
+/* Read a big-endian 32-bit field at P. */
 static uint32_t
 get_be32 (const unsigned char *p)
 {
@@ -219,6 +220,7 @@ get_be32 (const unsigned char *p)
   return be32toh (v);
 }
 
+/* Read a big-endian 64-bit field at P. */
 static uint64_t
 get_be64 (const unsigned char *p)
 {
@@ -228,6 +230,7 @@ get_be64 (const unsigned char *p)
   return be64toh (v);
 }
 
+/* Write V big-endian at P; returns the byte after it. */
 static unsigned char *
 put_be16 (unsigned char *p, uint16_t v)
 {
@@ -236,6 +239,7 @@ put_be16 (unsigned char *p, uint16_t v)
   return p + sizeof v;
 }
 
+/* Write V big-endian at P; returns the byte after it. */
 static unsigned char *
 put_be32 (unsigned char *p, uint32_t v)
 {
@@ -244,6 +248,7 @@ put_be32 (unsigned char *p, uint32_t v)
   return p + sizeof v;
 }
 
+/* Write V big-endian at P; returns the byte after it. */
 static unsigned char *
 put_be64 (unsigned char *p, uint64_t v)
 {

@@ -72,6 +72,7 @@ setup (void)
   kernel_nbd_set_sysfs_root (sysfs);
 }
 
+/* Per-test teardown: back to the real sysfs. */
 static void
 teardown (void)
 {
@@ -225,6 +226,8 @@ available_in_user_ns (void)
   return kernel_nbd_available ();
 }
 
+/* Without CAP_SYS_ADMIN, or in a user namespace, we are told -EPERM
+ * before the kernel is asked anything. */
 START_TEST (test_available_privilege)
 {
   int r;
@@ -268,6 +271,8 @@ START_TEST (test_identifier_round_trip)
 }
 END_TEST
 
+/* Instance ids that could not be parsed back are refused, and so is
+ * a buffer too small for the identifier. */
 START_TEST (test_identifier_bad_instance)
 {
   char id[KERNEL_NBD_IDENTIFIER_MAX], long_id[KERNEL_NBD_INSTANCE_ID_MAX + 1];
@@ -290,6 +295,8 @@ START_TEST (test_identifier_bad_instance)
 }
 END_TEST
 
+/* Anything but the exact format is not a loopfs identifier; the
+ * largest values still parse. */
 START_TEST (test_identifier_parse_rejects)
 {
   static const char *const bad[] = {
@@ -305,9 +312,10 @@ START_TEST (test_identifier_parse_rejects)
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     ck_assert_msg (kernel_nbd_parse_identifier (bad[i], &owner) == -EINVAL,
                    "accepted \"%s\"", bad[i]);
-  ck_assert_int_eq (kernel_nbd_parse_identifier
-                    ("loopfs:18446744073709551615:2147483647:0:x:loop4294967295",
-                     &owner), 0);
+  static const char largest[] =
+    "loopfs:18446744073709551615:2147483647:0:x:loop4294967295";
+
+  ck_assert_int_eq (kernel_nbd_parse_identifier (largest, &owner), 0);
   ck_assert_uint_eq (owner.pid_ns, UINT64_MAX);
   ck_assert_int_eq (owner.pid, 2147483647);
   ck_assert_uint_eq (owner.loop_index, 4294967295u);
@@ -435,6 +443,7 @@ remove_entry (const char *path, const struct stat *st, int flag,
   return remove (path);
 }
 
+/* Every test runs with its own fake sysfs. */
 static Suite *
 kernel_nbd_suite (void)
 {
@@ -457,6 +466,7 @@ kernel_nbd_suite (void)
   return s;
 }
 
+/* Run the suite in a fresh temporary directory, then remove it. */
 int
 main (void)
 {

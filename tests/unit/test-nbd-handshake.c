@@ -159,6 +159,7 @@ struct bytes {
   size_t len;
 };
 
+/* Append N bytes at P to B. */
 static void
 put (struct bytes *b, const void *p, size_t n)
 {
@@ -167,6 +168,7 @@ put (struct bytes *b, const void *p, size_t n)
   b->len += n;
 }
 
+/* Append V to B, big-endian. */
 static void
 put16 (struct bytes *b, uint16_t v)
 {
@@ -174,6 +176,7 @@ put16 (struct bytes *b, uint16_t v)
   put (b, &v, sizeof v);
 }
 
+/* Append V to B, big-endian. */
 static void
 put32 (struct bytes *b, uint32_t v)
 {
@@ -181,6 +184,7 @@ put32 (struct bytes *b, uint32_t v)
   put (b, &v, sizeof v);
 }
 
+/* Append V to B, big-endian. */
 static void
 put64 (struct bytes *b, uint64_t v)
 {
@@ -263,6 +267,7 @@ read_client_bytes (int sv[2], struct bytes *out)
     out->len = n;
 }
 
+/* Close whichever ends of SV are still open. */
 static void
 close_pair (int sv[2])
 {
@@ -874,6 +879,7 @@ remove_entry (const char *path, const struct stat *st, int flag,
   return remove (path);
 }
 
+/* Real nbdkit first, then the scripted peers. */
 static Suite *
 handshake_suite (void)
 {
@@ -906,6 +912,7 @@ handshake_suite (void)
   return s;
 }
 
+/* Run the suite in a fresh temporary directory, then remove it. */
 int
 main (void)
 {
