@@ -34,6 +34,7 @@
 /* Extended attributes loopfsd answers on its nodes. */
 #define XATTR_NODE "user.loopfs.node"        /* "loop-control" or "loopN" */
 #define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
+#define XATTR_NBD "user.loopfs.nbd"            /* "/dev/nbdX" when attached */
 
 struct device;
 
@@ -53,6 +54,8 @@ struct daemon {
   char *mountpoint;
   char *runtime_dir;        /* private directory for backend sockets */
   dev_t mount_dev;          /* st_dev of the mount, to recognise our nodes */
+  bool nbd;                 /* bound devices also become /dev/nbdX */
+  char instance_id[16];     /* names this instance in nbd identifiers */
   bool switch_ids;          /* may run nbdkit as the backing file's owner:
                                root in the initial user namespace */
   uid_t owner_uid;          /* owner of the nodes */

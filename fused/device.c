@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "backing.h"
 #include "device.h"
+#include "kernel-attach.h"
+#include "kernel-nbd.h"
 
 struct pending_ioctl {
   struct pending_ioctl *next;
@@ -73,6 +76,7 @@ device_created (void *opaque, struct loopdev *lo)
   dev->lo = lo;
   dev->generation = ++d->generation;
   dev->backing_fd = -1;
+  dev->nbd_index = -1;
   dev->queue_tail = &dev->queue;
   lo->priv = dev;
   return 0;
@@ -114,6 +118,160 @@ stop_backend (struct daemon *d, struct backend *b)
 {
   d->stopping_backends++;
   backend_stop (b, backend_stopped, d);
+}
+
+/* Stop backend B that never served its device. */
+void
+device_discard_backend (struct daemon *d, struct backend *b)
+{
+  stop_backend (d, b);
+}
+
+/* The identifier of DEV's kernel NBD device: it names the instance and
+ * the device, so a later daemon can find devices whose owner died. */
+static void
+nbd_identifier (const struct daemon *d, const struct device *dev, char *buf,
+                size_t size)
+{
+  if (kernel_nbd_make_identifier (d->instance_id, dev->lo->number, buf,
+                                  size) < 0)
+    snprintf (buf, size, KERNEL_NBD_IDENTIFIER_PREFIX "?");
+}
+
+/* A backend being retired together with its kernel NBD device. */
+struct retire_work {
+  uv_work_t work;
+  struct daemon *d;
+  struct backend *b;
+  uint32_t nbd_index;
+  char identifier[KERNEL_NBD_IDENTIFIER_MAX];
+};
+
+/* Disconnect the kernel device (thread pool side): the kernel flushes
+ * and fails what is queued while nbdkit still answers. */
+static void
+retire_disconnect (uv_work_t *work)
+{
+  struct retire_work *w = work->data;
+  int r = kernel_nbd_disconnect (w->nbd_index, w->identifier);
+
+  if (r < 0)
+    log_error ("disconnecting /dev/nbd%u: %s", w->nbd_index, strerror (-r));
+}
+
+/* The kernel device is gone: now nbdkit may go. */
+static void
+retire_stop (uv_work_t *work, int status)
+{
+  struct retire_work *w = work->data;
+
+  (void) status;
+  backend_stop (w->b, backend_stopped, w->d);
+  free (w);
+}
+
+/* Retire backend B of DEV, which kernel device NBD_INDEX (or -1) also
+ * uses: the kernel device must be disconnected before nbdkit ends, or
+ * its I/O would wait for the dead-connection timeout. */
+static void
+retire_backend (struct daemon *d, struct device *dev, struct backend *b,
+                int nbd_index)
+{
+  struct retire_work *w;
+
+  if (nbd_index < 0 || (w = calloc (1, sizeof *w)) == NULL) {
+    stop_backend (d, b);
+    return;
+  }
+  d->stopping_backends++;
+  w->d = d;
+  w->b = b;
+  w->nbd_index = nbd_index;
+  nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
+  w->work.data = w;
+  if (uv_queue_work (d->loop, &w->work, retire_disconnect, retire_stop) < 0) {
+    d->stopping_backends--;
+    free (w);
+    stop_backend (d, b);
+  }
+}
+
+/* A kernel attach in progress. */
+struct attach_work {
+  uv_work_t work;
+  struct daemon *d;
+  struct device *dev;
+  struct backend *b;
+  struct kernel_attach_config config;
+  char socket_path[108];
+  char identifier[KERNEL_NBD_IDENTIFIER_MAX];
+  uint32_t index;
+  int err;
+  char msg[256];
+  device_attach_cb cb;
+  void *opaque;
+};
+
+/* Attach (thread pool side). */
+static void
+attach_run (uv_work_t *work)
+{
+  struct attach_work *w = work->data;
+
+  w->err = kernel_attach (&w->config, &w->index, w->msg, sizeof w->msg);
+}
+
+/* Report the attach.  In auto mode a failure only loses the kernel
+ * device; with nbd=on it fails the bind. */
+static void
+attach_done (uv_work_t *work, int status)
+{
+  struct attach_work *w = work->data;
+  int index = -1, err = 0;
+
+  if (status < 0 && w->err == 0)
+    w->err = -ECANCELED;
+  if (w->err == 0)
+    index = w->index;
+  else {
+    log_error ("loop%d: attaching /dev/nbd: %s", w->dev->lo->number, w->msg);
+    if (w->d->opts.nbd == NBD_MODE_ON)
+      err = -w->err;
+  }
+  w->cb (w->dev, w->b, index, err, w->opaque);
+  free (w);
+}
+
+/* Attach new backend B of DEV to a kernel NBD device, then call CB. */
+void
+device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
+                      const struct loopdev_binding *binding,
+                      device_attach_cb cb, void *opaque)
+{
+  struct attach_work *w = d->nbd ? calloc (1, sizeof *w) : NULL;
+
+  if (w == NULL) {
+    cb (dev, b, -1, d->nbd && d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0,
+        opaque);
+    return;
+  }
+  *w = (struct attach_work) { .d = d, .dev = dev, .b = b, .cb = cb,
+                              .opaque = opaque };
+  snprintf (w->socket_path, sizeof w->socket_path, "%s",
+            backend_socket_path (b));
+  nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
+  w->config = (struct kernel_attach_config) {
+    .socket_path = w->socket_path,
+    .connections = d->opts.connections,
+    .block_size = binding->block_size,
+    .read_only = (binding->flags & LO_FLAGS_READ_ONLY) != 0,
+    .identifier = w->identifier,
+  };
+  w->work.data = w;
+  if (uv_queue_work (d->loop, &w->work, attach_run, attach_done) < 0) {
+    free (w);
+    cb (dev, b, -1, d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0, opaque);
+  }
 }
 
 /* The backend for a transition is ready or failed. */
@@ -161,14 +319,15 @@ device_start_backend (struct daemon *d, struct device *dev,
 /* Make B the backend of DEV; the previous one is stopped. */
 void
 device_install_backend (struct daemon *d, struct device *dev,
-                        struct backend *b, int fd)
+                        struct backend *b, int fd, int nbd_index)
 {
   if (dev->backend)
-    stop_backend (d, dev->backend);
+    retire_backend (d, dev, dev->backend, dev->nbd_index);
   if (dev->backing_fd != fd)
     backing_close (d->loop, dev->backing_fd);
   dev->backend = b;
   dev->backing_fd = fd;
+  dev->nbd_index = nbd_index;
 }
 
 /* An open handle of DEV went away: the last close of a device marked
@@ -180,7 +339,7 @@ device_handle_release (struct daemon *d, struct device *dev)
 {
   if (!loopdev_release (dev->lo))
     return;
-  device_install_backend (d, dev, NULL, -1);
+  device_install_backend (d, dev, NULL, -1, -1);
   loopdev_cleared (dev->lo);
 }
 
@@ -193,7 +352,7 @@ device_stop_all (struct daemon *d)
   for (i = 0; i < d->inst.devs.len; i++) {
     struct device *dev = d->inst.devs.ptr[i]->priv;
     if (dev && dev->backend)
-      device_install_backend (d, dev, NULL, -1);
+      device_install_backend (d, dev, NULL, -1, -1);
   }
 }
 

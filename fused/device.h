@@ -19,6 +19,8 @@ struct device {
   struct loopdev *lo;             /* the model; lo->priv points back here */
   uint64_t generation;            /* FUSE generation of loopN's inode */
   struct backend *backend;        /* serving the device, NULL unless bound */
+  int nbd_index;                  /* N of the kernel's /dev/nbdN serving
+                                     the same backend, or -1 */
   int backing_fd;                 /* our copy of the backing file, or -1 */
   uid_t backing_uid;              /* owner of the backing file: nbdkit's */
   gid_t backing_gid;              /* credentials when the daemon is root */
@@ -40,11 +42,30 @@ int device_start_backend (struct daemon *d, struct device *dev,
                           const struct loopdev_binding *binding, int fd,
                           device_backend_cb cb, void *opaque);
 
-/* Make B (serving backing descriptor FD, now owned by the device) the
- * device's backend; the previous backend, if any, is stopped in the
- * background and its descriptor closed. */
+/* Called when the kernel attach of a new backend is done: NBD_INDEX is
+ * N of /dev/nbdN, or -1 when the device has none (kernel NBD off, or a
+ * failed attach in auto mode); ERR is an errno when nbd=on and the
+ * attach failed. */
+typedef void (*device_attach_cb) (struct device *dev, struct backend *b,
+                                  int nbd_index, int err, void *opaque);
+
+/* Attach new backend B of DEV (for BINDING) to a kernel NBD device when
+ * the instance uses kernel NBD, on the thread pool, then call CB. */
+void device_kernel_attach (struct daemon *d, struct device *dev,
+                           struct backend *b,
+                           const struct loopdev_binding *binding,
+                           device_attach_cb cb, void *opaque);
+
+/* Make B (serving backing descriptor FD, now owned by the device, and
+ * kernel device NBD_INDEX or -1) the device's backend; the previous one,
+ * if any, is retired in the background: its kernel NBD device
+ * disconnected first, then its nbdkit stopped and its descriptor
+ * closed. */
 void device_install_backend (struct daemon *d, struct device *dev,
-                             struct backend *b, int fd);
+                             struct backend *b, int fd, int nbd_index);
+
+/* Stop backend B that never served DEV (its attach failed). */
+void device_discard_backend (struct daemon *d, struct backend *b);
 
 /* Queue an ioctl on a busy device. */
 int device_queue_ioctl (struct device *dev, fuse_req_t req,

@@ -540,6 +540,10 @@ xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
       && device_backend (lo->priv))
     return snprintf (buf, size, "%d",
                      (int) backend_pid (device_backend (lo->priv)));
+  if (strcmp (name, XATTR_NBD) == 0 && lo && lo->priv
+      && ((struct device *) lo->priv)->nbd_index >= 0)
+    return snprintf (buf, size, "/dev/nbd%d",
+                     ((struct device *) lo->priv)->nbd_index);
   return -ENODATA;
 }
 
@@ -565,7 +569,8 @@ fs_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 static void
 fs_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-  static const char *const names[] = { XATTR_NODE, XATTR_NBDKIT_PID };
+  static const char *const names[] = { XATTR_NODE, XATTR_NBDKIT_PID,
+                                       XATTR_NBD };
   char list[128], value[64];
   size_t used = 0, i;
 

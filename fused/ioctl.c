@@ -119,21 +119,59 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
   reply_result (req, r);
 }
 
+/* The kernel attach of a configure's backend is done (or off). */
+static void
+configure_attached (struct device *dev, struct backend *b, int nbd_index,
+                    int err, void *opaque)
+{
+  struct op *op = opaque;
+  struct daemon *d = &daemon_state;
+
+  if (err) {
+    device_discard_backend (d, b);
+    loopdev_configure_abort (dev->lo);
+    op_finish (op, -err);
+    return;
+  }
+  device_install_backend (d, dev, b, TAKE_FD (op->fd), nbd_index);
+  loopdev_configure_commit (dev->lo, &op->binding);
+  op_finish (op, 0);
+}
+
 /* The backend of a configure is ready (or failed). */
 static void
 configure_backend_ready (struct device *dev, struct backend *b, int err,
                          void *opaque)
 {
   struct op *op = opaque;
-  struct daemon *d = &daemon_state;
 
   if (err) {
     loopdev_configure_abort (dev->lo);
     op_finish (op, -err);
     return;
   }
-  device_install_backend (d, dev, b, TAKE_FD (op->fd));
-  loopdev_configure_commit (dev->lo, &op->binding);
+  device_kernel_attach (&daemon_state, dev, b, &op->binding,
+                        configure_attached, op);
+}
+
+/* The kernel attach of a backend replacing the current one is done. */
+static void
+rebind_attached (struct device *dev, struct backend *b, int nbd_index,
+                 int err, void *opaque)
+{
+  struct op *op = opaque;
+  struct daemon *d = &daemon_state;
+
+  if (err) {
+    device_discard_backend (d, b);
+    op_finish (op, -err);
+    return;
+  }
+  /* LOOP_CHANGE_FD brings a new descriptor; a resize keeps the old. */
+  device_install_backend (d, dev, b,
+                          op->fd >= 0 ? TAKE_FD (op->fd) : dev->backing_fd,
+                          nbd_index);
+  loopdev_set_binding (dev->lo, &op->binding);
   op_finish (op, 0);
 }
 
@@ -143,17 +181,13 @@ rebind_backend_ready (struct device *dev, struct backend *b, int err,
                       void *opaque)
 {
   struct op *op = opaque;
-  struct daemon *d = &daemon_state;
 
   if (err) {
     op_finish (op, -err);
     return;
   }
-  /* LOOP_CHANGE_FD brings a new descriptor; a resize keeps the old. */
-  device_install_backend (d, dev, b,
-                          op->fd >= 0 ? TAKE_FD (op->fd) : dev->backing_fd);
-  loopdev_set_binding (dev->lo, &op->binding);
-  op_finish (op, 0);
+  device_kernel_attach (&daemon_state, dev, b, &op->binding,
+                        rebind_attached, op);
 }
 
 /* Start the backend for OP's binding. */

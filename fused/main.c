@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -29,6 +30,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "device.h"
+#include "kernel-nbd.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -67,6 +69,8 @@ usage (FILE *f)
 "       max=N             at most N devices in this instance (default %u)\n"
 "       connections=N     NBD connections per bound device, 1-16 (default 4)\n"
 "       allow_other       let every user reach the nodes (modes still apply)\n"
+"       nbd=auto|on|off   also attach bound devices as kernel /dev/nbdX\n"
+"                         (auto: when the kernel has nbd and we may; default)\n"
 "       auto_unmount      unmount the instance if loopfsd dies (fusermount3)\n"
 "       log=FILE          append messages to FILE\n"
 "       rw,nosuid,nodev,noexec,suid,dev,exec,atime,noatime,relatime,\n"
@@ -321,6 +325,62 @@ in_initial_user_ns (void)
   return identity;
 }
 
+/* Disconnect the kernel NBD devices whose loopfsd died (killed before it
+ * could disconnect them): their backend identifiers name the owner, and
+ * an owner that no longer runs will never come back for them. */
+static void
+sweep_stale_nbd_devices (void)
+{
+  kernel_nbd_device_vector devs = { 0 };
+  size_t i;
+
+  if (kernel_nbd_list_by_identifier (KERNEL_NBD_IDENTIFIER_PREFIX, &devs) < 0)
+    return;
+  for (i = 0; i < devs.len; i++) {
+    struct kernel_nbd_owner owner;
+
+    if (kernel_nbd_parse_identifier (devs.ptr[i].identifier, &owner) == 0
+        && kernel_nbd_owner_alive (&owner) == 0
+        && kernel_nbd_disconnect (devs.ptr[i].index,
+                                  devs.ptr[i].identifier) == 0)
+      log_error ("disconnected stale /dev/nbd%u of a dead loopfsd (%s)",
+                 devs.ptr[i].index, devs.ptr[i].identifier);
+  }
+  kernel_nbd_device_vector_free (&devs);
+}
+
+/* Decide whether bound devices also become kernel /dev/nbdX: nbd=auto
+ * uses it when the kernel has nbd and the daemon may use its netlink
+ * interface (CAP_SYS_ADMIN in the initial user namespace), nbd=on
+ * insists.  Also names this instance for the devices' identifiers. */
+static int
+setup_kernel_nbd (struct daemon *d)
+{
+  unsigned char rnd[4] = { 0 };
+  int r;
+
+  if (getrandom (rnd, sizeof rnd, 0) < 0)
+    memcpy (rnd, &(pid_t) { getpid () }, sizeof rnd);
+  snprintf (d->instance_id, sizeof d->instance_id, "%02x%02x%02x%02x",
+            rnd[0], rnd[1], rnd[2], rnd[3]);
+  if (d->opts.nbd == NBD_MODE_OFF)
+    return 0;
+  r = kernel_nbd_available ();
+  if (r < 0) {
+    if (d->opts.nbd == NBD_MODE_ON) {
+      log_error ("nbd=on, but kernel NBD cannot be used: %s",
+                 r == -ENOENT ? "the kernel has no nbd driver"
+                 : r == -EPERM ? "it needs CAP_SYS_ADMIN on the host"
+                 : strerror (-r));
+      return r;
+    }
+    return 0;
+  }
+  d->nbd = true;
+  sweep_stale_nbd_devices ();
+  return 0;
+}
+
 /* Refuse a per-instance limit above the per-user limit of the host: such
  * an instance could never hold that many devices (the kernel patch
  * refuses a max= above what the host allows the same way). */
@@ -479,7 +539,8 @@ main (int argc, char *argv[])
   d->owner_uid = getuid ();
   d->owner_gid = getgid ();
   d->switch_ids = geteuid () == 0 && in_initial_user_ns ();
-  if (check_max (&d->opts) < 0 || user_limit_open (&d->user_limit) < 0)
+  if (check_max (&d->opts) < 0 || user_limit_open (&d->user_limit) < 0
+      || setup_kernel_nbd (d) < 0)
     exit (EXIT_FAILURE);
   instance_init (&d->inst, d->opts.max_devices);
   instance_set_hooks (&d->inst, &device_hooks, d);

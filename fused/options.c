@@ -88,6 +88,20 @@ parse_one (struct options *opts, char *opt)
   }
   if (strcmp (opt, "connections") == 0 && value)
     return parse_unsigned ("connections", value, 1, 16, &opts->connections);
+  if (strcmp (opt, "nbd") == 0 && value) {
+    if (strcmp (value, "auto") == 0)
+      opts->nbd = NBD_MODE_AUTO;
+    else if (strcmp (value, "on") == 0)
+      opts->nbd = NBD_MODE_ON;
+    else if (strcmp (value, "off") == 0)
+      opts->nbd = NBD_MODE_OFF;
+    else {
+      log_error ("bad value for 'nbd': '%s' (expected auto, on or off)",
+                 value);
+      return -EINVAL;
+    }
+    return 0;
+  }
   if (strcmp (opt, "log") == 0 && value && *value) {
     free (opts->log_file);
     opts->log_file = strdup (value);

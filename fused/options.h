@@ -12,11 +12,19 @@
 /* The kernel's own bound on loop devices (1 << MINORBITS). */
 #define OPTIONS_MAX_DEVICES_LIMIT (1u << 20)
 
+/* Whether bound devices also become kernel /dev/nbdX (-o nbd=). */
+enum nbd_mode {
+  NBD_MODE_AUTO,            /* when the kernel and our privileges allow */
+  NBD_MODE_ON,              /* always; a bind fails if the attach does */
+  NBD_MODE_OFF,
+};
+
 struct options {
   unsigned max_devices;     /* max=N */
   bool max_given;           /* max= was on the command line */
   unsigned connections;     /* connections=N: libnbd connections per device */
   bool allow_other;         /* allow_other */
+  enum nbd_mode nbd;        /* nbd=auto|on|off */
   char *log_file;           /* log=FILE: where messages go once daemonized */
   char *fuse_opts;          /* comma-separated options handed to libfuse */
 };
