@@ -1,6 +1,7 @@
 /* loopfsd: backends, descriptors and ioctl queues of loop devices. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ device_created (void *opaque, struct loopdev *lo)
   dev->generation = ++d->generation;
   dev->backing_fd = -1;
   dev->nbd_index = -1;
+  dev->nbd_fd = -1;
   dev->queue_tail = &dev->queue;
   lo->priv = dev;
   return 0;
@@ -144,6 +146,7 @@ struct retire_work {
   struct daemon *d;
   struct backend *b;
   uint32_t nbd_index;
+  int nbd_fd;
   char identifier[KERNEL_NBD_IDENTIFIER_MAX];
 };
 
@@ -153,7 +156,12 @@ static void
 retire_disconnect (uv_work_t *work)
 {
   struct retire_work *w = work->data;
-  int r = kernel_nbd_disconnect (w->nbd_index, w->identifier);
+  int r;
+
+  /* The kernel keeps a device's configuration until its last close. */
+  if (w->nbd_fd >= 0)
+    close (w->nbd_fd);
+  r = kernel_nbd_disconnect (w->nbd_index, w->identifier);
 
   if (r < 0)
     log_error ("disconnecting /dev/nbd%u: %s", w->nbd_index, strerror (-r));
@@ -175,11 +183,12 @@ retire_stop (uv_work_t *work, int status)
  * its I/O would wait for the dead-connection timeout. */
 static void
 retire_backend (struct daemon *d, struct device *dev, struct backend *b,
-                int nbd_index)
+                int nbd_index, int nbd_fd)
 {
   struct retire_work *w;
 
   if (nbd_index < 0 || (w = calloc (1, sizeof *w)) == NULL) {
+    backing_close (d->loop, nbd_fd);
     stop_backend (d, b);
     return;
   }
@@ -187,11 +196,13 @@ retire_backend (struct daemon *d, struct device *dev, struct backend *b,
   w->d = d;
   w->b = b;
   w->nbd_index = nbd_index;
+  w->nbd_fd = nbd_fd;
   nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
   w->work.data = w;
   if (uv_queue_work (d->loop, &w->work, retire_disconnect, retire_stop) < 0) {
     d->stopping_backends--;
     free (w);
+    backing_close (d->loop, nbd_fd);
     stop_backend (d, b);
   }
 }
@@ -206,6 +217,7 @@ struct attach_work {
   char socket_path[108];
   char identifier[KERNEL_NBD_IDENTIFIER_MAX];
   uint32_t index;
+  int nbd_fd;
   int err;
   char msg[256];
   device_attach_cb cb;
@@ -218,7 +230,14 @@ attach_run (uv_work_t *work)
 {
   struct attach_work *w = work->data;
 
+  char path[32];
+
+  w->nbd_fd = -1;
   w->err = kernel_attach (&w->config, &w->index, w->msg, sizeof w->msg);
+  if (w->err == 0) {
+    snprintf (path, sizeof path, "/dev/nbd%u", w->index);
+    w->nbd_fd = open (path, O_RDONLY | O_CLOEXEC);
+  }
 }
 
 /* Report the attach.  In auto mode a failure only loses the kernel
@@ -238,7 +257,7 @@ attach_done (uv_work_t *work, int status)
     if (w->d->opts.nbd == NBD_MODE_ON)
       err = -w->err;
   }
-  w->cb (w->dev, w->b, index, err, w->opaque);
+  w->cb (w->dev, w->b, index, w->nbd_fd, err, w->opaque);
   free (w);
 }
 
@@ -251,7 +270,7 @@ device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
   struct attach_work *w = d->nbd ? calloc (1, sizeof *w) : NULL;
 
   if (w == NULL) {
-    cb (dev, b, -1, d->nbd && d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0,
+    cb (dev, b, -1, -1, d->nbd && d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0,
         opaque);
     return;
   }
@@ -270,7 +289,7 @@ device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
   w->work.data = w;
   if (uv_queue_work (d->loop, &w->work, attach_run, attach_done) < 0) {
     free (w);
-    cb (dev, b, -1, d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0, opaque);
+    cb (dev, b, -1, -1, d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0, opaque);
   }
 }
 
@@ -319,15 +338,33 @@ device_start_backend (struct daemon *d, struct device *dev,
 /* Make B the backend of DEV; the previous one is stopped. */
 void
 device_install_backend (struct daemon *d, struct device *dev,
-                        struct backend *b, int fd, int nbd_index)
+                        struct backend *b, int fd, int nbd_index, int nbd_fd)
 {
   if (dev->backend)
-    retire_backend (d, dev, dev->backend, dev->nbd_index);
+    retire_backend (d, dev, dev->backend, dev->nbd_index, dev->nbd_fd);
   if (dev->backing_fd != fd)
     backing_close (d->loop, dev->backing_fd);
   dev->backend = b;
   dev->backing_fd = fd;
   dev->nbd_index = nbd_index;
+  dev->nbd_fd = nbd_fd;
+}
+
+/* Drop what /dev/nbdN caches of a range just changed through loopN.
+ * POSIX_FADV_DONTNEED invalidates clean cached pages without waiting
+ * for anything this daemon would have to answer, but only pages wholly
+ * inside the range: so the range is widened to whole pages (dropping a
+ * clean page costs at most a re-read). */
+void
+device_invalidate_kernel_cache (struct device *dev, uint64_t offset,
+                                uint64_t length)
+{
+  uint64_t page = LOOPDEV_PAGE_SIZE;
+  uint64_t start = offset & ~(page - 1);
+  uint64_t end = (offset + length + page - 1) & ~(page - 1);
+
+  if (dev->nbd_fd >= 0)
+    posix_fadvise (dev->nbd_fd, start, end - start, POSIX_FADV_DONTNEED);
 }
 
 /* An open handle of DEV went away: the last close of a device marked
@@ -339,7 +376,7 @@ device_handle_release (struct daemon *d, struct device *dev)
 {
   if (!loopdev_release (dev->lo))
     return;
-  device_install_backend (d, dev, NULL, -1, -1);
+  device_install_backend (d, dev, NULL, -1, -1, -1);
   loopdev_cleared (dev->lo);
 }
 
@@ -352,7 +389,7 @@ device_stop_all (struct daemon *d)
   for (i = 0; i < d->inst.devs.len; i++) {
     struct device *dev = d->inst.devs.ptr[i]->priv;
     if (dev && dev->backend)
-      device_install_backend (d, dev, NULL, -1, -1);
+      device_install_backend (d, dev, NULL, -1, -1, -1);
   }
 }
 

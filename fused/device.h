@@ -21,6 +21,8 @@ struct device {
   struct backend *backend;        /* serving the device, NULL unless bound */
   int nbd_index;                  /* N of the kernel's /dev/nbdN serving
                                      the same backend, or -1 */
+  int nbd_fd;                     /* /dev/nbdN opened to drop its page
+                                     cache after writes through loopN */
   int backing_fd;                 /* our copy of the backing file, or -1 */
   uid_t backing_uid;              /* owner of the backing file: nbdkit's */
   gid_t backing_gid;              /* credentials when the daemon is root */
@@ -47,7 +49,8 @@ int device_start_backend (struct daemon *d, struct device *dev,
  * failed attach in auto mode); ERR is an errno when nbd=on and the
  * attach failed. */
 typedef void (*device_attach_cb) (struct device *dev, struct backend *b,
-                                  int nbd_index, int err, void *opaque);
+                                  int nbd_index, int nbd_fd, int err,
+                                  void *opaque);
 
 /* Attach new backend B of DEV (for BINDING) to a kernel NBD device when
  * the instance uses kernel NBD, on the thread pool, then call CB. */
@@ -62,7 +65,13 @@ void device_kernel_attach (struct daemon *d, struct device *dev,
  * disconnected first, then its nbdkit stopped and its descriptor
  * closed. */
 void device_install_backend (struct daemon *d, struct device *dev,
-                             struct backend *b, int fd, int nbd_index);
+                             struct backend *b, int fd, int nbd_index,
+                             int nbd_fd);
+
+/* Data changed through loopN at OFFSET for LENGTH bytes: drop what the
+ * kernel NBD device caches of it, so a reader there sees it at once. */
+void device_invalidate_kernel_cache (struct device *dev, uint64_t offset,
+                                     uint64_t length);
 
 /* Stop backend B that never served DEV (its attach failed). */
 void device_discard_backend (struct daemon *d, struct backend *b);

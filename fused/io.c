@@ -30,6 +30,8 @@
 /* One data request in flight. */
 struct io_req {
   fuse_req_t req;
+  struct device *dev;
+  uint64_t offset;
   void *mem;         /* owned memory to free when done */
   char *data;        /* where the data is (inside MEM) */
   size_t count;
@@ -171,8 +173,10 @@ write_done (void *opaque, int err)
 
   if (err)
     fuse_reply_err (io->req, EIO);
-  else
+  else {
+    device_invalidate_kernel_cache (io->dev, io->offset, io->count);
     fuse_reply_write (io->req, io->count);
+  }
   io_req_free (io);
 }
 
@@ -199,6 +203,8 @@ io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
   io = io_req_new (req, io_count (dev, size, off));
   if (io == NULL)
     return;
+  io->dev = dev;
+  io->offset = off;
   if (io->count <= WRITE_COPY_MAX) {
     io->mem = io->data = malloc (io->count);
     if (io->mem)
@@ -242,6 +248,18 @@ io_fsync (fuse_req_t req, struct device *dev)
   backend_flush (dev->backend, simple_done, req);
 }
 
+/* A zeroing or punching fallocate finished in the backend. */
+static void
+fallocate_done (void *opaque, int err)
+{
+  struct io_req *io = opaque;
+
+  if (!err)
+    device_invalidate_kernel_cache (io->dev, io->offset, io->count);
+  fuse_reply_err (io->req, err ? EIO : 0);
+  io_req_free (io);
+}
+
 /* fallocate(2) on loopN, with blkdev_fallocate()'s rules: only zeroing
  * and punching with KEEP_SIZE, within the device, aligned to the
  * logical block size. */
@@ -253,6 +271,7 @@ io_fallocate (fuse_req_t req, struct device *dev, int mode, off_t off,
   uint64_t isize = loopdev_size (lo);
   uint64_t lbs = loopdev_logical_block_size (lo);
   uint64_t start = off, length = len;
+  struct io_req *io;
 
   if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
                | FALLOC_FL_ZERO_RANGE)) {
@@ -278,16 +297,19 @@ io_fallocate (fuse_req_t req, struct device *dev, int mode, off_t off,
     fuse_reply_err (req, loopdev_read_only (lo) ? EPERM : EIO);
     return;
   }
-  switch (mode) {
-  case FALLOC_FL_ZERO_RANGE:
-  case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
-    backend_zero (dev->backend, length, start, simple_done, req);
-    return;
-  case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
-    backend_trim (dev->backend, length, start, simple_done, req);
-    return;
-  default:
+  if (mode != FALLOC_FL_ZERO_RANGE
+      && mode != (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
+      && mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
     fuse_reply_err (req, EOPNOTSUPP);
     return;
   }
+  io = io_req_new (req, length);
+  if (io == NULL)
+    return;
+  io->dev = dev;
+  io->offset = start;
+  if (mode & FALLOC_FL_ZERO_RANGE)
+    backend_zero (dev->backend, length, start, fallocate_done, io);
+  else
+    backend_trim (dev->backend, length, start, fallocate_done, io);
 }

@@ -122,7 +122,7 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
 /* The kernel attach of a configure's backend is done (or off). */
 static void
 configure_attached (struct device *dev, struct backend *b, int nbd_index,
-                    int err, void *opaque)
+                    int nbd_fd, int err, void *opaque)
 {
   struct op *op = opaque;
   struct daemon *d = &daemon_state;
@@ -133,7 +133,7 @@ configure_attached (struct device *dev, struct backend *b, int nbd_index,
     op_finish (op, -err);
     return;
   }
-  device_install_backend (d, dev, b, TAKE_FD (op->fd), nbd_index);
+  device_install_backend (d, dev, b, TAKE_FD (op->fd), nbd_index, nbd_fd);
   loopdev_configure_commit (dev->lo, &op->binding);
   op_finish (op, 0);
 }
@@ -157,7 +157,7 @@ configure_backend_ready (struct device *dev, struct backend *b, int err,
 /* The kernel attach of a backend replacing the current one is done. */
 static void
 rebind_attached (struct device *dev, struct backend *b, int nbd_index,
-                 int err, void *opaque)
+                 int nbd_fd, int err, void *opaque)
 {
   struct op *op = opaque;
   struct daemon *d = &daemon_state;
@@ -170,7 +170,7 @@ rebind_attached (struct device *dev, struct backend *b, int nbd_index,
   /* LOOP_CHANGE_FD brings a new descriptor; a resize keeps the old. */
   device_install_backend (d, dev, b,
                           op->fd >= 0 ? TAKE_FD (op->fd) : dev->backing_fd,
-                          nbd_index);
+                          nbd_index, nbd_fd);
   loopdev_set_binding (dev->lo, &op->binding);
   op_finish (op, 0);
 }
@@ -422,13 +422,23 @@ put_int (fuse_req_t req, void *arg, int value)
                        sizeof value);
 }
 
+/* A BLKDISCARD or BLKZEROOUT request in flight. */
+struct range_req {
+  fuse_req_t req;
+  struct device *dev;
+  uint64_t start, len;
+};
+
 /* A BLKDISCARD or BLKZEROOUT request finished in the backend. */
 static void
 range_done (void *opaque, int err)
 {
-  fuse_req_t req = opaque;
+  struct range_req *rr = opaque;
 
-  reply_result (req, err ? -EIO : 0);
+  if (!err)
+    device_invalidate_kernel_cache (rr->dev, rr->start, rr->len);
+  reply_result (rr->req, err ? -EIO : 0);
+  free (rr);
 }
 
 /* BLKDISCARD and BLKZEROOUT, in the order the kernel checks: the range
@@ -440,6 +450,7 @@ ioctl_range (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
 {
   struct loopdev *lo = h->dev->lo;
   struct backend *b = h->dev->backend;
+  struct range_req *rr;
   uint64_t range[2];
   int r;
 
@@ -460,10 +471,17 @@ ioctl_range (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
     reply_result (req, r);
     return;
   }
+  rr = malloc (sizeof *rr);
+  if (rr == NULL) {
+    reply_result (req, -ENOMEM);
+    return;
+  }
+  *rr = (struct range_req) { .req = req, .dev = h->dev, .start = range[0],
+                             .len = range[1] };
   if (cmd == BLKDISCARD)
-    backend_trim (b, range[1], range[0], range_done, req);
+    backend_trim (b, range[1], range[0], range_done, rr);
   else
-    backend_zero (b, range[1], range[0], range_done, req);
+    backend_zero (b, range[1], range[0], range_done, rr);
 }
 
 /* Run one ioctl on loopN. */

@@ -1,0 +1,151 @@
+#!/bin/bash
+# Guest test: every way a binding ends disconnects its nbd device, and
+# before its nbdkit ends (the kernel logs no broken connection):
+# AUTOCLEAR at the last close (set with LOOP_SET_STATUS64, and armed by
+# LOOP_CLR_FD while another descriptor holds the device), umount of the
+# instance and SIGTERM of loopfsd (every device of the instance; the
+# daemon then exits).  LOOP_SET_CAPACITY after the image grew gives the
+# nbd device the new size, possibly as another nbdX.
+#
+# Runs inside the VM only: tests/vm/run-vm tests/vm/test-nbd-lifecycle.sh
+# [BUILDDIR].
+set -euo pipefail
+# shellcheck source=../functions.sh
+source "$(dirname "$0")/../functions.sh"
+# shellcheck source=../integration/leftovers.sh
+source "$(dirname "$0")/../integration/leftovers.sh"
+# shellcheck source=nbd-functions.sh
+source "$(dirname "$0")/nbd-functions.sh"
+
+nbd_test_setup "$@"
+requires python3 --version
+
+MiB=1048576
+size=$((16 * MiB))
+tmp=$(make_tmpdir)
+mnt=$tmp/mnt
+mkdir "$mnt"
+truncate -s $size "$tmp/a.img" "$tmp/b.img"
+head -c 4096 /dev/urandom > "$tmp/pat"
+mark=$(kernel_log_mark)
+
+# Set LO_FLAGS_AUTOCLEAR on loopfs node DEV with LOOP_GET_STATUS64 /
+# LOOP_SET_STATUS64 (losetup cannot), closing it afterwards.
+set_autoclear ()
+{
+  python3 - "$1" <<'EOF'
+import fcntl, os, struct, sys
+LOOP_SET_STATUS64, LOOP_GET_STATUS64 = 0x4C04, 0x4C05
+LO_FLAGS_AUTOCLEAR = 4
+FLAGS_OFFSET = 52  # lo_flags in struct loop_info64 (232 bytes)
+fd = os.open(sys.argv[1], os.O_RDWR)
+info = bytearray(232)
+fcntl.ioctl(fd, LOOP_GET_STATUS64, info)
+flags, = struct.unpack_from("I", info, FLAGS_OFFSET)
+struct.pack_into("I", info, FLAGS_OFFSET, flags | LO_FLAGS_AUTOCLEAR)
+fcntl.ioctl(fd, LOOP_SET_STATUS64, bytes(info))
+os.close(fd)
+EOF
+}
+
+# Bind a.img and b.img as loop0 and loop1 of the instance; sets NBD_A and
+# NBD_B to their nbd devices and NBDKITS to the daemon's nbdkit pids.
+bind_two ()
+{
+  losetup_bind "$mnt" /dev/loop0 "$tmp/a.img"
+  losetup_bind "$mnt" /dev/loop1 "$tmp/b.img"
+  NBD_A=$(nbd_of "$mnt/loop0")
+  NBD_B=$(nbd_of "$mnt/loop1")
+  [ "$NBD_A" != "$NBD_B" ] || fail "loop0 and loop1 share $NBD_A"
+  assert_nbd_connected "loop0" "$NBD_A" $size
+  assert_nbd_connected "loop1" "$NBD_B" $size
+  NBDKITS=$(children_nbdkit "$LOOPFSD_PID" | tr '\n' ' ')
+  assert_eq "number of nbdkit children" 2 "$(wc -w <<<"$NBDKITS")"
+}
+
+# After loopfsd was told to end (WHAT): it exits, its nbdkits end, the
+# mount goes and both nbd devices are disconnected.
+check_instance_gone ()
+{
+  local what=$1
+  wait_gone "$LOOPFSD_PID" || fail "$what: loopfsd $LOOPFSD_PID did not exit"
+  wait_all_gone 5000 $NBDKITS >/dev/null \
+    || fail "$what: nbdkit ($NBDKITS) still running 5 s after loopfsd exited"
+  ! is_mounted "$mnt" || fail "$what: $mnt still mounted"
+  wait_nbd_disconnected "$what" "$NBD_A"
+  wait_nbd_disconnected "$what" "$NBD_B"
+  assert_no_nbd_connected "$what"
+}
+
+start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+
+# --- LO_FLAGS_AUTOCLEAR set, then the last close ------------------------------------
+losetup_bind "$mnt" /dev/loop0 "$tmp/a.img"
+nbd=$(nbd_of "$mnt/loop0")
+assert_nbd_connected "before AUTOCLEAR" "$nbd" $size
+set_autoclear "$mnt/loop0" || fail "LOOP_SET_STATUS64 with LO_FLAGS_AUTOCLEAR"
+# set_autoclear's close was the last one.
+wait_nbd_disconnected "AUTOCLEAR, last close" "$nbd"
+expect_errno ENXIO "$LOOP_HELPER" status "$mnt/loop0"
+assert_no_nbd "$mnt/loop0"
+
+# --- LOOP_CLR_FD while held open arms AUTOCLEAR ------------------------------------
+losetup_bind "$mnt" /dev/loop0 "$tmp/a.img"
+nbd=$(nbd_of "$mnt/loop0")
+exec {held}<"$mnt/loop0"
+cleanup_fn eval "exec $held<&- 2>/dev/null"
+out=$("$LOOP_HELPER" clr "$mnt/loop0") || fail "clr while held: $out"
+assert_eq "flags after LOOP_CLR_FD while held (LO_FLAGS_AUTOCLEAR)" 4 \
+  "$(status_field "$mnt/loop0" flags)"
+sleep 0.5
+assert_nbd_connected "held after LOOP_CLR_FD" "$nbd" $size
+assert_eq "user.loopfs.nbd while held" "$nbd" "$(nbd_of "$mnt/loop0")"
+exec {held}<&-
+wait_nbd_disconnected "LOOP_CLR_FD, then the last close" "$nbd"
+expect_errno ENXIO "$LOOP_HELPER" status "$mnt/loop0"
+
+# --- LOOP_SET_CAPACITY --------------------------------------------------------------
+grown=$((24 * MiB))
+losetup_bind "$mnt" /dev/loop0 "$tmp/a.img"
+nbd=$(nbd_of "$mnt/loop0")
+assert_nbd_connected "before LOOP_SET_CAPACITY" "$nbd" $size
+truncate -s $grown "$tmp/a.img"
+assert_eq "loop0 before LOOP_SET_CAPACITY" $size "$(status_field "$mnt/loop0" size)"
+out=$("$LOOP_HELPER" capacity "$mnt/loop0" rw) || fail "LOOP_SET_CAPACITY: $out"
+assert_eq "loop0 after LOOP_SET_CAPACITY" $grown "$(status_field "$mnt/loop0" size)"
+# The device may be replaced by another one: poll the attribute too.
+for ((i = 0; i < 50; i++)); do
+  nbd2=$("$LOOP_HELPER" xattr "$mnt/loop0" user.loopfs.nbd) || nbd2=
+  [[ $nbd2 =~ ^/dev/nbd[0-9]+$ ]] && [ "$(nbd_size "$nbd2")" = $grown ] && break
+  sleep 0.1
+done
+nbd2=$(nbd_of "$mnt/loop0")
+echo "LOOP_SET_CAPACITY: $nbd became $nbd2 with $(nbd_size "$nbd2") bytes" \
+  "after $((i * 100)) ms"
+assert_nbd_connected "after LOOP_SET_CAPACITY" "$nbd2" $grown
+if [ "$nbd2" != "$nbd" ]; then
+  wait_nbd_disconnected "the device replaced at LOOP_SET_CAPACITY" "$nbd"
+fi
+# The grown part works through the nbd device.
+out=$("$LOOP_HELPER" pwrite "$nbd2" $((grown - 4096)) 4096 direct < "$tmp/pat") \
+  || fail "pwrite at the end of the grown $nbd2: $out"
+cmp -s <(tail -c 4096 "$tmp/a.img") "$tmp/pat" \
+  || fail "the write at the end of the grown $nbd2 is not in the image"
+loop_clr "$mnt/loop0"
+wait_nbd_disconnected "after LOOP_SET_CAPACITY and LOOP_CLR_FD" "$nbd2"
+truncate -s $size "$tmp/a.img"
+assert_no_nbd_connected "before umount"
+
+# --- umount of the instance ------------------------------------------------------
+bind_two
+umount "$mnt"
+check_instance_gone "after umount"
+
+# --- SIGTERM of loopfsd ------------------------------------------------------------
+start_loopfsd_log "$tmp/loopfsd-term.log" "$mnt"
+bind_two
+kill -TERM "$LOOPFSD_PID"
+check_instance_gone "after SIGTERM"
+
+assert_clean_disconnects_since "$mark" "all along"
+echo "PASS"
