@@ -1,3 +1,6 @@
+# shellcheck shell=bash disable=SC2034
+# (Variables set here are for the sourcing test.)
+#
 # Helpers for the VM tests of the kernel nbd path (tests/vm/test-nbd-*.sh),
 # sourced after ../functions.sh and ../integration/leftovers.sh.
 #

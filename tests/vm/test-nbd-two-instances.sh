@@ -44,8 +44,9 @@ check_identifier ()
   assert_eq "$what: identifier tag ($id)" loopfs "$tag"
   assert_eq "$what: identifier pid ($id)" "$pid" "$owner"
   assert_eq "$what: identifier device ($id)" "$loop" "$device"
-  [ -n "$pidns" ] && [ -n "$start" ] && [ -n "$instance" ] \
-    || fail "$what: identifier $id has empty fields"
+  if [ -z "$pidns" ] || [ -z "$start" ] || [ -z "$instance" ]; then
+    fail "$what: identifier $id has empty fields"
+  fi
 }
 
 start_loopfsd_log "$tmp/a.log" "$a"
