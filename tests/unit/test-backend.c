@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "backend.h"
+#include "remove-tree.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -877,17 +878,6 @@ START_TEST (test_root_no_capabilities)
 }
 END_TEST
 
-/* Remove one entry of the temporary directory tree. */
-static int
-remove_entry (const char *path, const struct stat *st, int flag,
-              struct FTW *ftw)
-{
-  (void) st;
-  (void) flag;
-  (void) ftw;
-  return remove (path);
-}
-
 /* Assemble the suite. */
 static Suite *
 backend_suite (void)
@@ -934,7 +924,7 @@ main (void)
   failed = srunner_ntests_failed (runner);
   srunner_free (runner);
 
-  nftw (tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  remove_tree (tmpdir);
   backend_set_nbdkit_path (NULL);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -31,6 +31,7 @@
 
 #include "kernel-nbd.h"
 #include "nbd-handshake.h"
+#include "remove-tree.h"
 
 static char tmpdir[] = "/tmp/loopfs-test-kernel-nbd-XXXXXX";
 static char sysfs[sizeof tmpdir + 16];
@@ -432,17 +433,6 @@ START_TEST (test_list_without_sysfs)
 }
 END_TEST
 
-/* Remove one entry of the temporary tree. */
-static int
-remove_entry (const char *path, const struct stat *st, int flag,
-              struct FTW *ftw)
-{
-  (void) st;
-  (void) flag;
-  (void) ftw;
-  return remove (path);
-}
-
 /* Every test runs with its own fake sysfs. */
 static Suite *
 kernel_nbd_suite (void)
@@ -482,6 +472,6 @@ main (void)
   failed = srunner_ntests_failed (runner);
   srunner_free (runner);
 
-  nftw (tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  remove_tree (tmpdir);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

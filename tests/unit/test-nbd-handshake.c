@@ -33,6 +33,7 @@
 #include <check.h>
 
 #include "nbd-handshake.h"
+#include "remove-tree.h"
 
 #define TIMEOUT_MS 5000
 
@@ -868,17 +869,6 @@ START_TEST (test_check_requests)
 }
 END_TEST
 
-/* Remove one entry of the temporary tree. */
-static int
-remove_entry (const char *path, const struct stat *st, int flag,
-              struct FTW *ftw)
-{
-  (void) st;
-  (void) flag;
-  (void) ftw;
-  return remove (path);
-}
-
 /* Real nbdkit first, then the scripted peers. */
 static Suite *
 handshake_suite (void)
@@ -931,6 +921,6 @@ main (void)
   failed = srunner_ntests_failed (runner);
   srunner_free (runner);
 
-  nftw (tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  remove_tree (tmpdir);
   return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
