@@ -188,14 +188,16 @@ kernel_log_mark ()
 
 # Fail if the kernel logged, after line MARK, that an nbd connection
 # broke under a connected device: the receive side read an error or
-# end of file without a disconnect having been asked first, which is
-# what happens when nbdkit ends before the device is disconnected.
+# end of file without a disconnect having been asked first, or the
+# server refused requests (ESHUTDOWN from an nbdkit told to end), which
+# is what happens when nbdkit ends before the device is disconnected.
 # WHAT names the case.
 assert_clean_disconnects_since ()
 {
   local mark=$1 what=$2 bad
   bad=$(dmesg | tail -n +$((mark + 1)) |
-          grep -E 'nbd[0-9]+: (Receive control failed|Dead connection)' || true)
+          grep -E 'nbd[0-9]+: (Receive control failed|Dead connection|Other side returned error)' ||
+          true)
   [ -z "$bad" ] || fail "$what: the kernel saw nbd connections break: $bad"
 }
 
@@ -204,6 +206,17 @@ task_state ()
 {
   echo "state $(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null)," \
     "wchan $(cat "/proc/$1/wchan" 2>/dev/null)"
+}
+
+# Read the device over and over (O_DIRECT, so every read reaches the
+# kernel's nbd queue) until a read fails; the error goes to FILE.
+read_until_error ()
+{
+  local dev=$1 file=$2
+  while dd if="$dev" of=/dev/null bs=64k iflag=direct status=none 2>"$file"; do
+    :
+  done
+  return 1
 }
 
 # Kill process PID if it still runs (a cleanup).

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Guest test: every way a binding ends disconnects its nbd device, and
-# before its nbdkit ends (the kernel logs no broken connection):
+# before its nbdkit ends (the kernel logs no broken connection, also
+# with a reader busy on the device while the instance ends):
 # AUTOCLEAR at the last close (set with LOOP_SET_STATUS64, and armed by
 # LOOP_CLR_FD while another descriptor holds the device), umount of the
 # instance and SIGTERM of loopfsd (every device of the instance; the
@@ -63,11 +64,33 @@ bind_two ()
   assert_eq "number of nbdkit children" 2 "$(wc -w <<<"$NBDKITS")"
 }
 
-# After loopfsd was told to end (WHAT): it exits, its nbdkits end, the
-# mount goes and both nbd devices are disconnected.
+# Start reading loop0's nbd device over and over in the background
+# (READER), so that requests are under way when the instance ends.
+start_reader ()
+{
+  read_until_error "$NBD_A" "$tmp/reader.err" &
+  READER=$!
+  cleanup_fn kill_if_alive "$READER"
+  sleep 0.5
+  process_alive "$READER" || fail "the reader of $NBD_A ended: $(cat "$tmp/reader.err")"
+}
+
+# After loopfsd was told to end (WHAT): the reader fails with EIO (the
+# device is gone under it), and neither hangs nor meets an nbdkit that
+# was already ending; loopfsd exits, its nbdkits end, the mount goes
+# and both nbd devices are disconnected.
 check_instance_gone ()
 {
-  local what=$1
+  local what=$1 i
+  for ((i = 0; i < 100; i++)); do
+    process_alive "$READER" || break
+    sleep 0.1
+  done
+  ! process_alive "$READER" \
+    || fail "$what: the reader of $NBD_A still runs 10 s later ($(task_state "$READER"))"
+  wait "$READER" 2>/dev/null || true
+  grep -q "Input/output error" "$tmp/reader.err" \
+    || fail "$what: the reader of $NBD_A: expected EIO, got: $(cat "$tmp/reader.err")"
   wait_gone "$LOOPFSD_PID" || fail "$what: loopfsd $LOOPFSD_PID did not exit"
   wait_all_gone 5000 $NBDKITS >/dev/null \
     || fail "$what: nbdkit ($NBDKITS) still running 5 s after loopfsd exited"
@@ -129,7 +152,7 @@ fi
 # The grown part works through the nbd device.
 out=$("$LOOP_HELPER" pwrite "$nbd2" $((grown - 4096)) 4096 direct < "$tmp/pat") \
   || fail "pwrite at the end of the grown $nbd2: $out"
-cmp -s <(tail -c 4096 "$tmp/a.img") "$tmp/pat" \
+tail -c 4096 "$tmp/a.img" | cmp -s - "$tmp/pat" \
   || fail "the write at the end of the grown $nbd2 is not in the image"
 loop_clr "$mnt/loop0"
 wait_nbd_disconnected "after LOOP_SET_CAPACITY and LOOP_CLR_FD" "$nbd2"
@@ -138,12 +161,15 @@ assert_no_nbd_connected "before umount"
 
 # --- umount of the instance ------------------------------------------------------
 bind_two
+start_reader
 umount "$mnt"
 check_instance_gone "after umount"
+assert_clean_disconnects_since "$mark" "after umount"
 
 # --- SIGTERM of loopfsd ------------------------------------------------------------
 start_loopfsd_log "$tmp/loopfsd-term.log" "$mnt"
 bind_two
+start_reader
 kill -TERM "$LOOPFSD_PID"
 check_instance_gone "after SIGTERM"
 

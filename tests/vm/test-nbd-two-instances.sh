@@ -75,7 +75,7 @@ assert_eq "B's $nbd_b" "$(file_sum "$tmp/b.img")" "$(region_sum "$nbd_b" 0 $size
 sum_b=$(file_sum "$tmp/b.img")
 out=$("$LOOP_HELPER" pwrite "$nbd_a" 0 4096 direct < "$tmp/pat") \
   || fail "pwrite to $nbd_a: $out"
-cmp -s <(head -c 4096 "$tmp/a.img") "$tmp/pat" \
+head -c 4096 "$tmp/a.img" | cmp -s - "$tmp/pat" \
   || fail "the write to A's $nbd_a is not in a.img"
 assert_eq "b.img after a write to A's device" "$sum_b" "$(file_sum "$tmp/b.img")"
 sum_a=$(file_sum "$tmp/a.img")
