@@ -11,6 +11,7 @@
 #include "device.h"
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
+#include "reaper.h"
 
 struct pending_ioctl {
   struct pending_ioctl *next;
@@ -299,6 +300,8 @@ start_ready (struct backend *b, int err, void *opaque)
 {
   struct start_ctx *ctx = opaque;
 
+  if (err == 0)
+    reaper_watch (backend_pid (b));
   ctx->cb (ctx->dev, err ? NULL : b, err, ctx->opaque);
   free (ctx);
 }

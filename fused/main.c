@@ -31,6 +31,7 @@
 #include "daemon.h"
 #include "device.h"
 #include "kernel-nbd.h"
+#include "reaper.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -450,6 +451,12 @@ run (struct daemon *d, bool foreground)
     r = detach_stdio (d->opts.log_file);
     if (r < 0)
       goto out;
+  }
+
+  r = reaper_start ();
+  if (r < 0) {
+    log_error ("cannot start the reaper: %s", strerror (-r));
+    goto out;
   }
 
   d->loop = uv_default_loop ();
