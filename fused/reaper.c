@@ -12,7 +12,6 @@
 #include <linux/close_range.h>
 
 #include "daemon.h"
-#include "kernel-nbd.h"
 #include "reaper.h"
 #include "vector.h"
 
@@ -37,28 +36,12 @@ prune (pidfd_vector *pidfds)
   }
 }
 
-/* Disconnect the kernel NBD devices whose daemon is gone: with nbdkit
- * still running, the kernel can flush and fail its queue cleanly. */
-static void
-disconnect_orphans (void)
-{
-  kernel_nbd_device_vector devs = { 0 };
-  size_t i;
-
-  if (kernel_nbd_list_by_identifier (KERNEL_NBD_IDENTIFIER_PREFIX, &devs) < 0)
-    return;
-  for (i = 0; i < devs.len; i++) {
-    struct kernel_nbd_owner owner;
-
-    if (kernel_nbd_parse_identifier (devs.ptr[i].identifier, &owner) == 0
-        && kernel_nbd_owner_alive (&owner) == 0)
-      kernel_nbd_disconnect (devs.ptr[i].index, devs.ptr[i].identifier);
-  }
-  kernel_nbd_device_vector_free (&devs);
-}
-
 /* The reaper's life: collect nbdkit pids until the pipe closes, then
- * clean up after the daemon and exit. */
+ * kill every nbdkit still running and exit.  With nbdkit gone the
+ * kernel's connections break, so I/O on a /dev/nbdX the daemon left
+ * fails after the dead-connection timeout instead of waiting; the next
+ * loopfsd disconnects such devices by their identifiers.  (Disconnecting
+ * them here instead left a reader in flight waiting forever on 6.1.) */
 static void __attribute__ ((noreturn))
 reaper_main (int fd)
 {
@@ -74,7 +57,6 @@ reaper_main (int fd)
     if (pidfd >= 0 && pidfd_vector_append (&pidfds, pidfd) < 0)
       close (pidfd);
   }
-  disconnect_orphans ();
   for (i = 0; i < pidfds.len; i++)
     pidfd_send_signal (pidfds.ptr[i], SIGKILL, NULL, 0);
   _exit (0);

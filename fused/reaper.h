@@ -6,8 +6,8 @@
  * kernel's NBD client never does, so after a SIGKILL of the daemon an
  * nbdkit serving /dev/nbdX would live on.  The reaper is a small child
  * forked at start-up that waits on a pipe from the daemon: when the
- * daemon dies the pipe closes, and the reaper disconnects the kernel NBD
- * devices the daemon left and kills every nbdkit it was told about.
+ * daemon dies the pipe closes, and the reaper kills every nbdkit it was
+ * told about.
  */
 #ifndef LOOPFSD_REAPER_H
 #define LOOPFSD_REAPER_H
