@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -13,8 +12,6 @@
 #include <linux/close_range.h>
 
 #include "daemon.h"
-#include "kernel-attach.h"
-#include "kernel-nbd.h"
 #include "reaper.h"
 #include "vector.h"
 
@@ -39,39 +36,12 @@ prune (pidfd_vector *pidfds)
   }
 }
 
-/* Disconnect the kernel NBD devices whose daemon is gone, once the
- * dead-connection timeout has failed what they had queued.  Returns
- * without waiting when there are none (always, without kernel NBD). */
-static void
-disconnect_orphans (void)
-{
-  kernel_nbd_device_vector devs = { 0 };
-  bool waited = false;
-  size_t i;
-
-  if (kernel_nbd_list_by_identifier (KERNEL_NBD_IDENTIFIER_PREFIX, &devs) < 0)
-    return;
-  for (i = 0; i < devs.len; i++) {
-    struct kernel_nbd_owner owner;
-
-    if (kernel_nbd_parse_identifier (devs.ptr[i].identifier, &owner) != 0
-        || kernel_nbd_owner_alive (&owner) != 0)
-      continue;
-    if (!waited) {
-      sleep (KERNEL_ATTACH_DEAD_CONN_TIMEOUT + 1);
-      waited = true;
-    }
-    kernel_nbd_disconnect (devs.ptr[i].index, devs.ptr[i].identifier);
-  }
-  kernel_nbd_device_vector_free (&devs);
-}
-
 /* The reaper's life: collect nbdkit pids until the pipe closes, then
- * kill every nbdkit still running, so that the kernel's connections
- * break and I/O on a /dev/nbdX the daemon left fails after the
- * dead-connection timeout instead of waiting; then, that timeout later,
- * disconnect those devices.  (Disconnecting them while nbdkit still
- * answered left a reader in flight waiting forever on Linux 6.1.) */
+ * kill every nbdkit still running and exit.  With nbdkit gone the
+ * kernel's connections break, so I/O on a /dev/nbdX the daemon left
+ * fails after the dead-connection timeout instead of waiting; the next
+ * loopfsd disconnects such devices by their identifiers.  (Disconnecting
+ * them here instead left a reader in flight waiting forever on 6.1.) */
 static void __attribute__ ((noreturn))
 reaper_main (int fd)
 {
@@ -89,7 +59,6 @@ reaper_main (int fd)
   }
   for (i = 0; i < pidfds.len; i++)
     pidfd_send_signal (pidfds.ptr[i], SIGKILL, NULL, 0);
-  disconnect_orphans ();
   _exit (0);
 }
 

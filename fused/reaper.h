@@ -7,8 +7,7 @@
  * nbdkit serving /dev/nbdX would live on.  The reaper is a small child
  * forked at start-up that waits on a pipe from the daemon: when the
  * daemon dies the pipe closes, and the reaper kills every nbdkit it was
- * told about and, once the dead-connection timeout has failed their
- * queued I/O, disconnects the kernel NBD devices the daemon left.
+ * told about.
  */
 #ifndef LOOPFSD_REAPER_H
 #define LOOPFSD_REAPER_H
