@@ -36,7 +36,12 @@ cleanup_fn umount -l /dev/fuse
 
 # Everything below runs as the unprivileged user in its own user and
 # mount namespace; it prints the pids it saw for the checks that follow.
+# XDG_RUNTIME_DIR inside the test's directory: the daemon's sockets and
+# the per-user device count go there, and go with it.
+mkdir "$work/run"
+chown $user:$user "$work/run"
 as_user env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" \
+  XDG_RUNTIME_DIR="$work/run" \
   LOOPFSD="$LOOPFSD" FUNCTIONS="$(dirname "$0")/../functions.sh" \
   WORK="$work" unshare -Urm /bin/bash -euo pipefail -c '
   source "$FUNCTIONS"
