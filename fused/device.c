@@ -142,8 +142,13 @@ nbd_identifier (const struct daemon *d, const struct device *dev, char *buf,
 }
 
 /* A backend being retired together with its kernel NBD device. */
+/* How long nbdkit keeps serving after its kernel device is
+ * disconnected. */
+#define RETIRE_GRACE_MS 250
+
 struct retire_work {
   uv_work_t work;
+  uv_timer_t grace;
   struct daemon *d;
   struct backend *b;
   uint32_t nbd_index;
@@ -168,15 +173,35 @@ retire_disconnect (uv_work_t *work)
     log_error ("disconnecting /dev/nbd%u: %s", w->nbd_index, strerror (-r));
 }
 
-/* The kernel device is gone: now nbdkit may go. */
+/* Free a retire request once its timer is closed. */
+static void
+retire_free (uv_handle_t *timer)
+{
+  free (timer->data);
+}
+
+/* The grace period is over: nbdkit may go. */
+static void
+retire_grace_over (uv_timer_t *timer)
+{
+  struct retire_work *w = timer->data;
+
+  backend_stop (w->b, backend_stopped, w->d);
+  uv_close ((uv_handle_t *) timer, retire_free);
+}
+
+/* The kernel device is disconnected.  Requests it sent before its
+ * NBD_CMD_DISC may still be on their way through nbdkit, which would
+ * answer them ESHUTDOWN once told to stop; give them a moment. */
 static void
 retire_stop (uv_work_t *work, int status)
 {
   struct retire_work *w = work->data;
 
   (void) status;
-  backend_stop (w->b, backend_stopped, w->d);
-  free (w);
+  uv_timer_init (w->d->loop, &w->grace);
+  w->grace.data = w;
+  uv_timer_start (&w->grace, retire_grace_over, RETIRE_GRACE_MS, 0);
 }
 
 /* Retire backend B of DEV, which kernel device NBD_INDEX (or -1) also
