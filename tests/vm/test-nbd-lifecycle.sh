@@ -82,12 +82,14 @@ start_reader ()
 check_instance_gone ()
 {
   local what=$1 i
-  for ((i = 0; i < 100; i++)); do
+  # 60 s: the dead-connection and request timeouts bound it; under
+  # ASan in TCG the daemon's teardown alone has taken over 10 s.
+  for ((i = 0; i < 600; i++)); do
     process_alive "$READER" || break
     sleep 0.1
   done
   ! process_alive "$READER" \
-    || fail "$what: the reader of $NBD_A still runs 10 s later ($(task_state "$READER"))"
+    || fail "$what: the reader of $NBD_A still runs 60 s later ($(task_state "$READER"))"
   wait "$READER" 2>/dev/null || true
   grep -q "Input/output error" "$tmp/reader.err" \
     || fail "$what: the reader of $NBD_A: expected EIO, got: $(cat "$tmp/reader.err")"
