@@ -20,6 +20,8 @@
 set -euo pipefail
 # shellcheck source=../tests/functions.sh
 source "$(dirname "$0")/../tests/functions.sh"
+# shellcheck source=../tests/vm/nbd-functions.sh
+source "$(dirname "$0")/../tests/vm/nbd-functions.sh"
 
 # Rows in the order they are printed, what each runs, and which side of
 # fio's JSON report holds its figures.
@@ -87,16 +89,7 @@ setup_guest ()
     exit 77
   fi
   requires_root
-  if [ "$LOOPFSD" = loopfsd ]; then
-    [ $# -ge 1 ] || fail "give BUILDDIR or set LOOPFSD"
-    LOOPFSD=$1/fused/loopfsd
-  fi
-  if [ "$LOOP_HELPER" = loop-helper ]; then
-    [ $# -ge 1 ] || fail "give BUILDDIR or set LOOP_HELPER"
-    LOOP_HELPER=$1/tests/integration/loop-helper
-  fi
-  [ -x "$LOOPFSD" ] || fail "no loopfsd at $LOOPFSD"
-  [ -x "$LOOP_HELPER" ] || fail "no loop-helper at $LOOP_HELPER"
+  vm_find_binaries "$@"
   command -v fio >/dev/null || fail "fio not found"
   command -v jq >/dev/null || fail "jq not found"
   [[ $RUNTIME =~ ^[1-9][0-9]*$ ]] || fail "BENCH_RUNTIME must be whole seconds"

@@ -11,16 +11,10 @@
 # /sys/block/nbdX/size; after a disconnect, once nobody has the device
 # open, the backend file is gone and the size is 0.
 
-# Check that the test runs in the VM as root, find loopfsd and
-# loop-helper ($LOOPFSD and $LOOP_HELPER, else under BUILDDIR, the
-# test's first argument) and load the nbd and ext4 modules.
-nbd_test_setup ()
+# Find loopfsd and loop-helper: $LOOPFSD and $LOOP_HELPER, else under
+# BUILDDIR, the first argument.
+vm_find_binaries ()
 {
-  if [ -z "${LOOPFS_VM:-}" ]; then
-    echo "SKIP: runs in the test VM: tests/vm/run-vm $0 BUILDDIR" >&2
-    exit 77
-  fi
-  requires_root
   if [ "$LOOPFSD" = loopfsd ]; then
     [ $# -ge 1 ] || fail "give BUILDDIR or set LOOPFSD"
     LOOPFSD=$1/fused/loopfsd
@@ -31,6 +25,19 @@ nbd_test_setup ()
   fi
   [ -x "$LOOPFSD" ] || fail "no loopfsd at $LOOPFSD"
   [ -x "$LOOP_HELPER" ] || fail "no loop-helper at $LOOP_HELPER"
+}
+
+# Check that the test runs in the VM as root, find loopfsd and
+# loop-helper ($LOOPFSD and $LOOP_HELPER, else under BUILDDIR, the
+# test's first argument) and load the nbd and ext4 modules.
+nbd_test_setup ()
+{
+  if [ -z "${LOOPFS_VM:-}" ]; then
+    echo "SKIP: runs in the test VM: tests/vm/run-vm $0 BUILDDIR" >&2
+    exit 77
+  fi
+  requires_root
+  vm_find_binaries "$@"
   requires losetup --version
   modprobe nbd || fail "modprobe nbd"
   modprobe ext4 || fail "modprobe ext4"
