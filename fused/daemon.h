@@ -35,6 +35,8 @@
 #define XATTR_NODE "user.loopfs.node"        /* "loop-control" or "loopN" */
 #define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
 #define XATTR_NBD "user.loopfs.nbd"            /* "/dev/nbdX" when attached */
+#define XATTR_STATUS "user.loopfs.status"      /* "key=value" lines, see
+                                                  loopfsd(8) */
 
 struct device;
 

@@ -16,11 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "device.h"
@@ -524,6 +527,65 @@ fs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
   fuse_reply_err (req, ENOTDIR);
 }
 
+/* Write the status of device LO into BUF as "key=value" lines: what
+ * sysfs shows of a kernel loop device (/sys/block/loopN and its loop/
+ * directory) and LOOP_GET_STATUS64 tells, readable without opening the
+ * device, because an open and close would run AUTOCLEAR as it does on
+ * the kernel's devices.  loopfsctl's list and its sandbox's sysfs view
+ * read it.  Returns the length, or -ERANGE if BUF is too small. */
+static int
+status_value (const struct loopdev *lo, char *buf, size_t size)
+{
+  const struct device *dev = lo->priv;
+  bool bound = lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN;
+  char path[PATH_MAX] = "";
+  int len;
+
+  /* sysfs's loop/backing_file is the file's path (d_path), not
+   * lo_file_name: read it from our copy of the descriptor. */
+  if (bound && dev && dev->backing_fd >= 0) {
+    char link[64];
+    ssize_t n;
+
+    snprintf (link, sizeof link, "/proc/self/fd/%d", dev->backing_fd);
+    n = readlink (link, path, sizeof path - 1);
+    path[n > 0 ? n : 0] = '\0';
+  }
+  len = snprintf (buf, size,
+                  "state=%s\n"
+                  "size=%" PRIu64 "\n"
+                  "ro=%d\n"
+                  "logical_block_size=%" PRIu32 "\n"
+                  "physical_block_size=%" PRIu32 "\n",
+                  loopdev_state_name (lo->state),
+                  bound ? loopdev_size (lo) : 0,
+                  lo->disk_ro,
+                  loopdev_logical_block_size (lo),
+                  loopdev_physical_block_size (lo));
+  if (bound && len >= 0 && (size_t) len < size)
+    len += snprintf (buf + len, size - len,
+                     "backing_file=%s\n"
+                     "file_name=%s\n"
+                     "offset=%" PRIu64 "\n"
+                     "sizelimit=%" PRIu64 "\n"
+                     "autoclear=%d\n"
+                     "partscan=%d\n"
+                     "dio=%d\n"
+                     "read_only=%d\n"
+                     "backing_dev=%u:%u\n"
+                     "backing_inode=%" PRIu64 "\n",
+                     path, lo->b.file_name, lo->b.offset, lo->b.sizelimit,
+                     !!(lo->b.flags & LO_FLAGS_AUTOCLEAR),
+                     !!(lo->b.flags & LO_FLAGS_PARTSCAN),
+                     !!(lo->b.flags & LO_FLAGS_DIRECT_IO),
+                     !!(lo->b.flags & LO_FLAGS_READ_ONLY),
+                     major (lo->b.backing.dev), minor (lo->b.backing.dev),
+                     (uint64_t) lo->b.backing.ino);
+  if (len < 0 || (size_t) len >= size)
+    return -ERANGE;
+  return len;
+}
+
 /* Compute the value of extended attribute NAME of INO into BUF. */
 static int
 xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
@@ -544,15 +606,18 @@ xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
       && ((struct device *) lo->priv)->nbd_index >= 0)
     return snprintf (buf, size, "/dev/nbd%d",
                      ((struct device *) lo->priv)->nbd_index);
+  if (strcmp (name, XATTR_STATUS) == 0 && lo)
+    return status_value (lo, buf, size);
   return -ENODATA;
 }
 
 /* getxattr(2): the node name (how loopfsd recognises its own nodes
- * offered as backing files) and the nbdkit serving a device. */
+ * offered as backing files), the nbdkit and kernel NBD device serving
+ * a device, and its status. */
 static void
 fs_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-  char value[64];
+  char value[PATH_MAX + 2 * LO_NAME_SIZE + 512];
   int len = xattr_value (ino, name, value, sizeof value);
 
   if (len < 0)
@@ -570,8 +635,8 @@ static void
 fs_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
 {
   static const char *const names[] = { XATTR_NODE, XATTR_NBDKIT_PID,
-                                       XATTR_NBD };
-  char list[128], value[64];
+                                       XATTR_NBD, XATTR_STATUS };
+  char list[128], value[PATH_MAX + 2 * LO_NAME_SIZE + 512];
   size_t used = 0, i;
 
   for (i = 0; i < sizeof names / sizeof names[0]; i++)

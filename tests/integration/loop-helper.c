@@ -192,7 +192,7 @@ cmd_get_free (char **argv)
 static int
 cmd_xattr (char **argv)
 {
-  char value[256];
+  char value[8192];
   ssize_t n = getxattr (argv[0], argv[1], value, sizeof value);
 
   if (n < 0)

@@ -73,7 +73,22 @@ detach "$mnt/loop0"
 
 attach0 -o 1M --sizelimit 2M
 assert_eq "-o 1M --sizelimit 2M size" 2097152 "$(status_field "$mnt/loop0" size)"
+# The status attribute says the same without opening the device.
+status=$("$LOOP_HELPER" xattr "$mnt/loop0" user.loopfs.status) \
+  || fail "user.loopfs.status: $status"
+for line in state=bound size=2097152 offset=1048576 sizelimit=2097152 \
+            autoclear=0 ro=0 logical_block_size=512 "backing_file=$img" \
+            "file_name=$img" "backing_inode=$(stat -c %i "$img")"; do
+  grep -qxF "$line" <<<"$status" || fail "user.loopfs.status lacks $line: $status"
+done
 detach "$mnt/loop0"
+status=$("$LOOP_HELPER" xattr "$mnt/loop0" user.loopfs.status) \
+  || fail "user.loopfs.status after detach: $status"
+assert_eq "user.loopfs.status after detach" "state=unbound
+size=0
+ro=0
+logical_block_size=512
+physical_block_size=512" "$status"
 
 attach0 -r
 assert_eq "-r flags (LO_FLAGS_READ_ONLY)" 1 "$(status_field "$mnt/loop0" flags)"

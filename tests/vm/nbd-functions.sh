@@ -216,14 +216,27 @@ task_state ()
 }
 
 # Read the device over and over (O_DIRECT, so every read reaches the
-# kernel's nbd queue) until a read fails; the error goes to FILE.
+# kernel's nbd queue) until a read fails; the error goes to FILE.  A
+# disconnect that falls between two reads is not an error for the next
+# one: opening a disconnected nbd device succeeds and it reads as empty
+# (size 0), so that case ends the loop too, saying so in FILE.
 read_until_error ()
 {
   local dev=$1 file=$2
   while dd if="$dev" of=/dev/null bs=64k iflag=direct status=none 2>"$file"; do
-    :
+    if [ "$(cat "/sys/block/${dev#/dev/}/size")" = 0 ]; then
+      echo "$dev: disconnected between two reads" >"$file"
+      break
+    fi
   done
   return 1
+}
+
+# Did the reader that wrote FILE end because its device went away: a
+# read failed with EIO, or the device was found disconnected?
+reader_saw_device_end ()
+{
+  grep -qE "Input/output error|disconnected between two reads" "$1"
 }
 
 # Kill process PID if it still runs (a cleanup).

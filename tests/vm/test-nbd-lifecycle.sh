@@ -91,7 +91,7 @@ check_instance_gone ()
   ! process_alive "$READER" \
     || fail "$what: the reader of $NBD_A still runs 60 s later ($(task_state "$READER"))"
   wait "$READER" 2>/dev/null || true
-  grep -q "Input/output error" "$tmp/reader.err" \
+  reader_saw_device_end "$tmp/reader.err" \
     || fail "$what: the reader of $NBD_A: expected EIO, got: $(cat "$tmp/reader.err")"
   wait_gone "$LOOPFSD_PID" || fail "$what: loopfsd $LOOPFSD_PID did not exit"
   wait_all_gone 5000 $NBDKITS >/dev/null \
