@@ -135,6 +135,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Say where a run that timed out was stuck: the last steps of each half,
+# the daemon's log, and the state and kernel stack of every process of
+# the run.
+report_stuck ()
+{
+  local f pid
+  for f in kernel.out kernel.log loopfs.out loopfs.log loopfsd.log; do
+    [ -s "$work/$f" ] || continue
+    echo "--- last lines of $f:"
+    tail -n 5 "$work/$f"
+  done
+  for pid in $({ ps -o pid= --ppid $$; ps -o pid= -g "$(ps -o pgid= $$)"; } | sort -un); do
+    [ -e "/proc/$pid" ] || continue
+    echo "--- $pid $(tr '\0\n' '  ' <"/proc/$pid/cmdline" | cut -c1-160)" \
+      "($(awk '/^State:/ {print $2}' "/proc/$pid/status"), wchan $(cat "/proc/$pid/wchan"))"
+    cat "/proc/$pid/stack" 2>/dev/null
+  done
+} 2>/dev/null
+
 # Give up (through the TERM trap, so the cleanup runs) after the deadline.
 timeout_s=${CONFORMANCE_TIMEOUT:-240}
 (
@@ -142,7 +161,8 @@ timeout_s=${CONFORMANCE_TIMEOUT:-240}
   sleep "$timeout_s" &
   sleep_pid=$!
   wait "$sleep_pid"
-  echo "run-conformance: timed out after ${timeout_s}s" >&2
+  echo "run-conformance: timed out after ${timeout_s}s; where it was:" >&2
+  report_stuck >&2
   kill -TERM $$
 ) &
 watchdog_pid=$!
