@@ -1,0 +1,55 @@
+/* loopfsctl: what a loopfs instance says of its devices.
+ *
+ * loopfsd describes each loopN in its extended attributes (see
+ * loopfsd(8)): user.loopfs.status ("key=value" lines), user.loopfs.nbd
+ * and user.loopfs.nbdkit-pid.  Reading them never opens the device: an
+ * open and close would run AUTOCLEAR, as on a kernel loop device, so a
+ * listing could otherwise change what it lists.
+ */
+#ifndef LOOPFSCTL_DEVICE_STATUS_H
+#define LOOPFSCTL_DEVICE_STATUS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/loop.h>
+
+#include "vector.h"
+
+struct device_status {
+  int number;                       /* N of loopN */
+  char state[16];                   /* unbound, binding, bound, rundown,
+                                       deleting */
+  bool bound;                       /* bound or rundown: the fields from
+                                       backing_file on are valid */
+  uint64_t size;                    /* bytes */
+  bool ro;                          /* BLKROGET */
+  uint32_t logical_block_size;
+  uint32_t physical_block_size;
+  char backing_file[PATH_MAX];      /* the file's path, as sysfs shows it */
+  char file_name[LO_NAME_SIZE];     /* lo_file_name */
+  uint64_t offset;
+  uint64_t sizelimit;
+  bool autoclear, partscan, dio, read_only;
+  unsigned backing_major, backing_minor;
+  uint64_t backing_inode;
+  int nbdkit_pid;                   /* -1 when no nbdkit serves it */
+  char nbd[32];                     /* "/dev/nbdX", or "" */
+};
+
+DEFINE_VECTOR_TYPE (int_vector, int);
+
+/* Read the status of instance node PATH (DIR/loopN) into ST.  Returns
+ * 0, -ENODATA when PATH is not a loopfs device node, or another
+ * -errno. */
+int device_status_read (const char *path, struct device_status *st);
+
+/* Is DIR a loopfs instance (its loop-control answers user.loopfs.node)?
+ * Returns 0 or -errno (-ENODATA: not a loopfs instance). */
+int instance_check (const char *dir);
+
+/* Append the numbers of the devices present in instance DIR to
+ * NUMBERS, in ascending order.  Returns 0 or -errno. */
+int instance_device_numbers (const char *dir, int_vector *numbers);
+
+#endif /* LOOPFSCTL_DEVICE_STATUS_H */

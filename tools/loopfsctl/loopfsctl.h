@@ -1,0 +1,24 @@
+/* loopfsctl: the subcommands and what they share.
+ *
+ * Every subcommand gets its own argv (argv[0] is the subcommand's name)
+ * and returns the process exit status: 0 on success, 1 when the work
+ * failed (one line on stderr says why), 2 for a usage error.  exec
+ * returns the status of the command it ran, or 125 when it could not
+ * run it at all (the convention of env(1) and timeout(1)).
+ */
+#ifndef LOOPFSCTL_H
+#define LOOPFSCTL_H
+
+#define EXIT_USAGE 2
+#define EXIT_EXEC_FAILED 125
+
+int cmd_attach (int argc, char **argv);
+int cmd_detach (int argc, char **argv);
+int cmd_list (int argc, char **argv);
+int cmd_status (int argc, char **argv);
+int cmd_exec (int argc, char **argv);
+
+/* Print "loopfsctl: MESSAGE" and a newline on stderr. */
+void error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+#endif /* LOOPFSCTL_H */
