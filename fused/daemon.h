@@ -37,6 +37,8 @@
 #define XATTR_NBD "user.loopfs.nbd"            /* "/dev/nbdX" when attached */
 #define XATTR_STATUS "user.loopfs.status"      /* "key=value" lines, see
                                                   loopfsd(8) */
+#define XATTR_INSTANCE "user.loopfs.instance"  /* on loop-control: the
+                                                  same for the instance */
 
 struct device;
 

@@ -586,6 +586,35 @@ status_value (const struct loopdev *lo, char *buf, size_t size)
   return len;
 }
 
+/* Write what loop-control's user.loopfs.instance tells into BUF as
+ * "key=value" lines: the daemon, the instance's limit and use, and
+ * whether bound devices also get a kernel NBD device.  Returns the
+ * length, or -ERANGE if BUF is too small. */
+static int
+instance_value (char *buf, size_t size)
+{
+  const struct instance *inst = &daemon_state.inst;
+  size_t i, bound = 0;
+  int len;
+
+  for (i = 0; i < inst->devs.len; i++)
+    bound += inst->devs.ptr[i]->state == LOOPDEV_BOUND
+             || inst->devs.ptr[i]->state == LOOPDEV_RUNDOWN;
+  len = snprintf (buf, size,
+                  "pid=%d\n"
+                  "max=%u\n"
+                  "devices=%zu\n"
+                  "bound=%zu\n"
+                  "nbd=%s\n"
+                  "connections=%u\n",
+                  (int) getpid (), inst->max_devices, instance_count (inst),
+                  bound, daemon_state.nbd ? "on" : "off",
+                  daemon_state.opts.connections);
+  if (len < 0 || (size_t) len >= size)
+    return -ERANGE;
+  return len;
+}
+
 /* Compute the value of extended attribute NAME of INO into BUF. */
 static int
 xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
@@ -608,6 +637,8 @@ xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
                      ((struct device *) lo->priv)->nbd_index);
   if (strcmp (name, XATTR_STATUS) == 0 && lo)
     return status_value (lo, buf, size);
+  if (strcmp (name, XATTR_INSTANCE) == 0 && ino == CONTROL_INO)
+    return instance_value (buf, size);
   return -ENODATA;
 }
 
@@ -635,7 +666,8 @@ static void
 fs_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
 {
   static const char *const names[] = { XATTR_NODE, XATTR_NBDKIT_PID,
-                                       XATTR_NBD, XATTR_STATUS };
+                                       XATTR_NBD, XATTR_STATUS,
+                                       XATTR_INSTANCE };
   char list[128], value[PATH_MAX + 2 * LO_NAME_SIZE + 512];
   size_t used = 0, i;
 

@@ -31,7 +31,9 @@
 #include "daemon.h"
 #include "device.h"
 #include "kernel-nbd.h"
+#include "mount-helper.h"
 #include "reaper.h"
+#include "service-notify.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -254,6 +256,7 @@ static void
 ready_done (uv_work_t *work, int status)
 {
   struct daemon *d = work->data;
+  int r;
 
   if (status < 0 && ready_err == 0)
     ready_err = -EIO;
@@ -264,6 +267,9 @@ ready_done (uv_work_t *work, int status)
     return;
   }
   signal_parent (0);
+  r = service_notify_ready ();
+  if (r < 0)
+    log_error ("telling the service manager: %s", strerror (-r));
 }
 
 /* fusermount3 -u -z finished. */
@@ -507,6 +513,11 @@ main (int argc, char *argv[])
   mallopt (M_MMAP_THRESHOLD, 4 << 20);
   mallopt (M_TRIM_THRESHOLD, 64 << 20);
 
+  if (mount_helper_invoked (argv[0])) {
+    r = mount_helper_args (&argc, &argv);
+    if (r != 0)
+      exit (r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+  }
   options_init (&d->opts);
   while ((c = getopt_long (argc, argv, "fo:hV", long_options, NULL)) != -1) {
     switch (c) {

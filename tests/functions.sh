@@ -156,14 +156,14 @@ loopfsd_pid ()
   # Shell builtins only: this runs over every process, and starting a
   # program per process is slow (seconds in the test VM).
   for p in /proc/[0-9]*; do
-    read -r comm < "$p/comm" 2>/dev/null || continue
+    read -r comm 2>/dev/null < "$p/comm" || continue
     [ "$comm" = loopfsd ] || continue
     while IFS= read -r -d '' arg; do
       if [ "$arg" = "$dir" ]; then
         echo "${p#/proc/}"
         return 0
       fi
-    done < "$p/cmdline" 2>/dev/null
+    done 2>/dev/null < "$p/cmdline"
   done
   return 1
 }
@@ -233,14 +233,14 @@ children_nbdkit ()
 {
   local parent=$1 p comm key value
   for p in /proc/[0-9]*; do
-    read -r comm < "$p/comm" 2>/dev/null || continue
+    read -r comm 2>/dev/null < "$p/comm" || continue
     [ "$comm" = nbdkit ] || continue
     while read -r key value; do
       if [ "$key" = PPid: ]; then
         [ "$value" = "$parent" ] && echo "${p#/proc/}"
         break
       fi
-    done < "$p/status" 2>/dev/null
+    done 2>/dev/null < "$p/status"
   done
   # The last process looked at decides nothing: finding none is no error.
   return 0

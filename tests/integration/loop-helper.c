@@ -104,6 +104,22 @@ cmd_clr (char **argv)
   return ioctl (fd, LOOP_CLR_FD, 0) < 0 ? -errno : 0;
 }
 
+/* Set LO_FLAGS_AUTOCLEAR on DEV with LOOP_GET_STATUS64 and
+ * LOOP_SET_STATUS64; the close that follows may clear it at once. */
+static int
+cmd_autoclear (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDWR);
+  struct loop_info64 info;
+
+  if (fd < 0)
+    return fd;
+  if (ioctl (fd, LOOP_GET_STATUS64, &info) < 0)
+    return -errno;
+  info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+  return ioctl (fd, LOOP_SET_STATUS64, &info) < 0 ? -errno : 0;
+}
+
 /* LOOP_SET_CAPACITY on DEV opened read-only ("ro") or read-write ("rw"):
  * through a read-only descriptor it needs CAP_SYS_ADMIN over the
  * instance. */
@@ -290,7 +306,7 @@ static void
 usage (void)
 {
   fprintf (stderr,
-"usage: loop-helper status DEV | clr DEV | capacity DEV ro|rw\n"
+"usage: loop-helper status DEV | clr DEV | autoclear DEV | capacity DEV ro|rw\n"
 "       | set-fd DEV FILE ro|rw\n"
 "       | add CONTROL N | remove CONTROL N | get-free CONTROL\n"
 "       | xattr FILE NAME | pread DEV OFF LEN [direct]\n"
@@ -316,6 +332,8 @@ main (int argc, char *argv[])
     r = cmd_status (argv);
   else if (strcmp (cmd, "clr") == 0 && n == 1)
     r = cmd_clr (argv);
+  else if (strcmp (cmd, "autoclear") == 0 && n == 1)
+    r = cmd_autoclear (argv);
   else if (strcmp (cmd, "capacity") == 0 && n == 2)
     r = cmd_capacity (argv);
   else if (strcmp (cmd, "set-fd") == 0 && n == 3)

@@ -16,6 +16,7 @@
 #define XATTR_STATUS "user.loopfs.status"
 #define XATTR_NBD "user.loopfs.nbd"
 #define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
+#define XATTR_INSTANCE "user.loopfs.instance"
 
 /* Read extended attribute NAME of PATH into BUF (SIZE bytes) as a
  * NUL-terminated string.  Returns its length or -errno. */
@@ -140,9 +141,55 @@ instance_check (const char *dir)
   if (asprintf (&path, "%s/loop-control", dir) < 0)
     return -ENOMEM;
   r = read_xattr (path, XATTR_NODE, node, sizeof node);
-  if (r == -EOPNOTSUPP || (r >= 0 && strcmp (node, "loop-control") != 0))
+  if (r == -EOPNOTSUPP || r == -ENOENT || r == -ENOTDIR
+      || (r >= 0 && strcmp (node, "loop-control") != 0))
     return -ENODATA;
   return r < 0 ? r : 0;
+}
+
+int
+instance_resolve (const char *dir, char *resolved)
+{
+  if (realpath (dir, resolved) == NULL)
+    return errno == ENOENT || errno == ENOTDIR ? -ENODATA : -errno;
+  return instance_check (resolved);
+}
+
+int
+instance_info_read (const char *dir, struct instance_info *info)
+{
+  CLEANUP_FREE char *path = NULL;
+  char text[512], *line, *next;
+  int r;
+
+  memset (info, 0, sizeof *info);
+  r = instance_check (dir);
+  if (r < 0)
+    return r;
+  if (asprintf (&path, "%s/loop-control", dir) < 0)
+    return -ENOMEM;
+  r = read_xattr (path, XATTR_INSTANCE, text, sizeof text);
+  if (r < 0)
+    return r;
+  for (line = text; *line; line = next) {
+    char key[32], value[32];
+
+    next = strchrnul (line, '\n');
+    if (*next)
+      *next++ = '\0';
+    if (sscanf (line, "%31[^=]=%31s", key, value) != 2)
+      return -EINVAL;
+    if (strcmp (key, "pid") == 0) info->pid = atoi (value);
+    else if (strcmp (key, "max") == 0) info->max = strtoul (value, NULL, 10);
+    else if (strcmp (key, "devices") == 0)
+      info->devices = strtoul (value, NULL, 10);
+    else if (strcmp (key, "bound") == 0)
+      info->bound = strtoul (value, NULL, 10);
+    else if (strcmp (key, "nbd") == 0) info->nbd = strcmp (value, "on") == 0;
+    else if (strcmp (key, "connections") == 0)
+      info->connections = strtoul (value, NULL, 10);
+  }
+  return 0;
 }
 
 /* qsort comparison of two ints. */

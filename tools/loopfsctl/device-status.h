@@ -37,6 +37,16 @@ struct device_status {
   char nbd[32];                     /* "/dev/nbdX", or "" */
 };
 
+/* What loop-control's user.loopfs.instance says of the instance. */
+struct instance_info {
+  int pid;                          /* the loopfsd serving it */
+  unsigned max;                     /* -o max=N */
+  unsigned devices;                 /* loopN present */
+  unsigned bound;                   /* of which bound */
+  bool nbd;                         /* bound devices get /dev/nbdX */
+  unsigned connections;             /* NBD connections per device */
+};
+
 DEFINE_VECTOR_TYPE (int_vector, int);
 
 /* Read the status of instance node PATH (DIR/loopN) into ST.  Returns
@@ -47,6 +57,15 @@ int device_status_read (const char *path, struct device_status *st);
 /* Is DIR a loopfs instance (its loop-control answers user.loopfs.node)?
  * Returns 0 or -errno (-ENODATA: not a loopfs instance). */
 int instance_check (const char *dir);
+
+/* Resolve DIR to the absolute path of the loopfs instance mounted
+ * there, in RESOLVED (PATH_MAX bytes).  Returns 0 or -errno (-ENODATA:
+ * not a loopfs instance). */
+int instance_resolve (const char *dir, char *resolved);
+
+/* Read what instance DIR says of itself into INFO.  Returns 0 or
+ * -errno (-ENODATA: not a loopfs instance). */
+int instance_info_read (const char *dir, struct instance_info *info);
 
 /* Append the numbers of the devices present in instance DIR to
  * NUMBERS, in ascending order.  Returns 0 or -errno. */
