@@ -21,9 +21,9 @@ static const struct subcommand {
     "exec [--instance DIR] [--max N] -- COMMAND [ARG...]" },
   { "attach", cmd_attach,
     "attach [--read-only] [--offset N] [--sizelimit N] [--block-size N]\n"
-    "                   [--partscan] [--direct-io] [--autoclear] DIR FILE" },
+    "                   [--partscan] [--direct-io] DIR FILE" },
   { "detach", cmd_detach, "detach DIR/loopN..." },
-  { "list", cmd_list, "list [--json] DIR" },
+  { "list", cmd_list, "list [--all] [--json] DIR" },
   { "status", cmd_status, "status [--json] DIR" },
 };
 
