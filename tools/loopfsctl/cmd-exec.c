@@ -169,6 +169,16 @@ set_up (struct sandbox *sb, int *notify_socket)
     error ("exec: making mounts private: %m");
     return -errno;
   }
+  /* Opened in the new namespace (a bind takes mounts of the caller's
+   * namespace only) and before /dev changes, which may hide DIR. */
+  if (sb->instance_dir) {
+    sb->instance_fd = open (sb->instance_dir,
+                            O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sb->instance_fd < 0) {
+      error ("exec: %s: %m", sb->instance_dir);
+      return -errno;
+    }
+  }
   if (links > MAX_LINKS)
     links = MAX_LINKS;
   r = sandbox_dev_build (links);
@@ -376,11 +386,6 @@ cmd_exec (int argc, char **argv)
     if (r < 0) {
       error ("exec: %s: %s", sb.instance_dir,
              r == -ENODATA ? "not a loopfs instance" : strerror (-r));
-      return EXIT_EXEC_FAILED;
-    }
-    sb.instance_fd = open (sb.instance_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (sb.instance_fd < 0) {
-      error ("exec: %s: %m", sb.instance_dir);
       return EXIT_EXEC_FAILED;
     }
   }
