@@ -66,6 +66,7 @@
 #include <sys/wait.h>
 
 #include "cleanup.h"
+#include "loopfsd-start.h"
 
 /* How long loopfsd may take to mount, and to exit after the unmount. */
 #define START_TIMEOUT_MS 10000
@@ -169,44 +170,12 @@ exit_status_of (int status)
   return EXIT_FAILURE;
 }
 
-/* Choose the loopfsd to run: $LOOPFSD, else the build tree's
- * ../fused/loopfsd relative to this executable, else "loopfsd" for a
- * $PATH lookup.  Returns a string owned by the caller, or NULL. */
-static char *
-find_loopfsd (void)
-{
-  const char *env = getenv ("LOOPFSD");
-  char self[PATH_MAX], *slash, *path;
-  ssize_t n;
-
-  if (env && *env)
-    return strdup (env);
-  n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    slash = strrchr (self, '/');
-    if (slash) {
-      *slash = '\0';
-      if (asprintf (&path, "%s/../fused/loopfsd", self) < 0)
-        return NULL;
-      if (access (path, X_OK) == 0)
-        return path;
-      free (path);
-    }
-  }
-  return strdup ("loopfsd");
-}
-
 /* In a child between fork and exec: die with the parent PARENT, and
- * restore the signal mask the program started with.  If the parent is
- * already gone (it died before prctl ran), exit at once. */
+ * restore the signal mask the program started with. */
 static void
 child_link_to_parent (pid_t parent)
 {
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-    _exit (127);
-  if (getppid () != parent)
-    _exit (127);
+  loopfsd_child_link_to_parent (parent);
   if (sigprocmask (SIG_SETMASK, &original_mask, NULL) < 0)
     _exit (127);
 }
@@ -263,30 +232,45 @@ make_mountpoint (struct private_instance *pi)
 }
 
 /* Start "loopfsd -f MOUNTPOINT" as our child, killed by the kernel if we
- * die.  It gets a process group of its own, so a ^C on the terminal
- * reaches only us and we tear the instance down in order. */
+ * die, and wait until loop-control exists in the instance; then open
+ * it.  Fails if the daemon exits or takes too long. */
 static int
 start_daemon (struct private_instance *pi)
 {
-  CLEANUP_FREE char *loopfsd = find_loopfsd ();
-  pid_t parent = getpid ();
+  CLEANUP_FREE char *loopfsd = loopfsd_find ("../fused/loopfsd");
+  CLEANUP_FREE char *control = NULL;
   pid_t pid;
+  int r;
 
   if (loopfsd == NULL)
     return -ENOMEM;
-  pid = fork ();
+  pid = loopfsd_spawn (loopfsd, pi->mountpoint, NULL, &original_mask);
   if (pid < 0) {
+    errno = -pid;
     log_error ("fork: %m");
-    return -errno;
-  }
-  if (pid == 0) {
-    child_link_to_parent (parent);
-    setpgid (0, 0);
-    execlp (loopfsd, "loopfsd", "-f", pi->mountpoint, (char *) NULL);
-    fprintf (stderr, "loopfs-private: exec %s: %m\n", loopfsd);
-    _exit (127);
+    return pid;
   }
   pi->daemon = pid;
+  r = loopfsd_wait_mounted (pid, pi->mountpoint, START_TIMEOUT_MS,
+                            &pi->daemon_status);
+  if (r == -ECHILD) {
+    pi->daemon = -1;
+    log_error ("loopfsd exited before mounting (%s)",
+               describe_status (pi->daemon_status));
+    return r;
+  }
+  if (r < 0) {
+    log_error ("loopfsd did not mount %s within %d ms", pi->mountpoint,
+               START_TIMEOUT_MS);
+    return r;
+  }
+  if (asprintf (&control, "%s/loop-control", pi->mountpoint) < 0)
+    return -ENOMEM;
+  pi->control = open (control, O_RDWR | O_CLOEXEC);
+  if (pi->control < 0) {
+    log_error ("open %s: %m", control);
+    return -errno;
+  }
   return 0;
 }
 
@@ -301,38 +285,6 @@ daemon_exited (struct private_instance *pi)
     return true;
   }
   return false;
-}
-
-/* Wait until loop-control exists in the instance: the mount is made and
- * the daemon answers.  Fails if the daemon exits or takes too long. */
-static int
-wait_for_control (struct private_instance *pi)
-{
-  CLEANUP_FREE char *control = NULL;
-  struct stat st;
-  long waited;
-
-  if (asprintf (&control, "%s/loop-control", pi->mountpoint) < 0)
-    return -ENOMEM;
-  for (waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
-    if (daemon_exited (pi)) {
-      log_error ("loopfsd exited before mounting (%s)",
-                 describe_status (pi->daemon_status));
-      return -ECHILD;
-    }
-    if (stat (control, &st) == 0) {
-      pi->control = open (control, O_RDWR | O_CLOEXEC);
-      if (pi->control < 0) {
-        log_error ("open %s: %m", control);
-        return -errno;
-      }
-      return 0;
-    }
-    sleep_ms (10);
-  }
-  log_error ("loopfsd did not mount %s within %d ms", pi->mountpoint,
-             START_TIMEOUT_MS);
-  return -ETIMEDOUT;
 }
 
 /* Take a free device from loop-control and bind IMAGE_FD to it with
@@ -618,7 +570,6 @@ main (int argc, char *argv[])
   if (enter_private_namespace () < 0
       || make_mountpoint (&pi) < 0
       || start_daemon (&pi) < 0
-      || wait_for_control (&pi) < 0
       || bind_device (&pi, image_fd, image, read_only) < 0
       || check_device (&pi, read_only) < 0)
     goto out;

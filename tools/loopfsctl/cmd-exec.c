@@ -1,12 +1,417 @@
-/* loopfsctl exec: placeholder until the sandbox lands. */
+/* loopfsctl exec: run a command where unmodified loop tools use private
+ * loop devices (see loopfsctl(8), sections EXEC and SANDBOX).
+ *
+ * This process (the supervisor) makes a private mount namespace with
+ * the sandbox's /dev (sandbox-dev.c) and the instance at /dev/loopfs,
+ * either a fresh loopfsd it starts as its child or an existing instance
+ * bound there; mounts the sysfs view (sysfs-view.c) over /sys/block and
+ * /sys/dev/block; starts the sandbox's init in a new PID namespace
+ * (sandbox-init.c), which runs COMMAND under a seccomp filter; answers
+ * that filter's stat notifications (stat-fake.c); and when COMMAND is
+ * done, tears everything down and exits with COMMAND's status.
+ *
+ * Everything dies with the supervisor: init and loopfsd have it as
+ * their parent-death signal (and loopfsd's nbdkit processes die with
+ * loopfsd), and the mount namespaces go with their last process.
+ */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "cleanup.h"
+#include "device-status.h"
 #include "loopfsctl.h"
+#include "loopfsd-start.h"
+#include "sandbox-dev.h"
+#include "sandbox-init.h"
+#include "stat-fake.h"
+#include "sysfs-view.h"
+
+/* loopfsd's per-user limit (see loopfsd(8), FILES) bounds the device
+ * numbers when --max does not. */
+#define USER_LIMIT_FILE "/etc/loopfs/max_loop_devices"
+#define USER_LIMIT_DEFAULT 255u
+/* At most this many /dev/loopN symlinks, whatever the limits say. */
+#define MAX_LINKS 65536u
+
+#define START_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+struct sandbox {
+  const char *instance_dir;       /* --instance, or NULL: a fresh one */
+  int instance_fd;                /* O_PATH of --instance */
+  unsigned max;                   /* --max, or 0 */
+  pid_t loopfsd;                  /* our loopfsd, or -1 */
+  int loopfsd_status;
+  bool instance_mounted;          /* /dev/loopfs is mounted */
+  bool control_bound;             /* /dev/loop-control is bound */
+  struct sysfs_view *sysfs;
+  struct stat_fake *fake;
+  pid_t init;                     /* the sandbox's init, or -1 */
+  int init_status;
+};
+
+static sigset_t waited, original_mask;
+
+/* Print the usage of exec to FP. */
+static void
+usage (FILE *fp)
+{
+  fputs ("Usage: loopfsctl exec [--instance DIR] [--max N] -- COMMAND "
+         "[ARG...]\n"
+         "Run COMMAND where /dev/loop-control and /dev/loopN are those of a\n"
+         "private loopfs instance (a fresh one, or DIR) and unmodified\n"
+         "losetup works on them as on the host.  Exits with COMMAND's\n"
+         "status; 125 if the sandbox could not be set up.\n"
+         "\n"
+         "  --instance DIR  use the instance mounted at DIR\n"
+         "  --max N         a fresh instance has at most N devices\n"
+         "  -h, --help      show this help\n", fp);
+}
+
+/* The per-user device limit loopfsd applies. */
+static unsigned
+user_limit (void)
+{
+  FILE *fp = fopen (USER_LIMIT_FILE, "re");
+  unsigned n = USER_LIMIT_DEFAULT;
+
+  if (fp) {
+    if (fscanf (fp, "%u", &n) != 1)
+      n = USER_LIMIT_DEFAULT;
+    fclose (fp);
+  }
+  return n;
+}
+
+/* Put the instance at SANDBOX_INSTANCE: start a fresh loopfsd there,
+ * or bind --instance DIR. */
+static int
+set_up_instance (struct sandbox *sb)
+{
+  CLEANUP_FREE char *loopfsd = NULL, *max_option = NULL;
+  char *options[3] = { NULL };
+  char source[64];
+  pid_t pid;
+  int r;
+
+  if (sb->instance_dir) {
+    snprintf (source, sizeof source, "/proc/self/fd/%d", sb->instance_fd);
+    if (mount (source, SANDBOX_INSTANCE, NULL, MS_BIND, NULL) < 0) {
+      error ("exec: binding %s to %s: %m", sb->instance_dir,
+             SANDBOX_INSTANCE);
+      return -errno;
+    }
+    sb->instance_mounted = true;
+    return 0;
+  }
+
+  loopfsd = loopfsd_find ("../../fused/loopfsd");
+  if (loopfsd == NULL)
+    return -ENOMEM;
+  if (sb->max) {
+    if (asprintf (&max_option, "max=%u", sb->max) < 0)
+      return -ENOMEM;
+    options[0] = (char *) "-o";
+    options[1] = max_option;
+  }
+  pid = loopfsd_spawn (loopfsd, SANDBOX_INSTANCE, options, &original_mask);
+  if (pid < 0) {
+    error ("exec: starting %s: %s", loopfsd, strerror (-pid));
+    return pid;
+  }
+  sb->loopfsd = pid;
+  r = loopfsd_wait_mounted (pid, SANDBOX_INSTANCE, START_TIMEOUT_MS,
+                            &sb->loopfsd_status);
+  if (r == -ECHILD) {
+    sb->loopfsd = -1;
+    error ("exec: loopfsd exited before mounting (exit status %d)",
+           exit_status_of (sb->loopfsd_status));
+    return r;
+  }
+  sb->instance_mounted = true;
+  if (r < 0) {
+    error ("exec: loopfsd did not mount %s within %d ms", SANDBOX_INSTANCE,
+           START_TIMEOUT_MS);
+    return r;
+  }
+  return 0;
+}
+
+/* Enter a private mount namespace and set up everything the sandbox
+ * shows, up to (not including) its init. */
+static int
+set_up (struct sandbox *sb, int *notify_socket)
+{
+  unsigned links = sb->max ? sb->max : user_limit ();
+  int sv[2];
+  int r;
+
+  if (unshare (CLONE_NEWNS) < 0) {
+    error ("exec: unshare (CLONE_NEWNS): %m (needs CAP_SYS_ADMIN)");
+    return -errno;
+  }
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+    error ("exec: making mounts private: %m");
+    return -errno;
+  }
+  /* Opened in the new namespace (a bind takes mounts of the caller's
+   * namespace only) and before /dev changes, which may hide DIR. */
+  if (sb->instance_dir) {
+    sb->instance_fd = open (sb->instance_dir,
+                            O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sb->instance_fd < 0) {
+      error ("exec: %s: %m", sb->instance_dir);
+      return -errno;
+    }
+  }
+  if (links > MAX_LINKS)
+    links = MAX_LINKS;
+  r = sandbox_dev_build (links);
+  if (r < 0)
+    return r;
+  r = set_up_instance (sb);
+  if (r < 0)
+    return r;
+  r = sandbox_dev_bind_control ();
+  if (r < 0)
+    return r;
+  sb->control_bound = true;
+  r = sysfs_view_mount (SANDBOX_INSTANCE, &sb->sysfs);
+  if (r < 0)
+    return r;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    error ("exec: socketpair: %m");
+    return -errno;
+  }
+  r = stat_fake_start (sv[0], SANDBOX_INSTANCE, &sb->fake);
+  if (r < 0) {
+    close (sv[1]);
+    return r;
+  }
+  *notify_socket = sv[1];
+  return 0;
+}
+
+/* Start the sandbox's init running COMMAND in a new PID namespace. */
+static int
+start_init (struct sandbox *sb, char **command, int notify_socket)
+{
+  CLEANUP_CLOSE int own_pidns = open ("/proc/self/ns/pid",
+                                      O_RDONLY | O_CLOEXEC);
+  int lifeline[2];
+  pid_t pid;
+
+  if (own_pidns < 0 || pipe2 (lifeline, O_CLOEXEC) < 0) {
+    error ("exec: %m");
+    return -errno;
+  }
+  if (unshare (CLONE_NEWPID) < 0) {
+    error ("exec: unshare (CLONE_NEWPID): %m");
+    close (lifeline[0]);
+    close (lifeline[1]);
+    return -errno;
+  }
+  pid = fork ();
+  if (pid == 0) {
+    struct sandbox_init si = {
+      .lifeline = lifeline[0],
+      .waited = &waited,
+      .child_mask = &original_mask,
+      .command = command,
+      .notify_socket = notify_socket,
+    };
+
+    close (lifeline[1]);
+    sandbox_init_run (&si);
+  }
+  close (lifeline[0]);
+  /* The write end stays open (close-on-exec) until we exit. */
+  if (pid < 0) {
+    error ("exec: fork: %m");
+    close (lifeline[1]);
+    return -errno;
+  }
+  sb->init = pid;
+  /* Our own later children (none) and threads stay in our namespace:
+   * threads cannot be made while children would go elsewhere. */
+  if (setns (own_pidns, CLONE_NEWPID) < 0) {
+    error ("exec: setns: %m");
+    return -errno;
+  }
+  return 0;
+}
+
+/* Wait until init exits, passing signals sent to us on to it. */
+static void
+wait_for_init (struct sandbox *sb)
+{
+  siginfo_t info;
+
+  for (;;) {
+    if (sigwaitinfo (&waited, &info) < 0)
+      continue;
+    if (info.si_signo != SIGCHLD) {
+      /* A terminal's signal reached COMMAND's process group already. */
+      if (info.si_code != SI_KERNEL)
+        kill (sb->init, info.si_signo);
+      continue;
+    }
+    if (sb->loopfsd >= 0
+        && waitpid (sb->loopfsd, &sb->loopfsd_status, WNOHANG) == sb->loopfsd) {
+      error ("exec: loopfsd exited unexpectedly (exit status %d)",
+             exit_status_of (sb->loopfsd_status));
+      sb->loopfsd = -1;
+    }
+    if (waitpid (sb->init, &sb->init_status, WNOHANG) == sb->init) {
+      sb->init = -1;
+      return;
+    }
+  }
+}
+
+/* Wait up to MS milliseconds for loopfsd to exit; true if it did. */
+static bool
+wait_loopfsd (struct sandbox *sb, long ms)
+{
+  struct timespec tick = { .tv_nsec = 10000000 };
+  long waited_ms;
+
+  for (waited_ms = 0; waited_ms <= ms; waited_ms += 10) {
+    if (waitpid (sb->loopfsd, &sb->loopfsd_status, WNOHANG) == sb->loopfsd) {
+      sb->loopfsd = -1;
+      return true;
+    }
+    nanosleep (&tick, NULL);
+  }
+  return false;
+}
+
+/* Undo everything: stop serving, unmount the instance (a fresh loopfsd
+ * then detaches every device, ends its nbdkit processes and exits) and
+ * wait for loopfsd.  Returns 0 or -EIO when loopfsd had to be killed. */
+static int
+tear_down (struct sandbox *sb)
+{
+  int r = 0;
+
+  if (sb->init >= 0) {
+    kill (sb->init, SIGKILL);
+    waitpid (sb->init, &sb->init_status, 0);
+    sb->init = -1;
+  }
+  stat_fake_stop (sb->fake);
+  sb->fake = NULL;
+  sysfs_view_unmount (sb->sysfs);
+  sb->sysfs = NULL;
+  if (sb->control_bound && umount2 ("/dev/loop-control", MNT_DETACH) < 0)
+    error ("exec: unmounting /dev/loop-control: %m");
+  if (sb->instance_mounted && umount2 (SANDBOX_INSTANCE, 0) < 0
+      && umount2 (SANDBOX_INSTANCE, MNT_DETACH) < 0)
+    error ("exec: unmounting %s: %m", SANDBOX_INSTANCE);
+  if (sb->loopfsd >= 0 && !wait_loopfsd (sb, STOP_TIMEOUT_MS)) {
+    error ("exec: loopfsd %d did not exit after the unmount; killing it",
+           (int) sb->loopfsd);
+    kill (sb->loopfsd, SIGKILL);
+    waitpid (sb->loopfsd, &sb->loopfsd_status, 0);
+    sb->loopfsd = -1;
+    r = -EIO;
+  }
+  return r;
+}
 
 int
 cmd_exec (int argc, char **argv)
 {
-  (void) argc;
-  (void) argv;
-  error ("exec: not implemented yet");
-  return EXIT_EXEC_FAILED;
+  static const struct option long_options[] = {
+    { "instance", required_argument, NULL, 'i' },
+    { "max", required_argument, NULL, 'm' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct sandbox sb = { .instance_fd = -1, .loopfsd = -1, .init = -1 };
+  int c, r, status, notify_socket = -1;
+  unsigned long max;
+  char *end;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "+h", long_options, NULL)) != -1) {
+    switch (c) {
+    case 'i':
+      sb.instance_dir = optarg;
+      break;
+    case 'm':
+      errno = 0;
+      max = strtoul (optarg, &end, 10);
+      if (errno || *end || end == optarg || max < 1 || max > 1048576) {
+        error ("exec: --max: '%s' is not a number from 1 to 1048576",
+               optarg);
+        return EXIT_USAGE;
+      }
+      sb.max = max;
+      break;
+    case 'h':
+      usage (stdout);
+      return 0;
+    default:
+      usage (stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    error ("exec: no command given");
+    usage (stderr);
+    return EXIT_USAGE;
+  }
+  if (sb.instance_dir && sb.max) {
+    error ("exec: --max applies to a fresh instance, not to --instance");
+    return EXIT_USAGE;
+  }
+  if (sb.instance_dir) {
+    r = instance_check (sb.instance_dir);
+    if (r < 0) {
+      error ("exec: %s: %s", sb.instance_dir,
+             r == -ENODATA ? "not a loopfs instance" : strerror (-r));
+      return EXIT_EXEC_FAILED;
+    }
+  }
+
+  /* SIGCHLD tells us that init or loopfsd ended; the others are passed
+   * on.  Blocked before any child exists, so that none is missed. */
+  sigemptyset (&waited);
+  sigaddset (&waited, SIGCHLD);
+  sigaddset (&waited, SIGTERM);
+  sigaddset (&waited, SIGINT);
+  sigaddset (&waited, SIGHUP);
+  sigaddset (&waited, SIGQUIT);
+  sigprocmask (SIG_BLOCK, &waited, &original_mask);
+
+  status = EXIT_EXEC_FAILED;
+  if (set_up (&sb, &notify_socket) == 0
+      && start_init (&sb, argv + optind, notify_socket) == 0) {
+    close (TAKE_FD (notify_socket));
+    wait_for_init (&sb);
+    status = exit_status_of (sb.init_status);
+  }
+  if (notify_socket >= 0)
+    close (notify_socket);
+  if (tear_down (&sb) < 0 && status == 0)
+    status = 1;
+  if (sb.instance_fd >= 0)
+    close (sb.instance_fd);
+  return status;
 }

@@ -1,0 +1,57 @@
+#!/bin/bash
+# loopfsctl exec --instance DIR uses an existing instance: devices made
+# inside stay in it afterwards.  And nothing of the host's loop devices
+# is reachable from inside: no host loop node in /dev, only the
+# instance's devices in /sys/block and /sys/dev/block, and mknod of a
+# block device refused even for root.
+set -euo pipefail
+# shellcheck source=../functions.sh
+source "$(dirname "$0")/../functions.sh"
+
+requires_root
+isolate_mounts "$@"
+requires losetup --version
+
+tmp=$(make_tmpdir)
+mnt=$tmp/mnt
+img=$tmp/disk.img
+mkdir "$mnt"
+truncate -s 16M "$img"
+start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+cleanup_fn "$LOOP_HELPER" clr "$mnt/loop0"
+
+out=$("$LOOPFSCTL" exec --instance "$mnt" -- losetup -f --show "$img") \
+  || fail "losetup in the sandbox: $out"
+assert_eq "device made in the sandbox" /dev/loop0 "$out"
+assert_eq "loop0 bound in the instance" "$img" \
+  "$(status_field "$mnt/loop0" file_name)"
+
+# A second run sees the same device, in sysfs and through losetup.
+out=$("$LOOPFSCTL" exec --instance "$mnt" -- losetup -l -n -O NAME,BACK-FILE) \
+  || fail "losetup -l: $out"
+assert_eq "losetup -l in a second sandbox" "/dev/loop0 $img" \
+  "$(tr -s ' ' <<<"$out")"
+
+# Isolation.  Host loop nodes: the only block devices of major 7 are
+# the instance's (whose faked stat says so), none elsewhere in /dev.
+out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
+  find /dev -path /dev/loopfs -prune -o -type b -printf "%p %D %Hr\n" \
+    | awk "\$3 == 7 { print \"host loop node: \" \$1 }"
+  for n in /dev/loop[0-9]*; do
+    [ -L "$n" ] || echo "not a link: $n"
+  done
+  echo "sys/block: $(ls /sys/block | tr "\n" " ")"
+  echo "sys/dev/block: $(ls /sys/dev/block | tr "\n" " ")"
+  mknod /tmp/loopfs-test-node.$$ b 7 0 2>&1 && { rm -f /tmp/loopfs-test-node.$$; echo "mknod b 7 0 worked"; }
+  stat -L -c "loop0 %F %t:%T" /dev/loop0
+  stat -L -c "loop-control %F %t:%T" /dev/loop-control
+') || fail "isolation checks: $out"
+echo "$out"
+! grep -q '^host loop node\|^not a link\|worked$' <<<"$out" \
+  || fail "host loop devices reachable: $out"
+grep -qx 'sys/block: loop0 ' <<<"$out" || fail "/sys/block: $out"
+grep -qx 'sys/dev/block: 7:0 ' <<<"$out" || fail "/sys/dev/block: $out"
+grep -q 'Operation not permitted' <<<"$out" || fail "mknod: $out"
+grep -qx 'loop0 block special file 7:0' <<<"$out" || fail "stat loop0: $out"
+grep -qx 'loop-control character special file a:ed' <<<"$out" \
+  || fail "stat loop-control: $out"

@@ -1,0 +1,28 @@
+/* loopfsctl exec: the sandbox's /dev.
+ *
+ * A tmpfs mounted over /dev in the sandbox's (private) mount namespace,
+ * holding what the host's /dev holds except its loop devices: character
+ * and other block devices bound from the host, symlinks recreated,
+ * mounts below /dev (pts, shm, mqueue, hugepages) bound recursively.
+ * In their place: /dev/loopfs, where the instance is mounted;
+ * /dev/loop-control, the instance's; and /dev/loopN symlinks to
+ * loopfs/loopN for every N the instance may allocate, dangling until
+ * loopN exists, so a number LOOP_CTL_GET_FREE returns works at once.
+ */
+#ifndef LOOPFSCTL_SANDBOX_DEV_H
+#define LOOPFSCTL_SANDBOX_DEV_H
+
+/* Where the instance is in the sandbox. */
+#define SANDBOX_INSTANCE "/dev/loopfs"
+
+/* Mount the tmpfs over /dev of the current mount namespace (which must
+ * be private) and fill it, with LINKS symlinks /dev/loopN.  Returns 0 or
+ * -errno after a message. */
+int sandbox_dev_build (unsigned links);
+
+/* Bind the instance's loop-control (SANDBOX_INSTANCE/loop-control) over
+ * /dev/loop-control, once the instance is there.  Returns 0 or -errno
+ * after a message. */
+int sandbox_dev_bind_control (void);
+
+#endif /* LOOPFSCTL_SANDBOX_DEV_H */

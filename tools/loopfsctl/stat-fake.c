@@ -1,0 +1,531 @@
+/* loopfsctl exec: the sandbox's stat(2) of loop nodes (see
+ * stat-fake.h). */
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+
+#include "cleanup.h"
+#include "loopfsctl.h"
+#include "stat-fake.h"
+
+#define LOOP_MAJOR 7
+#define MISC_MAJOR 10
+#define LOOP_CTRL_MINOR 237
+
+/* Block devices report the page size as their I/O block size. */
+#define BLOCK_DEVICE_BLKSIZE 4096
+
+/* Numbers of mknod and mknodat outside the x86_64 ABI, so that 32-bit
+ * and x32 programs cannot make block nodes either. */
+#define I386_MKNOD 14
+#define I386_MKNODAT 297
+#define X32_BIT 0x40000000u
+
+struct stat_fake {
+  int socket;               /* where the listener comes from */
+  int listener;             /* the seccomp listener, or -1 */
+  int stop;                 /* eventfd: stop the thread */
+  dev_t instance_dev;       /* st_dev of the instance's nodes */
+  pthread_t thread;
+};
+
+/* The filter.  Offsets into struct seccomp_data; the mode argument of
+ * mknod is 32 bits wide, so its low word (little endian) is enough. */
+#define ARG_LO(n) (offsetof (struct seccomp_data, args) + 8 * (n))
+#define LOAD(off) BPF_STMT (BPF_LD | BPF_W | BPF_ABS, (off))
+#define RET(v) BPF_STMT (BPF_RET | BPF_K, (v))
+#define JEQ(v, t, f) BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, (v), (t), (f))
+
+static struct sock_filter filter[] = {
+  /* 0 */ LOAD (offsetof (struct seccomp_data, arch)),
+  /* 1 */ JEQ (AUDIT_ARCH_X86_64, 2, 0),
+  /* 2 */ JEQ (AUDIT_ARCH_I386, 13, 0),
+  /* 3 */ RET (SECCOMP_RET_ALLOW),
+  /* x86_64 and x32 */
+  /* 4 */ LOAD (offsetof (struct seccomp_data, nr)),
+  /* 5 */ JEQ (__NR_mknod, 14, 0),
+  /* 6 */ JEQ (__NR_mknodat, 15, 0),
+  /* 7 */ JEQ (X32_BIT | __NR_mknod, 12, 0),
+  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 13, 0),
+  /* 9 */ JEQ (__NR_stat, 5, 0),
+  /* 10 */ JEQ (__NR_lstat, 4, 0),
+  /* 11 */ JEQ (__NR_fstat, 3, 0),
+  /* 12 */ JEQ (__NR_newfstatat, 2, 0),
+  /* 13 */ JEQ (__NR_statx, 1, 0),
+  /* 14 */ RET (SECCOMP_RET_ALLOW),
+  /* 15 */ RET (SECCOMP_RET_USER_NOTIF),
+  /* i386 */
+  /* 16 */ LOAD (offsetof (struct seccomp_data, nr)),
+  /* 17 */ JEQ (I386_MKNOD, 2, 0),
+  /* 18 */ JEQ (I386_MKNODAT, 3, 0),
+  /* 19 */ RET (SECCOMP_RET_ALLOW),
+  /* mknod: the mode is argument 1 */
+  /* 20 */ LOAD (ARG_LO (1)),
+  /* 21 */ BPF_JUMP (BPF_JMP | BPF_JA, 1, 0, 0),
+  /* mknodat: the mode is argument 2 */
+  /* 22 */ LOAD (ARG_LO (2)),
+  /* 23 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 24 */ JEQ (S_IFBLK, 0, 1),
+  /* 25 */ RET (SECCOMP_RET_ERRNO | EPERM),
+  /* 26 */ RET (SECCOMP_RET_ALLOW),
+};
+
+/* glibc has no wrapper for seccomp(2). */
+static int
+seccomp (unsigned op, unsigned flags, void *arg)
+{
+  return syscall (SYS_seccomp, op, flags, arg);
+}
+
+int
+stat_fake_install (int socket)
+{
+  struct sock_fprog prog = {
+    .len = sizeof filter / sizeof filter[0],
+    .filter = filter,
+  };
+  char byte = 0;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg = {
+    .msg_iov = &iov, .msg_iovlen = 1,
+    .msg_control = control.buf, .msg_controllen = sizeof control.buf,
+  };
+  struct cmsghdr *cmsg;
+  int listener;
+
+  listener = seccomp (SECCOMP_SET_MODE_FILTER,
+                      SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  /* Without CAP_SYS_ADMIN a filter needs no_new_privs. */
+  if (listener < 0 && errno == EACCES
+      && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+    listener = seccomp (SECCOMP_SET_MODE_FILTER,
+                        SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (listener < 0) {
+    error ("exec: installing the seccomp filter: %m");
+    return -errno;
+  }
+  memset (control.buf, 0, sizeof control.buf);
+  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &listener, sizeof (int));
+  if (sendmsg (socket, &msg, MSG_NOSIGNAL) < 0) {
+    error ("exec: passing the seccomp listener: %m");
+    close (listener);
+    return -errno;
+  }
+  close (listener);
+  close (socket);
+  return 0;
+}
+
+/* Receive the listener from SF->socket, or -1 if COMMAND ended (or we
+ * are told to stop) before sending it. */
+static int
+receive_listener (struct stat_fake *sf)
+{
+  struct pollfd fds[2] = {
+    { .fd = sf->socket, .events = POLLIN },
+    { .fd = sf->stop, .events = POLLIN },
+  };
+  char byte;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg = {
+    .msg_iov = &iov, .msg_iovlen = 1,
+    .msg_control = control.buf, .msg_controllen = sizeof control.buf,
+  };
+  struct cmsghdr *cmsg;
+  int fd;
+
+  while (poll (fds, 2, -1) < 0)
+    if (errno != EINTR)
+      return -1;
+  if (fds[1].revents)
+    return -1;
+  if (recvmsg (sf->socket, &msg, MSG_CMSG_CLOEXEC) <= 0)
+    return -1;
+  cmsg = CMSG_FIRSTHDR (&msg);
+  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
+    return -1;
+  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
+  return fd;
+}
+
+/* Read the NUL-terminated string at ADDR in process PID into BUF (SIZE
+ * bytes), a page at a time, so that a string ending just before an
+ * unmapped page is read.  Returns 0 or -errno. */
+static int
+read_string (pid_t pid, uint64_t addr, char *buf, size_t size)
+{
+  size_t got = 0;
+
+  while (got < size) {
+    size_t chunk = 4096 - ((addr + got) & 4095);
+    struct iovec local, remote;
+    ssize_t n;
+
+    if (chunk > size - got)
+      chunk = size - got;
+    local.iov_base = buf + got;
+    local.iov_len = chunk;
+    remote.iov_base = (void *) (uintptr_t) (addr + got);
+    remote.iov_len = chunk;
+    n = process_vm_readv (pid, &local, 1, &remote, 1, 0);
+    if (n <= 0)
+      return n < 0 ? -errno : -EFAULT;
+    if (memchr (buf + got, '\0', n))
+      return 0;
+    got += n;
+  }
+  return -ENAMETOOLONG;
+}
+
+/* Write SIZE bytes from DATA to ADDR in process PID. */
+static int
+write_memory (pid_t pid, uint64_t addr, const void *data, size_t size)
+{
+  struct iovec local = { .iov_base = (void *) data, .iov_len = size };
+  struct iovec remote = { .iov_base = (void *) (uintptr_t) addr,
+                          .iov_len = size };
+  ssize_t n = process_vm_writev (pid, &local, 1, &remote, 1, 0);
+
+  if (n < 0)
+    return -errno;
+  return (size_t) n == size ? 0 : -EFAULT;
+}
+
+/* The arguments of one stat-family call, whatever its form. */
+struct stat_call {
+  int dirfd;                /* AT_FDCWD or a descriptor of the caller */
+  uint64_t path;            /* address of the path, 0 for none */
+  int flags;                /* AT_* flags */
+  unsigned mask;            /* statx mask */
+  uint64_t buf;             /* where the result goes */
+  bool is_statx;
+};
+
+/* Decode the notification REQ into CALL. */
+static void
+decode_call (const struct seccomp_notif *req, struct stat_call *call)
+{
+  const __u64 *a = req->data.args;
+
+  memset (call, 0, sizeof *call);
+  call->dirfd = AT_FDCWD;
+  switch (req->data.nr) {
+  case __NR_stat:
+    call->path = a[0], call->buf = a[1];
+    break;
+  case __NR_lstat:
+    call->path = a[0], call->buf = a[1];
+    call->flags = AT_SYMLINK_NOFOLLOW;
+    break;
+  case __NR_fstat:
+    call->dirfd = (int) a[0], call->buf = a[1];
+    call->flags = AT_EMPTY_PATH;
+    break;
+  case __NR_newfstatat:
+    call->dirfd = (int) a[0], call->path = a[1], call->buf = a[2];
+    call->flags = (int) a[3];
+    break;
+  default:                  /* __NR_statx */
+    call->dirfd = (int) a[0], call->path = a[1];
+    call->flags = (int) a[2], call->mask = (unsigned) a[3];
+    call->buf = a[4];
+    call->is_statx = true;
+    break;
+  }
+}
+
+/* Open (O_PATH) what CALL of thread PID names, looked up as the kernel
+ * would for the caller: relative to its root, working directory or
+ * descriptor.  Returns the descriptor or -errno. */
+static int
+open_target (pid_t pid, const struct stat_call *call, const char *path)
+{
+  bool nofollow = call->flags & AT_SYMLINK_NOFOLLOW;
+  char base[64];
+  int fd;
+
+  if (path[0] == '\0') {
+    if (!(call->flags & AT_EMPTY_PATH))
+      return -ENOENT;
+    if (call->dirfd == AT_FDCWD)
+      snprintf (base, sizeof base, "/proc/%d/cwd", (int) pid);
+    else
+      snprintf (base, sizeof base, "/proc/%d/fd/%d", (int) pid, call->dirfd);
+    fd = open (base, O_PATH | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+  }
+  if (path[0] == '/') {
+    /* Absolute symlinks on the way must resolve in the caller's root
+     * too, which RESOLVE_IN_ROOT gives. */
+    struct open_how how = {
+      .flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+      .resolve = RESOLVE_IN_ROOT,
+    };
+    CLEANUP_CLOSE int root = -1;
+
+    snprintf (base, sizeof base, "/proc/%d/root", (int) pid);
+    root = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+      return -errno;
+    fd = syscall (SYS_openat2, root, path, &how, sizeof how);
+    return fd < 0 ? -errno : fd;
+  }
+  else {
+    CLEANUP_CLOSE int dir = -1;
+
+    if (call->dirfd == AT_FDCWD)
+      snprintf (base, sizeof base, "/proc/%d/cwd", (int) pid);
+    else
+      snprintf (base, sizeof base, "/proc/%d/fd/%d", (int) pid, call->dirfd);
+    dir = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+      return -errno;
+    fd = openat (dir, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+    return fd < 0 ? -errno : fd;
+  }
+}
+
+/* Which node of the instance FD is: its device number as a kernel loop
+ * device would have it, or 0 if FD is not one of the instance's
+ * nodes. */
+static dev_t
+node_device (struct stat_fake *sf, int fd, const struct stat *st)
+{
+  char path[64], node[32], rest;
+  ssize_t n;
+  int number;
+
+  if (st->st_dev != sf->instance_dev || !S_ISREG (st->st_mode))
+    return 0;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  n = getxattr (path, "user.loopfs.node", node, sizeof node - 1);
+  if (n <= 0)
+    return 0;
+  node[n] = '\0';
+  if (strcmp (node, "loop-control") == 0)
+    return makedev (MISC_MAJOR, LOOP_CTRL_MINOR);
+  if (sscanf (node, "loop%d%c", &number, &rest) == 1 && number >= 0)
+    return makedev (LOOP_MAJOR, number);
+  return 0;
+}
+
+/* The file type a faked node shows for device number RDEV. */
+static mode_t
+node_type (dev_t rdev)
+{
+  return major (rdev) == LOOP_MAJOR ? S_IFBLK : S_IFCHR;
+}
+
+/* Work out the answer to notification REQ: 0 with the faked result
+ * written into the caller's buffer, 1 to let the kernel run the call,
+ * or -errno for the call to fail with. */
+static int
+answer (struct stat_fake *sf, const struct seccomp_notif *req)
+{
+  struct stat_call call;
+  char path[PATH_MAX];
+  CLEANUP_CLOSE int fd = -1;
+  struct stat st;
+  dev_t rdev;
+
+  decode_call (req, &call);
+  if (call.path == 0)
+    path[0] = '\0';
+  else if (read_string (req->pid, call.path, path, sizeof path) < 0)
+    return 1;
+  /* The pid and the memory read were the caller's only if the
+   * notification is still pending. */
+  if (ioctl (sf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+    return 1;
+  fd = open_target (req->pid, &call, path);
+  if (fd < 0 || fstat (fd, &st) < 0)
+    return 1;
+  rdev = node_device (sf, fd, &st);
+  if (rdev == 0)
+    return 1;
+
+  if (call.is_statx) {
+    struct statx stx;
+    int sync = call.flags & AT_STATX_SYNC_TYPE;
+
+    if (statx (fd, "", AT_EMPTY_PATH | sync, call.mask, &stx) < 0)
+      return 1;
+    stx.stx_mode = node_type (rdev) | (stx.stx_mode & 07777);
+    stx.stx_rdev_major = major (rdev);
+    stx.stx_rdev_minor = minor (rdev);
+    stx.stx_size = 0;
+    stx.stx_blocks = 0;
+    stx.stx_blksize = BLOCK_DEVICE_BLKSIZE;
+    return write_memory (req->pid, call.buf, &stx, sizeof stx);
+  }
+  st.st_mode = node_type (rdev) | (st.st_mode & 07777);
+  st.st_rdev = rdev;
+  st.st_size = 0;
+  st.st_blocks = 0;
+  st.st_blksize = BLOCK_DEVICE_BLKSIZE;
+  return write_memory (req->pid, call.buf, &st, sizeof st);
+}
+
+/* Receive and answer one notification.  A caller that died or was
+ * interrupted meanwhile makes the receive or the response fail with
+ * ENOENT, which is nobody's error. */
+static void
+serve_one (struct stat_fake *sf, struct seccomp_notif *req,
+           struct seccomp_notif_resp *resp, size_t req_size, size_t resp_size)
+{
+  int r;
+
+  memset (req, 0, req_size);
+  if (ioctl (sf->listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+    return;
+  r = answer (sf, req);
+  memset (resp, 0, resp_size);
+  resp->id = req->id;
+  if (r == 1)
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  else
+    resp->error = r;
+  while (ioctl (sf->listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0
+         && errno == EINTR)
+    ;
+}
+
+/* The thread: receive the listener, then answer notifications until
+ * every process under the filter is gone (the listener hangs up) or we
+ * are told to stop. */
+static void *
+serve (void *arg)
+{
+  struct stat_fake *sf = arg;
+  struct seccomp_notif_sizes sizes;
+  CLEANUP_FREE struct seccomp_notif *req = NULL;
+  CLEANUP_FREE struct seccomp_notif_resp *resp = NULL;
+  struct pollfd fds[2];
+
+  sf->listener = receive_listener (sf);
+  if (sf->listener < 0)
+    return NULL;
+  if (seccomp (SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+    return NULL;
+  /* The kernel's structures may be larger than our headers'. */
+  req = calloc (1, sizes.seccomp_notif > sizeof *req
+                   ? sizes.seccomp_notif : sizeof *req);
+  resp = calloc (1, sizes.seccomp_notif_resp > sizeof *resp
+                    ? sizes.seccomp_notif_resp : sizeof *resp);
+  if (req == NULL || resp == NULL)
+    return NULL;
+  fds[0] = (struct pollfd) { .fd = sf->listener, .events = POLLIN };
+  fds[1] = (struct pollfd) { .fd = sf->stop, .events = POLLIN };
+  for (;;) {
+    if (poll (fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (fds[1].revents)
+      break;
+    if (fds[0].revents & POLLIN)
+      serve_one (sf, req, resp,
+                 sizes.seccomp_notif > sizeof *req
+                 ? sizes.seccomp_notif : sizeof *req,
+                 sizes.seccomp_notif_resp > sizeof *resp
+                 ? sizes.seccomp_notif_resp : sizeof *resp);
+    else if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+      break;
+  }
+  return NULL;
+}
+
+int
+stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+{
+  struct stat_fake *sf;
+  struct stat st;
+  int r;
+
+  if (stat (instance, &st) < 0) {
+    error ("exec: %s: %m", instance);
+    close (socket);
+    return -errno;
+  }
+  sf = calloc (1, sizeof *sf);
+  if (sf == NULL) {
+    close (socket);
+    return -ENOMEM;
+  }
+  sf->socket = socket;
+  sf->listener = -1;
+  sf->instance_dev = st.st_dev;
+  sf->stop = eventfd (0, EFD_CLOEXEC);
+  if (sf->stop < 0) {
+    r = -errno;
+    error ("exec: eventfd: %m");
+    goto fail;
+  }
+  r = -pthread_create (&sf->thread, NULL, serve, sf);
+  if (r < 0) {
+    error ("exec: pthread_create: %s", strerror (-r));
+    goto fail;
+  }
+  *out = sf;
+  return 0;
+
+ fail:
+  if (sf->stop >= 0)
+    close (sf->stop);
+  close (socket);
+  free (sf);
+  return r;
+}
+
+void
+stat_fake_stop (struct stat_fake *sf)
+{
+  uint64_t one = 1;
+
+  if (sf == NULL)
+    return;
+  if (write (sf->stop, &one, sizeof one) < 0)
+    error ("exec: stopping the stat server: %m");
+  pthread_join (sf->thread, NULL);
+  if (sf->listener >= 0)
+    close (sf->listener);
+  close (sf->stop);
+  close (sf->socket);
+  free (sf);
+}

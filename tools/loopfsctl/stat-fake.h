@@ -1,0 +1,38 @@
+/* loopfsctl exec: the sandbox's stat(2) of loop nodes.
+ *
+ * Stock losetup (util-linux 2.38 is_loopdev) accepts a device only if
+ * stat says S_ISBLK with major 7, but loopfs nodes are FUSE regular
+ * files.  COMMAND therefore runs under a seccomp filter that hands
+ * every stat-family call (stat, lstat, fstat, newfstatat, statx) to
+ * loopfsctl as a user notification.  loopfsctl repeats the lookup the
+ * caller asked for through /proc/PID/{root,cwd,fd} and, only when it
+ * lands on a node of the sandbox's instance, answers with that node's
+ * real attributes made to look like a kernel loop device's (S_IFBLK
+ * 7:N for loopN, S_IFCHR 10:237 for loop-control, size 0); every other
+ * call goes on to the kernel unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE),
+ * so a lookup loopfsctl gets wrong can only ever fall back to the truth.
+ *
+ * The same filter refuses mknod and mknodat of block devices (EPERM),
+ * so that root in the sandbox cannot make a node for a host loop device.
+ */
+#ifndef LOOPFSCTL_STAT_FAKE_H
+#define LOOPFSCTL_STAT_FAKE_H
+
+struct stat_fake;
+
+/* In COMMAND's process, between fork and exec: install the filter and
+ * send its listener over unix socket SOCKET (closed afterwards).
+ * Returns 0 or -errno after a message. */
+int stat_fake_install (int socket);
+
+/* In loopfsctl: start a thread that receives the listener from SOCKET
+ * (taking ownership of it) and answers the notifications for the
+ * instance mounted at INSTANCE.  Returns 0 or -errno after a message. */
+int stat_fake_start (int socket, const char *instance,
+                     struct stat_fake **out);
+
+/* Stop answering (once COMMAND and its descendants are gone) and free
+ * SF; NULL is allowed. */
+void stat_fake_stop (struct stat_fake *sf);
+
+#endif /* LOOPFSCTL_STAT_FAKE_H */

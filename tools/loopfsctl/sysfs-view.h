@@ -1,0 +1,27 @@
+/* loopfsctl exec: the sandbox's sysfs view of the instance's devices.
+ *
+ * losetup -a, -l, -j and --nooverlap list loop devices by reading
+ * /sys/block/loop* and /sys/dev/block/7:N/...  In the sandbox a small
+ * read-only FUSE filesystem, served by a thread of loopfsctl, is
+ * mounted over /sys/block and bound over /sys/dev/block: it shows
+ * exactly the instance's devices, in the kernel's file formats, with
+ * every value computed on each read from the device's
+ * user.loopfs.status attribute (which never opens the device), so it is
+ * always current and loop/ exists only while a device is bound, as
+ * with the kernel.  /sys/dev/block/7:N is a symlink to
+ * ../../block/loopN.
+ */
+#ifndef LOOPFSCTL_SYSFS_VIEW_H
+#define LOOPFSCTL_SYSFS_VIEW_H
+
+struct sysfs_view;
+
+/* Mount the view of the instance mounted at INSTANCE over /sys/block
+ * and /sys/dev/block of the current mount namespace and serve it from a
+ * thread.  Returns 0 or -errno after a message. */
+int sysfs_view_mount (const char *instance, struct sysfs_view **out);
+
+/* Unmount the view, stop its thread and free SV; NULL is allowed. */
+void sysfs_view_unmount (struct sysfs_view *sv);
+
+#endif /* LOOPFSCTL_SYSFS_VIEW_H */

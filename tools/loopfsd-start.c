@@ -1,0 +1,117 @@
+/* Starting a private loopfsd (see loopfsd-start.h). */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "cleanup.h"
+#include "loopfsd-start.h"
+
+char *
+loopfsd_find (const char *build_relative)
+{
+  const char *env = getenv ("LOOPFSD");
+  char self[PATH_MAX], *slash, *path;
+  ssize_t n;
+
+  if (env && *env)
+    return strdup (env);
+  n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    slash = strrchr (self, '/');
+    if (slash) {
+      *slash = '\0';
+      if (asprintf (&path, "%s/%s", self, build_relative) < 0)
+        return NULL;
+      if (access (path, X_OK) == 0)
+        return path;
+      free (path);
+    }
+  }
+  return strdup ("loopfsd");
+}
+
+void
+loopfsd_child_link_to_parent (pid_t parent)
+{
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    _exit (127);
+  if (getppid () != parent)
+    _exit (127);
+}
+
+pid_t
+loopfsd_spawn (const char *loopfsd, const char *mountpoint,
+               char *const *options, const sigset_t *child_mask)
+{
+  pid_t parent = getpid ();
+  size_t n_options = 0, i, j;
+  pid_t pid;
+
+  while (options && options[n_options])
+    n_options++;
+
+  pid = fork ();
+  if (pid < 0)
+    return -errno;
+  if (pid == 0) {
+    char *argv[n_options + 4];
+
+    loopfsd_child_link_to_parent (parent);
+    setpgid (0, 0);
+    if (sigprocmask (SIG_SETMASK, child_mask, NULL) < 0)
+      _exit (127);
+    j = 0;
+    argv[j++] = (char *) "loopfsd";
+    argv[j++] = (char *) "-f";
+    for (i = 0; i < n_options; i++)
+      argv[j++] = options[i];
+    argv[j++] = (char *) mountpoint;
+    argv[j] = NULL;
+    execvp (loopfsd, argv);
+    fprintf (stderr, "exec %s: %m\n", loopfsd);
+    _exit (127);
+  }
+  return pid;
+}
+
+/* Sleep for MS milliseconds. */
+static void
+sleep_ms (long ms)
+{
+  struct timespec ts = {
+    .tv_sec = ms / 1000,
+    .tv_nsec = (ms % 1000) * 1000000,
+  };
+
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+int
+loopfsd_wait_mounted (pid_t pid, const char *mountpoint, long timeout_ms,
+                      int *status)
+{
+  CLEANUP_FREE char *control = NULL;
+  struct stat st;
+  long waited;
+
+  if (asprintf (&control, "%s/loop-control", mountpoint) < 0)
+    return -ENOMEM;
+  for (waited = 0; waited < timeout_ms; waited += 10) {
+    if (waitpid (pid, status, WNOHANG) == pid)
+      return -ECHILD;
+    if (stat (control, &st) == 0)
+      return 0;
+    sleep_ms (10);
+  }
+  return -ETIMEDOUT;
+}
