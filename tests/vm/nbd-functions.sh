@@ -308,14 +308,16 @@ children_named ()
 {
   local parent=$1 want=$2 p comm key value
   for p in /proc/[0-9]*; do
-    read -r comm < "$p/comm" 2>/dev/null || continue
+    # (2>/dev/null first: it must cover the redirection of a process
+    # that has just gone.)
+    read -r comm 2>/dev/null < "$p/comm" || continue
     [ "$comm" = "$want" ] || continue
     while read -r key value; do
       if [ "$key" = PPid: ]; then
         [ "$value" = "$parent" ] && echo "${p#/proc/}"
         break
       fi
-    done < "$p/status" 2>/dev/null
+    done 2>/dev/null < "$p/status"
   done
   return 0
 }

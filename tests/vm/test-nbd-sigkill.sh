@@ -99,7 +99,7 @@ start_killed_instance ()
   [ "$(wc -w <<<"${REAPER[$name]}")" = 1 ] \
     || fail "$name: expected one loopfsd-reaper, found '${REAPER[$name]}'"
   cleanup_fn kill_if_alive "${REAPER[$name]}"
-  read_until_error "$dev" "$tmp/$name.reader.err" &
+  { read_until_error "$dev" "$tmp/$name.reader.err" || now_ms > "$tmp/$name.reader.end"; } &
   READER[$name]=$!
   cleanup_fn kill_if_alive "${READER[$name]}"
 }
@@ -119,8 +119,9 @@ check_io_fails ()
     sleep 0.05
   done
   wait "$reader" 2>/dev/null || true
-  echo "$name: the reader in flight on $dev ended $(($(now_ms) - KILLED_AT)) ms" \
-    "after SIGKILL: $(cat "$tmp/$name.reader.err")"
+  echo "$name: the reader in flight on $dev ended" \
+    "$(($(cat "$tmp/$name.reader.end") - KILLED_AT)) ms after SIGKILL:" \
+    "$(cat "$tmp/$name.reader.err")"
   reader_saw_device_end "$tmp/$name.reader.err" \
     || fail "$name: the reader in flight on $dev: expected EIO, got:" \
          "$(cat "$tmp/$name.reader.err")"
