@@ -254,6 +254,7 @@ struct attach_work {
   char socket_path[108];
   char identifier[KERNEL_NBD_IDENTIFIER_MAX];
   int resize_index;         /* the device to move to B in place, or -1 */
+  int resize_fd;            /* its descriptor (the device's), or -1 */
   struct kernel_attach_link link;  /* its sockets, then the new device's */
   bool resized;             /* resize_index was moved to B */
   uint32_t index;
@@ -276,7 +277,14 @@ attach_run (uv_work_t *work)
 
   w->nbd_fd = -1;
   if (w->resize_index >= 0) {
-    int r = kernel_attach_resize (&w->config, w->resize_index, &w->link,
+    int r;
+
+    /* Pages written through /dev/nbdX but still in its cache go to the
+     * old backend, as a loop device syncs before a change of its
+     * binding. */
+    if (w->resize_fd >= 0)
+      fsync (w->resize_fd);
+    r = kernel_attach_resize (&w->config, w->resize_index, &w->link,
                                   w->resize_msg, sizeof w->resize_msg);
     if (r == 0) {
       w->index = w->resize_index;
@@ -296,8 +304,8 @@ attach_run (uv_work_t *work)
 
 /* Report the attach.  In auto mode a failure only loses the kernel
  * device; with nbd=on it fails the bind.  A device moved in place keeps
- * its descriptor, whose cached pages may be of another backing file
- * (LOOP_CHANGE_FD): they are dropped. */
+ * its descriptor, whose cached pages may be of another backing file or
+ * offset (LOOP_CHANGE_FD, LOOP_SET_STATUS64): they are dropped. */
 static void
 attach_done (uv_work_t *work, int status)
 {
@@ -348,10 +356,12 @@ device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
     return;
   }
   *w = (struct attach_work) { .d = d, .dev = dev, .b = b, .cb = cb,
-                              .opaque = opaque, .resize_index = -1 };
+                              .opaque = opaque, .resize_index = -1,
+                              .resize_fd = -1 };
   kernel_attach_link_init (&w->link);
   if (dev->backend && dev->nbd_index >= 0 && dev->nbd_link.n_sockets > 0) {
     w->resize_index = dev->nbd_index;
+    w->resize_fd = dev->nbd_fd;
     w->link = dev->nbd_link;
     kernel_attach_link_init (&dev->nbd_link);
   }

@@ -61,9 +61,10 @@ typedef void (*device_attach_cb) (struct device *dev, struct backend *b,
 /* Attach new backend B of DEV (for BINDING) to a kernel NBD device when
  * the instance uses kernel NBD, on the thread pool, then call CB.  When
  * B replaces a backend whose kernel device is attached (LOOP_SET_CAPACITY,
- * LOOP_CHANGE_FD), that device is moved over to B in place, keeping its
- * number and taking B's size; only if that fails is a new one attached
- * (and the old one disconnected when B is installed). */
+ * LOOP_CHANGE_FD, a new offset or size limit), that device is moved over
+ * to B in place, keeping its number and taking B's size; only if that
+ * fails is a new one attached (and the old one disconnected when B is
+ * installed). */
 void device_kernel_attach (struct daemon *d, struct device *dev,
                            struct backend *b,
                            const struct loopdev_binding *binding,

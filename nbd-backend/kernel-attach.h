@@ -57,7 +57,7 @@ int kernel_attach (const struct kernel_attach_config *config, uint32_t *index,
 /* Move connected device INDEX, attached with LINK, to the nbdkit at
  * CONFIG->socket_path and give it that export's size, in place: the
  * device keeps its number and stays usable (a mounted file system
- * survives), requests meanwhile waiting in the kernel.
+ * need not be unmounted), requests meanwhile waiting in the kernel.
  *
  * NBD_CMD_RECONFIGURE (Linux >= 5.3) changes the size, but takes new
  * sockets only in place of connections the kernel has found dead, and
