@@ -68,7 +68,8 @@ bind_two ()
 # (READER), so that requests are under way when the instance ends.
 start_reader ()
 {
-  read_until_error "$NBD_A" "$tmp/reader.err" &
+  rm -f "$tmp/reader.end"
+  { read_until_error "$NBD_A" "$tmp/reader.err" || now_ms > "$tmp/reader.end"; } &
   READER=$!
   cleanup_fn kill_if_alive "$READER"
   sleep 0.5
@@ -91,6 +92,8 @@ check_instance_gone ()
   ! process_alive "$READER" \
     || fail "$what: the reader of $NBD_A still runs 60 s later ($(task_state "$READER"))"
   wait "$READER" 2>/dev/null || true
+  echo "$what: the reader of $NBD_A ended $(($(cat "$tmp/reader.end") - ENDED_AT))" \
+    "ms after the instance was told to end: $(cat "$tmp/reader.err")"
   reader_saw_device_end "$tmp/reader.err" \
     || fail "$what: the reader of $NBD_A: expected EIO, got: $(cat "$tmp/reader.err")"
   wait_gone "$LOOPFSD_PID" || fail "$what: loopfsd $LOOPFSD_PID did not exit"
@@ -189,6 +192,7 @@ mark=$(kernel_log_mark)
 # --- umount of the instance ------------------------------------------------------
 bind_two
 start_reader
+ENDED_AT=$(now_ms)
 umount "$mnt"
 check_instance_gone "after umount"
 assert_clean_disconnects_since "$mark" "after umount"
@@ -197,6 +201,7 @@ assert_clean_disconnects_since "$mark" "after umount"
 start_loopfsd_log "$tmp/loopfsd-term.log" "$mnt"
 bind_two
 start_reader
+ENDED_AT=$(now_ms)
 kill -TERM "$LOOPFSD_PID"
 check_instance_gone "after SIGTERM"
 
