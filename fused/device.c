@@ -80,6 +80,8 @@ device_created (void *opaque, struct loopdev *lo)
   dev->backing_fd = -1;
   dev->nbd_index = -1;
   dev->nbd_fd = -1;
+  kernel_attach_link_init (&dev->nbd_link);
+  kernel_attach_link_init (&dev->next_nbd_link);
   dev->queue_tail = &dev->queue;
   lo->priv = dev;
   return 0;
@@ -94,6 +96,8 @@ device_destroyed (void *opaque, struct loopdev *lo)
   struct device *dev = lo->priv;
 
   backing_close (d->loop, dev->backing_fd);
+  kernel_attach_link_close (&dev->nbd_link);
+  kernel_attach_link_close (&dev->next_nbd_link);
   user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
   lo->priv = NULL;
@@ -153,6 +157,7 @@ struct retire_work {
   struct backend *b;
   uint32_t nbd_index;
   int nbd_fd;
+  struct kernel_attach_link link;
   char identifier[KERNEL_NBD_IDENTIFIER_MAX];
 };
 
@@ -168,6 +173,7 @@ retire_disconnect (uv_work_t *work)
   if (w->nbd_fd >= 0)
     close (w->nbd_fd);
   r = kernel_nbd_disconnect (w->nbd_index, w->identifier);
+  kernel_attach_link_close (&w->link);
 
   if (r < 0)
     log_error ("disconnecting /dev/nbd%u: %s", w->nbd_index, strerror (-r));
@@ -206,14 +212,16 @@ retire_stop (uv_work_t *work, int status)
 
 /* Retire backend B of DEV, which kernel device NBD_INDEX (or -1) also
  * uses: the kernel device must be disconnected before nbdkit ends, or
- * its I/O would wait for the dead-connection timeout. */
+ * its I/O would wait for the dead-connection timeout.  Our descriptors
+ * of its sockets (LINK, emptied) are closed after the disconnect. */
 static void
 retire_backend (struct daemon *d, struct device *dev, struct backend *b,
-                int nbd_index, int nbd_fd)
+                int nbd_index, int nbd_fd, struct kernel_attach_link *link)
 {
   struct retire_work *w;
 
   if (nbd_index < 0 || (w = calloc (1, sizeof *w)) == NULL) {
+    kernel_attach_link_close (link);
     backing_close (d->loop, nbd_fd);
     stop_backend (d, b);
     return;
@@ -223,10 +231,13 @@ retire_backend (struct daemon *d, struct device *dev, struct backend *b,
   w->b = b;
   w->nbd_index = nbd_index;
   w->nbd_fd = nbd_fd;
+  w->link = *link;
+  kernel_attach_link_init (link);
   nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
   w->work.data = w;
   if (uv_queue_work (d->loop, &w->work, retire_disconnect, retire_stop) < 0) {
     d->stopping_backends--;
+    kernel_attach_link_close (&w->link);
     free (w);
     backing_close (d->loop, nbd_fd);
     stop_backend (d, b);
@@ -242,15 +253,21 @@ struct attach_work {
   struct kernel_attach_config config;
   char socket_path[108];
   char identifier[KERNEL_NBD_IDENTIFIER_MAX];
+  int resize_index;         /* the device to move to B in place, or -1 */
+  int resize_fd;            /* its descriptor (the device's), or -1 */
+  struct kernel_attach_link link;  /* its sockets, then the new device's */
+  bool resized;             /* resize_index was moved to B */
   uint32_t index;
   int nbd_fd;
   int err;
   char msg[256];
+  char resize_msg[256];     /* why the move failed */
   device_attach_cb cb;
   void *opaque;
 };
 
-/* Attach (thread pool side). */
+/* Attach (thread pool side): move the device in place if there is one
+ * to move, else (or if that fails) attach a new one. */
 static void
 attach_run (uv_work_t *work)
 {
@@ -259,7 +276,26 @@ attach_run (uv_work_t *work)
   char path[32];
 
   w->nbd_fd = -1;
-  w->err = kernel_attach (&w->config, &w->index, w->msg, sizeof w->msg);
+  if (w->resize_index >= 0) {
+    int r;
+
+    /* Pages written through /dev/nbdX but still in its cache go to the
+     * old backend, as a loop device syncs before a change of its
+     * binding. */
+    if (w->resize_fd >= 0)
+      fsync (w->resize_fd);
+    r = kernel_attach_resize (&w->config, w->resize_index, &w->link,
+                                  w->resize_msg, sizeof w->resize_msg);
+    if (r == 0) {
+      w->index = w->resize_index;
+      w->resized = true;
+      w->err = 0;
+      return;
+    }
+    kernel_attach_link_close (&w->link);
+  }
+  w->err = kernel_attach (&w->config, &w->index, &w->link, w->msg,
+                          sizeof w->msg);
   if (w->err == 0) {
     snprintf (path, sizeof path, "/dev/nbd%u", w->index);
     w->nbd_fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -267,27 +303,46 @@ attach_run (uv_work_t *work)
 }
 
 /* Report the attach.  In auto mode a failure only loses the kernel
- * device; with nbd=on it fails the bind. */
+ * device; with nbd=on it fails the bind.  A device moved in place keeps
+ * its descriptor, whose cached pages may be of another backing file or
+ * offset (LOOP_CHANGE_FD, LOOP_SET_STATUS64): they are dropped. */
 static void
 attach_done (uv_work_t *work, int status)
 {
   struct attach_work *w = work->data;
-  int index = -1, err = 0;
+  struct device *dev = w->dev;
+  int index = -1, nbd_fd = -1, err = 0;
 
   if (status < 0 && w->err == 0)
     w->err = -ECANCELED;
-  if (w->err == 0)
+  if (w->resize_index >= 0 && !w->resized)
+    log_error ("loop%d: resizing /dev/nbd%d in place: %s; attaching anew",
+               dev->lo->number, w->resize_index, w->resize_msg);
+  if (w->err == 0) {
     index = w->index;
+    kernel_attach_link_close (&dev->next_nbd_link);
+    dev->next_nbd_link = w->link;
+    if (w->resized) {
+      nbd_fd = dev->nbd_fd;
+      if (nbd_fd >= 0)
+        posix_fadvise (nbd_fd, 0, 0, POSIX_FADV_DONTNEED);
+    }
+    else
+      nbd_fd = w->nbd_fd;
+  }
   else {
-    log_error ("loop%d: attaching /dev/nbd: %s", w->dev->lo->number, w->msg);
+    kernel_attach_link_close (&w->link);
+    log_error ("loop%d: attaching /dev/nbd: %s", dev->lo->number, w->msg);
     if (w->d->opts.nbd == NBD_MODE_ON)
       err = -w->err;
   }
-  w->cb (w->dev, w->b, index, w->nbd_fd, err, w->opaque);
+  w->cb (dev, w->b, index, nbd_fd, err, w->opaque);
   free (w);
 }
 
-/* Attach new backend B of DEV to a kernel NBD device, then call CB. */
+/* Attach new backend B of DEV to a kernel NBD device, then call CB.  A
+ * device DEV's current backend has attached moves to B: the attach takes
+ * our descriptors of its sockets along. */
 void
 device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
                       const struct loopdev_binding *binding,
@@ -301,7 +356,15 @@ device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
     return;
   }
   *w = (struct attach_work) { .d = d, .dev = dev, .b = b, .cb = cb,
-                              .opaque = opaque };
+                              .opaque = opaque, .resize_index = -1,
+                              .resize_fd = -1 };
+  kernel_attach_link_init (&w->link);
+  if (dev->backend && dev->nbd_index >= 0 && dev->nbd_link.n_sockets > 0) {
+    w->resize_index = dev->nbd_index;
+    w->resize_fd = dev->nbd_fd;
+    w->link = dev->nbd_link;
+    kernel_attach_link_init (&dev->nbd_link);
+  }
   snprintf (w->socket_path, sizeof w->socket_path, "%s",
             backend_socket_path (b));
   nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
@@ -314,6 +377,7 @@ device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
   };
   w->work.data = w;
   if (uv_queue_work (d->loop, &w->work, attach_run, attach_done) < 0) {
+    kernel_attach_link_close (&w->link);
     free (w);
     cb (dev, b, -1, -1, d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0, opaque);
   }
@@ -368,10 +432,21 @@ void
 device_install_backend (struct daemon *d, struct device *dev,
                         struct backend *b, int fd, int nbd_index, int nbd_fd)
 {
-  if (dev->backend)
-    retire_backend (d, dev, dev->backend, dev->nbd_index, dev->nbd_fd);
+  if (dev->backend) {
+    if (nbd_index >= 0 && nbd_index == dev->nbd_index)
+      /* Resized in place: the kernel device is B's now. */
+      stop_backend (d, dev->backend);
+    else
+      retire_backend (d, dev, dev->backend, dev->nbd_index, dev->nbd_fd,
+                      &dev->nbd_link);
+  }
   if (dev->backing_fd != fd)
     backing_close (d->loop, dev->backing_fd);
+  kernel_attach_link_close (&dev->nbd_link);
+  if (nbd_index >= 0) {
+    dev->nbd_link = dev->next_nbd_link;
+    kernel_attach_link_init (&dev->next_nbd_link);
+  }
   dev->backend = b;
   dev->backing_fd = fd;
   dev->nbd_index = nbd_index;

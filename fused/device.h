@@ -11,6 +11,7 @@
 #define LOOPFSD_DEVICE_H
 
 #include "daemon.h"
+#include "kernel-attach.h"
 #include "user-limit.h"
 
 struct pending_ioctl;
@@ -23,6 +24,11 @@ struct device {
                                      the same backend, or -1 */
   int nbd_fd;                     /* /dev/nbdN opened to drop its page
                                      cache after writes through loopN */
+  struct kernel_attach_link nbd_link;  /* our descriptors of /dev/nbdN's
+                                     sockets, to resize it in place */
+  struct kernel_attach_link next_nbd_link;  /* those of the kernel device
+                                     an attach has just made or resized,
+                                     until its backend is installed */
   int backing_fd;                 /* our copy of the backing file, or -1 */
   uid_t backing_uid;              /* owner of the backing file: nbdkit's */
   gid_t backing_gid;              /* credentials when the daemon is root */
@@ -53,7 +59,12 @@ typedef void (*device_attach_cb) (struct device *dev, struct backend *b,
                                   void *opaque);
 
 /* Attach new backend B of DEV (for BINDING) to a kernel NBD device when
- * the instance uses kernel NBD, on the thread pool, then call CB. */
+ * the instance uses kernel NBD, on the thread pool, then call CB.  When
+ * B replaces a backend whose kernel device is attached (LOOP_SET_CAPACITY,
+ * LOOP_CHANGE_FD, a new offset or size limit), that device is moved over
+ * to B in place, keeping its number and taking B's size; only if that
+ * fails is a new one attached (and the old one disconnected when B is
+ * installed). */
 void device_kernel_attach (struct daemon *d, struct device *dev,
                            struct backend *b,
                            const struct loopdev_binding *binding,
@@ -62,8 +73,8 @@ void device_kernel_attach (struct daemon *d, struct device *dev,
 /* Make B (serving backing descriptor FD, now owned by the device, and
  * kernel device NBD_INDEX or -1) the device's backend; the previous one,
  * if any, is retired in the background: its kernel NBD device
- * disconnected first, then its nbdkit stopped and its descriptor
- * closed. */
+ * disconnected first (unless it is NBD_INDEX, moved over to B), then
+ * its nbdkit stopped and its descriptor closed. */
 void device_install_backend (struct daemon *d, struct device *dev,
                              struct backend *b, int fd, int nbd_index,
                              int nbd_fd);

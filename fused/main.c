@@ -459,7 +459,7 @@ run (struct daemon *d, bool foreground)
       goto out;
   }
 
-  r = reaper_start ();
+  r = reaper_start (d->nbd ? d->instance_id : NULL);
   if (r < 0) {
     log_error ("cannot start the reaper: %s", strerror (-r));
     goto out;
@@ -585,6 +585,9 @@ main (int argc, char *argv[])
   }
 
   r = run (d, foreground);
+  /* Every device is detached and every nbdkit stopped by now: the
+   * reaper must not disconnect anything. */
+  reaper_clean_exit ();
 
   user_limit_close (&d->user_limit);
   rmdir (d->runtime_dir);

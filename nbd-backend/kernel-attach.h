@@ -19,6 +19,9 @@
 #define KERNEL_ATTACH_TIMEOUT 30
 #define KERNEL_ATTACH_DEAD_CONN_TIMEOUT 5
 
+/* Most connections a kernel device gets, however many are asked for. */
+#define KERNEL_ATTACH_MAX_CONNECTIONS 8
+
 struct kernel_attach_config {
   const char *socket_path;  /* the device's nbdkit (backend_socket_path) */
   unsigned connections;     /* wanted; 1 unless nbdkit allows multi-conn */
@@ -27,9 +30,52 @@ struct kernel_attach_config {
   const char *identifier;   /* backend identifier (kernel-nbd.h) */
 };
 
-/* Attach; on success *INDEX is N of /dev/nbdN.  Returns 0 or a negative
- * errno, with a message in ERR. */
+/* What the caller keeps of an attached device to resize it in place
+ * later: its own descriptors of the sockets the kernel uses (the
+ * kernel holds references of its own) and the export's transmission
+ * flags, which a resize cannot change. */
+struct kernel_attach_link {
+  int sockets[KERNEL_ATTACH_MAX_CONNECTIONS];
+  size_t n_sockets;
+  uint16_t transmission_flags;
+};
+
+/* An empty LINK. */
+void kernel_attach_link_init (struct kernel_attach_link *link);
+
+/* Close LINK's descriptors and empty it.  The kernel's connections are
+ * not affected. */
+void kernel_attach_link_close (struct kernel_attach_link *link);
+
+/* Attach; on success *INDEX is N of /dev/nbdN and, when LINK is not
+ * NULL, it holds our descriptors of the device's sockets.  Returns 0 or
+ * a negative errno, with a message in ERR. */
 int kernel_attach (const struct kernel_attach_config *config, uint32_t *index,
-                   char *err, size_t err_size);
+                   struct kernel_attach_link *link, char *err,
+                   size_t err_size);
+
+/* Move connected device INDEX, attached with LINK, to the nbdkit at
+ * CONFIG->socket_path and give it that export's size, in place: the
+ * device keeps its number and stays usable (a mounted file system
+ * need not be unmounted), requests meanwhile waiting in the kernel.
+ *
+ * NBD_CMD_RECONFIGURE (Linux >= 5.3) changes the size, but takes new
+ * sockets only in place of connections the kernel has found dead, and
+ * an nbdkit connection keeps the size of its handshake.  So: subscribe
+ * to NBD_CMD_LINK_DEAD, negotiate as many new connections as the
+ * device has, shut the write side of the old ones (the kernel can send
+ * nothing more on them; the old nbdkit answers what it has, then
+ * closes them and the kernel finds them dead), and hand the kernel one
+ * new socket, with the new size, for each dead connection as it is
+ * reported.  On success LINK holds the new sockets (the old ones are
+ * closed).
+ *
+ * -EOPNOTSUPP, device untouched: LINK is empty or the new export
+ * differs in connections or flags.  Any other error: the device may be
+ * left with dead connections, the caller disconnects it.  A message is
+ * in ERR either way. */
+int kernel_attach_resize (const struct kernel_attach_config *config,
+                          uint32_t index, struct kernel_attach_link *link,
+                          char *err, size_t err_size);
 
 #endif /* LOOPFS_NBD_BACKEND_KERNEL_ATTACH_H */

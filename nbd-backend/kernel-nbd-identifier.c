@@ -90,10 +90,10 @@ valid_instance_id (const char *s, size_t len)
   return true;
 }
 
-/* Write the identifier for LOOP_INDEX of INSTANCE_ID owned by us. */
+/* Write the part of the identifiers of INSTANCE_ID owned by us that
+ * all its devices share: everything before "loop<N>". */
 int
-kernel_nbd_make_identifier (const char *instance_id, unsigned loop_index,
-                            char *buf, size_t size)
+kernel_nbd_make_owner_prefix (const char *instance_id, char *buf, size_t size)
 {
   uint64_t pid_ns, start;
   pid_t pid = getpid ();
@@ -107,10 +107,29 @@ kernel_nbd_make_identifier (const char *instance_id, unsigned loop_index,
   r = process_start_time (pid, &start);
   if (r < 0)
     return r;
-  n = snprintf (buf, size, "%s%" PRIu64 ":%d:%" PRIu64 ":%s:loop%u",
+  n = snprintf (buf, size, "%s%" PRIu64 ":%d:%" PRIu64 ":%s:",
                 KERNEL_NBD_IDENTIFIER_PREFIX, pid_ns, (int) pid, start,
-                instance_id, loop_index);
+                instance_id);
   if (n < 0 || (size_t) n >= size || n >= KERNEL_NBD_IDENTIFIER_MAX)
+    return -ENAMETOOLONG;
+  return 0;
+}
+
+/* Write the identifier for LOOP_INDEX of INSTANCE_ID owned by us. */
+int
+kernel_nbd_make_identifier (const char *instance_id, unsigned loop_index,
+                            char *buf, size_t size)
+{
+  size_t len;
+  int r, n;
+
+  r = kernel_nbd_make_owner_prefix (instance_id, buf, size);
+  if (r < 0)
+    return r;
+  len = strlen (buf);
+  n = snprintf (buf + len, size - len, "loop%u", loop_index);
+  if (n < 0 || (size_t) n >= size - len
+      || len + n >= KERNEL_NBD_IDENTIFIER_MAX)
     return -ENAMETOOLONG;
   return 0;
 }

@@ -66,11 +66,15 @@
  * sysfs that it did.  But an nbdkit connection's size is fixed at its
  * handshake, so the sockets must be replaced too, and the kernel only
  * takes new sockets in place of connections it has found dead.  The
- * order that keeps a mounted /dev/nbdX alive (dead_conn_timeout > 0):
- * kernel_nbd_monitor_open, start the new nbdkit and negotiate N new
- * sockets, stop the old nbdkit, wait for N NBD_CMD_LINK_DEAD events for
- * the device, then kernel_nbd_reconfigure with the new size and
- * sockets.  Requests meanwhile wait in the kernel.  On a kernel older
+ * order that keeps /dev/nbdX alive with no request failing
+ * (dead_conn_timeout > 0; kernel_attach_resize): kernel_nbd_monitor_open,
+ * start the new nbdkit and negotiate N new sockets, shut the write side
+ * of the N old ones (through descriptors of them kept since the
+ * connect: the kernel can send nothing more on them and requeues, while
+ * the old nbdkit answers what it had read and then closes them; stopping
+ * it instead would answer ESHUTDOWN), and on each NBD_CMD_LINK_DEAD for
+ * the device kernel_nbd_reconfigure with the new size and one new
+ * socket.  Requests meanwhile wait in the kernel.  On a kernel older
  * than 5.3 the only way is a disconnect and a new connect, which a
  * mounted file system does not survive.
  *

@@ -126,6 +126,13 @@ struct kernel_nbd_owner {
 int kernel_nbd_make_identifier (const char *instance_id, unsigned loop_index,
                                 char *buf, size_t size);
 
+/* Write into BUF what every identifier kernel_nbd_make_identifier
+ * makes for INSTANCE_ID in this process starts with (up to the ':'
+ * before "loop<N>"), to find all of them with
+ * kernel_nbd_list_by_identifier.  Errors as there. */
+int kernel_nbd_make_owner_prefix (const char *instance_id, char *buf,
+                                  size_t size);
+
 /* Decode IDENTIFIER; -EINVAL if it is not a loopfs identifier. */
 int kernel_nbd_parse_identifier (const char *identifier,
                                  struct kernel_nbd_owner *owner);

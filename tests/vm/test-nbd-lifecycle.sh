@@ -6,7 +6,7 @@
 # LOOP_CLR_FD while another descriptor holds the device), umount of the
 # instance and SIGTERM of loopfsd (every device of the instance; the
 # daemon then exits).  LOOP_SET_CAPACITY after the image grew gives the
-# nbd device the new size, possibly as another nbdX.
+# same nbd device the new size in place, under a busy reader.
 #
 # Runs inside the VM only: tests/vm/run-vm tests/vm/test-nbd-lifecycle.sh
 # [BUILDDIR].
@@ -68,7 +68,8 @@ bind_two ()
 # (READER), so that requests are under way when the instance ends.
 start_reader ()
 {
-  read_until_error "$NBD_A" "$tmp/reader.err" &
+  rm -f "$tmp/reader.end"
+  { read_until_error "$NBD_A" "$tmp/reader.err" || now_ms > "$tmp/reader.end"; } &
   READER=$!
   cleanup_fn kill_if_alive "$READER"
   sleep 0.5
@@ -91,6 +92,8 @@ check_instance_gone ()
   ! process_alive "$READER" \
     || fail "$what: the reader of $NBD_A still runs 60 s later ($(task_state "$READER"))"
   wait "$READER" 2>/dev/null || true
+  echo "$what: the reader of $NBD_A ended $(($(cat "$tmp/reader.end") - ENDED_AT))" \
+    "ms after the instance was told to end: $(cat "$tmp/reader.err")"
   reader_saw_device_end "$tmp/reader.err" \
     || fail "$what: the reader of $NBD_A: expected EIO, got: $(cat "$tmp/reader.err")"
   wait_gone "$LOOPFSD_PID" || fail "$what: loopfsd $LOOPFSD_PID did not exit"
@@ -129,41 +132,67 @@ exec {held}<&-
 wait_nbd_disconnected "LOOP_CLR_FD, then the last close" "$nbd"
 expect_errno ENXIO "$LOOP_HELPER" status "$mnt/loop0"
 
-# --- LOOP_SET_CAPACITY --------------------------------------------------------------
+# --- LOOP_SET_CAPACITY: the nbd device grows in place ----------------------------
+# NBD_CMD_RECONFIGURE changes the size of the same /dev/nbdX, with new
+# connections to the new nbdkit in place of the old ones, while a reader
+# keeps the device busy: none of its requests fails.
 grown=$((24 * MiB))
 losetup_bind "$mnt" /dev/loop0 "$tmp/a.img"
 nbd=$(nbd_of "$mnt/loop0")
 assert_nbd_connected "before LOOP_SET_CAPACITY" "$nbd" $size
+read_until_error "$nbd" "$tmp/resize-reader.err" &
+resize_reader=$!
+cleanup_fn kill_if_alive "$resize_reader"
+sleep 0.5
+process_alive "$resize_reader" \
+  || fail "the reader of $nbd ended: $(cat "$tmp/resize-reader.err")"
 truncate -s $grown "$tmp/a.img"
 assert_eq "loop0 before LOOP_SET_CAPACITY" $size "$(status_field "$mnt/loop0" size)"
+old_kits=$(children_nbdkit "$LOOPFSD_PID" | tr '\n' ' ')
+resize_mark=$(kernel_log_mark)
+start=$(now_ms)
 out=$("$LOOP_HELPER" capacity "$mnt/loop0" rw) || fail "LOOP_SET_CAPACITY: $out"
+took=$(($(now_ms) - start))
 assert_eq "loop0 after LOOP_SET_CAPACITY" $grown "$(status_field "$mnt/loop0" size)"
-# The device may be replaced by another one: poll the attribute too.
-for ((i = 0; i < 50; i++)); do
-  nbd2=$("$LOOP_HELPER" xattr "$mnt/loop0" user.loopfs.nbd) || nbd2=
-  [[ $nbd2 =~ ^/dev/nbd[0-9]+$ ]] && [ "$(nbd_size "$nbd2")" = $grown ] && break
-  sleep 0.1
-done
-nbd2=$(nbd_of "$mnt/loop0")
-echo "LOOP_SET_CAPACITY: $nbd became $nbd2 with $(nbd_size "$nbd2") bytes" \
-  "after $((i * 100)) ms"
-assert_nbd_connected "after LOOP_SET_CAPACITY" "$nbd2" $grown
-if [ "$nbd2" != "$nbd" ]; then
-  wait_nbd_disconnected "the device replaced at LOOP_SET_CAPACITY" "$nbd"
-fi
+assert_eq "user.loopfs.nbd after LOOP_SET_CAPACITY (same device)" "$nbd" \
+  "$(nbd_of "$mnt/loop0")"
+assert_nbd_connected "after LOOP_SET_CAPACITY" "$nbd" $grown
+echo "LOOP_SET_CAPACITY: $nbd has $(nbd_size "$nbd") bytes in place;" \
+  "the ioctl took $took ms"
+sleep 1
+process_alive "$resize_reader" \
+  || fail "the reader of $nbd ended during the resize: $(cat "$tmp/resize-reader.err")"
+kill -KILL "$resize_reader"
+wait "$resize_reader" 2>/dev/null || true
+echo "LOOP_SET_CAPACITY: the kernel's nbd messages:"
+dmesg | tail -n +$((resize_mark + 1)) | grep nbd || true
+bad=$(dmesg | tail -n +$((resize_mark + 1)) |
+        grep -E "nbd[0-9]+: Other side returned error|I/O error, dev ${nbd#/dev/}" ||
+        true)
+[ -z "$bad" ] || fail "LOOP_SET_CAPACITY: requests to $nbd failed: $bad"
 # The grown part works through the nbd device.
-out=$("$LOOP_HELPER" pwrite "$nbd2" $((grown - 4096)) 4096 direct < "$tmp/pat") \
-  || fail "pwrite at the end of the grown $nbd2: $out"
+out=$("$LOOP_HELPER" pwrite "$nbd" $((grown - 4096)) 4096 direct < "$tmp/pat") \
+  || fail "pwrite at the end of the grown $nbd: $out"
 tail -c 4096 "$tmp/a.img" | cmp -s - "$tmp/pat" \
-  || fail "the write at the end of the grown $nbd2 is not in the image"
+  || fail "the write at the end of the grown $nbd is not in the image"
+# The old nbdkit is stopped; one nbdkit serves loop0.
+# shellcheck disable=SC2086 # a list of pids
+wait_all_gone 5000 $old_kits >/dev/null \
+  || fail "the nbdkit ($old_kits) replaced at LOOP_SET_CAPACITY still runs"
+assert_eq "nbdkit children after LOOP_SET_CAPACITY" 1 \
+  "$(children_nbdkit "$LOOPFSD_PID" | wc -l)"
 loop_clr "$mnt/loop0"
-wait_nbd_disconnected "after LOOP_SET_CAPACITY and LOOP_CLR_FD" "$nbd2"
+wait_nbd_disconnected "after LOOP_SET_CAPACITY and LOOP_CLR_FD" "$nbd"
 truncate -s $size "$tmp/a.img"
 assert_no_nbd_connected "before umount"
+# The resize ended the old connections under the device on purpose:
+# the checks of clean disconnects below look at what comes after.
+mark=$(kernel_log_mark)
 
 # --- umount of the instance ------------------------------------------------------
 bind_two
 start_reader
+ENDED_AT=$(now_ms)
 umount "$mnt"
 check_instance_gone "after umount"
 assert_clean_disconnects_since "$mark" "after umount"
@@ -172,6 +201,7 @@ assert_clean_disconnects_since "$mark" "after umount"
 start_loopfsd_log "$tmp/loopfsd-term.log" "$mnt"
 bind_two
 start_reader
+ENDED_AT=$(now_ms)
 kill -TERM "$LOOPFSD_PID"
 check_instance_gone "after SIGTERM"
 

@@ -1,15 +1,27 @@
 #!/bin/bash
 # Guest test: SIGKILL of loopfsd with a bound device attached to
-# /dev/nbdX, while a reader has requests in flight on it, in two ways
-# at once: the daemon alone (its nbdkit must follow it), and the daemon
-# together with its nbdkit (as a kill of its whole cgroup does), where
-# the kernel sees the server vanish and requests already sent wait for
-# the request timeout and then the dead-connection timeout.  Nothing
-# hangs: each reader fails with EIO within a minute, new I/O fails with
-# EIO too, and afterwards no task is stuck in D state.  Another
-# instance's nbd device keeps working all along.  The next loopfsd
-# started on the machine disconnects the dead daemons' devices (their
-# owners are gone) and leaves the live instance's alone.
+# /dev/nbdX, while a reader has requests in flight on it, in three ways
+# at once:
+#
+#  - "daemon": loopfsd alone.  Its reaper disconnects the daemon's nbd
+#    device while nbdkit still answers, then kills nbdkit.
+#  - "nbdkit": loopfsd and its nbdkit.  The reaper disconnects a device
+#    whose server is gone.
+#  - "cgroup": loopfsd, its reaper and its nbdkit, as a kill of the
+#    daemon's whole cgroup does.  Nobody is left to disconnect: requests
+#    already sent wait for the request timeout and then the
+#    dead-connection timeout, then fail; the device stays configured
+#    until the next loopfsd started on the machine disconnects it.
+#
+# In every case nothing hangs: each reader fails with EIO (or finds the
+# device disconnected), new I/O fails or meets a disconnected device,
+# and afterwards no task is stuck in D state.  With the reaper alive
+# (daemon, nbdkit) the device is disconnected and the reader has ended
+# within the dead-connection timeout and a margin, without any restart;
+# nbdkit and the reaper are gone.  Another instance's nbd device keeps
+# working all along.  The next loopfsd disconnects the "cgroup"
+# daemon's device (its owner is gone) and leaves the live instance's
+# alone.
 #
 # Runs inside the VM only: tests/vm/run-vm tests/vm/test-nbd-sigkill.sh
 # [BUILDDIR].
@@ -26,11 +38,15 @@ nbd_test_setup "$@"
 # Requests already sent wait for the request timeout (30 s) and then
 # for the dead-connection timeout (5 s); a minute means hung.
 DEADLINE=60
+# With the reaper alive: the dead-connection timeout (5 s) and a margin.
+REAPED_DEADLINE=10
+KILLED="daemon nbdkit cgroup"
 MiB=1048576
 size=$((16 * MiB))
 tmp=$(make_tmpdir)
-mkdir "$tmp/live" "$tmp/daemon" "$tmp/cgroup" "$tmp/next"
-for name in live daemon cgroup; do
+mkdir "$tmp/live" "$tmp/next"
+for name in live $KILLED; do
+  mkdir -p "$tmp/$name"
   head -c $size /dev/urandom > "$tmp/$name.img"
 done
 
@@ -62,8 +78,8 @@ live_sum=$(file_sum "$tmp/live.img")
 
 # Start instance NAME (mounted at $tmp/NAME), bind NAME.img, check its
 # nbd device and start a reader on it.  Sets DAEMON[NAME], NBD[NAME],
-# NBDKITS[NAME], BACKEND[NAME] and READER[NAME].
-declare -A DAEMON NBD NBDKITS BACKEND READER
+# NBDKITS[NAME], REAPER[NAME], BACKEND[NAME] and READER[NAME].
+declare -A DAEMON NBD NBDKITS REAPER BACKEND READER
 start_killed_instance ()
 {
   local name=$1 dev
@@ -79,41 +95,47 @@ start_killed_instance ()
     "$(region_sum "$dev" 0 $size direct)"
   NBDKITS[$name]=$(children_nbdkit "$LOOPFSD_PID" | tr '\n' ' ')
   [ -n "${NBDKITS[$name]}" ] || fail "$name: the instance has no nbdkit"
-  read_until_error "$dev" "$tmp/$name.reader.err" &
+  REAPER[$name]=$(children_named "$LOOPFSD_PID" loopfsd-reaper)
+  [ "$(wc -w <<<"${REAPER[$name]}")" = 1 ] \
+    || fail "$name: expected one loopfsd-reaper, found '${REAPER[$name]}'"
+  cleanup_fn kill_if_alive "${REAPER[$name]}"
+  { read_until_error "$dev" "$tmp/$name.reader.err" || now_ms > "$tmp/$name.reader.end"; } &
   READER[$name]=$!
   cleanup_fn kill_if_alive "${READER[$name]}"
 }
 
-# After the kill at KILLED_AT: wait for the reader of instance NAME to
-# fail with EIO (fail if it still runs at the deadline: hung), then
-# check that new reads and writes fail with EIO too.
+# After the kill at KILLED_AT: wait up to SECS seconds for the reader of
+# instance NAME to end because its device went away (fail if it still
+# runs then: hung), then check that new reads and writes fail, or meet a
+# disconnected device, without hanging either.
 check_io_fails ()
 {
-  local name=$1 dev=${NBD[$1]} reader=${READER[$1]}
+  local name=$1 secs=$2 dev=${NBD[$1]} reader=${READER[$1]}
   while process_alive "$reader"; do
-    if [ $(($(now_ms) - KILLED_AT)) -ge $((DEADLINE * 1000)) ]; then
-      fail "$name: the reader of $dev still runs $DEADLINE s after SIGKILL" \
+    if [ $(($(now_ms) - KILLED_AT)) -ge $((secs * 1000)) ]; then
+      fail "$name: the reader of $dev still runs $secs s after SIGKILL" \
         "($(task_state "$reader"))"
     fi
-    sleep 0.1
+    sleep 0.05
   done
   wait "$reader" 2>/dev/null || true
-  echo "$name: the reader in flight on $dev ended $(($(now_ms) - KILLED_AT)) ms" \
-    "after SIGKILL: $(cat "$tmp/$name.reader.err")"
-  grep -q "Input/output error" "$tmp/$name.reader.err" \
+  echo "$name: the reader in flight on $dev ended" \
+    "$(($(cat "$tmp/$name.reader.end") - KILLED_AT)) ms after SIGKILL:" \
+    "$(cat "$tmp/$name.reader.err")"
+  reader_saw_device_end "$tmp/$name.reader.err" \
     || fail "$name: the reader in flight on $dev: expected EIO, got:" \
          "$(cat "$tmp/$name.reader.err")"
 
   # New I/O must not hang: it fails with EIO while the device is still
-  # connected, or meets a device the killed daemon's reaper has since
-  # disconnected (size 0: a read gets no data, a write fails).
+  # connected, or meets a disconnected device (size 0: a read gets no
+  # data, a write fails).
   run_with_deadline $DEADLINE sh -c "dd if='$dev' bs=4k count=1 \
     iflag=direct status=none 2>'$tmp/$name.read.err' | wc -c >'$tmp/$name.read.n'"
   echo "$name: a new read of $dev ended after $RUN_MS ms:" \
     "$(cat "$tmp/$name.read.err") ($(cat "$tmp/$name.read.n") bytes)"
   if grep -q "Input/output error" "$tmp/$name.read.err"; then
     :
-  elif [ ! -e "/sys/block/${dev#/dev/}/backend" ]; then
+  elif nbd_disconnected "$dev"; then
     assert_eq "$name: bytes read from disconnected $dev" 0 \
       "$(cat "$tmp/$name.read.n")"
   else
@@ -127,13 +149,30 @@ check_io_fails ()
   [ "$RUN_STATUS" -ne 0 ] || fail "$name: a write to $dev succeeded after SIGKILL"
 }
 
-# "daemon": loopfsd alone is killed.  "cgroup": loopfsd and its nbdkit.
-start_killed_instance daemon
-start_killed_instance cgroup
-[ "$(printf '%s\n' "$live_nbd" "${NBD[daemon]}" "${NBD[cgroup]}" | sort -u | wc -l)" = 3 ] \
-  || fail "the instances share nbd devices: $live_nbd ${NBD[daemon]} ${NBD[cgroup]}"
+# Instance NAME's reaper was alive at the kill: its device must be
+# disconnected, and its reaper and nbdkit gone, within REAPED_DEADLINE
+# of the kill, with no new loopfsd started.
+check_reaped ()
+{
+  local name=$1 dev=${NBD[$1]} ms
+  ms=$(wait_nbd_disconnected_since "$name: the reaper's disconnect" "$dev" \
+         "$KILLED_AT" $((REAPED_DEADLINE * 1000)))
+  echo "$name: $dev disconnected $ms ms after SIGKILL (no restart)"
+  # shellcheck disable=SC2086 # a list of pids
+  wait_all_gone 5000 ${NBDKITS[$name]} "${REAPER[$name]}" >/dev/null \
+    || fail "$name: nbdkit (${NBDKITS[$name]}) or the reaper" \
+         "(${REAPER[$name]}) still running after the disconnect"
+  grep -q "reaper: loopfsd died; disconnected $dev" "$tmp/$name.log" \
+    || fail "$name: the reaper did not say it disconnected $dev"
+}
+
+for name in $KILLED; do
+  start_killed_instance "$name"
+done
+[ "$(printf '%s\n' "$live_nbd" "${NBD[@]}" | sort -u | wc -l)" = 4 ] \
+  || fail "the instances share nbd devices: $live_nbd ${NBD[*]}"
 sleep 1
-for name in daemon cgroup; do
+for name in $KILLED; do
   process_alive "${READER[$name]}" \
     || fail "$name: the reader ended before SIGKILL: $(cat "$tmp/$name.reader.err")"
 done
@@ -141,26 +180,26 @@ done
 mark=$(kernel_log_mark)
 KILLED_AT=$(now_ms)
 # shellcheck disable=SC2086 # lists of pids
-kill -KILL "${DAEMON[daemon]}" "${DAEMON[cgroup]}" ${NBDKITS[cgroup]}
-for name in daemon cgroup; do
+kill -KILL "${DAEMON[daemon]}" \
+  "${DAEMON[nbdkit]}" ${NBDKITS[nbdkit]} \
+  "${DAEMON[cgroup]}" "${REAPER[cgroup]}" ${NBDKITS[cgroup]}
+for name in $KILLED; do
   wait_gone "${DAEMON[$name]}" || fail "$name: loopfsd ${DAEMON[$name]} survived SIGKILL"
 done
-# nbdkit must not outlive the daemon (its parent-death signal), also
-# with the kernel as its client.  Checked here, failed at the end, so
-# that the rest is tested either way.
-lingering=
-# shellcheck disable=SC2086 # a list of pids
-if ! wait_all_gone 5000 ${NBDKITS[daemon]} >/dev/null; then
-  lingering="nbdkit (${NBDKITS[daemon]}) still running 5 s after SIGKILL of loopfsd"
-  for pid in ${NBDKITS[daemon]}; do
-    lingering="$lingering; $pid: $(task_state "$pid")"
-  done
-  echo "FAIL (reported at the end): $lingering" >&2
-fi
 
-# --- Readers in flight fail, new I/O fails, nothing hangs ------------------------
-check_io_fails daemon
-check_io_fails cgroup
+# --- With the reaper alive: disconnected at once, readers fail, nothing hangs ----
+check_reaped daemon
+check_reaped nbdkit
+check_io_fails daemon $REAPED_DEADLINE
+check_io_fails nbdkit $REAPED_DEADLINE
+for name in daemon nbdkit; do
+  nbd_disconnected "${NBD[$name]}" \
+    || fail "$name: ${NBD[$name]} connected again after the reader ended"
+done
+
+# --- Without it: readers in flight fail after the timeouts, nothing hangs --------
+check_io_fails cgroup $DEADLINE
+assert_nbd_connected "cgroup: the device nobody disconnected" "${NBD[cgroup]}"
 wait_no_d_state "after SIGKILL" 10
 ! dmesg | grep -q "blocked for more than" \
   || fail "the kernel reported hung tasks: $(dmesg | grep -A3 'blocked for more than')"
@@ -172,23 +211,24 @@ assert_nbd_connected "the live instance's device after SIGKILL" "$live_nbd" $siz
 assert_eq "the live instance's $live_nbd after SIGKILL" "$live_sum" \
   "$(region_sum "$live_nbd" 0 $size direct)"
 
-# The killed instances' mounts are dead; unmount them.
-for name in daemon cgroup; do
+# The killed instances' mounts are dead; unmount them.  Then nothing of
+# theirs is left but the "cgroup" daemon's device.
+for name in $KILLED; do
   umount "$tmp/$name" || fail "$name: umount of the killed instance's mount"
   remove_daemon_leftovers "${DAEMON[$name]}"
-done
-
-# --- The stale devices get disconnected: by the killed daemon's reaper after
-# --- the dead-connection timeout, or else by the next loopfsd ----------------------
-start_loopfsd_log "$tmp/next.log" "$tmp/next"
-for name in daemon cgroup; do
-  wait_nbd_disconnected "$name: after the next loopfsd started (stale ${BACKEND[$name]})" \
-    "${NBD[$name]}"
+  ! is_mounted "$tmp/$name" || fail "$name: $tmp/$name still mounted"
 done
 # shellcheck disable=SC2086 # a list of pids
-wait_all_gone 5000 ${NBDKITS[daemon]} >/dev/null \
-  || fail "nbdkit (${NBDKITS[daemon]}) of the killed loopfsd still running after" \
-       "the next loopfsd disconnected its device"
+wait_all_gone 5000 ${NBDKITS[cgroup]} >/dev/null \
+  || fail "cgroup: nbdkit (${NBDKITS[cgroup]}) survived SIGKILL"
+assert_eq "connected nbd devices before the next loopfsd" \
+  "$(printf '%s\n' "$live_nbd" "${NBD[cgroup]}" | sort)" \
+  "$(connected_nbds | sort)"
+
+# --- The next loopfsd disconnects the stale device -------------------------------
+start_loopfsd_log "$tmp/next.log" "$tmp/next"
+wait_nbd_disconnected "cgroup: after the next loopfsd started (stale ${BACKEND[cgroup]})" \
+  "${NBD[cgroup]}"
 assert_nbd_connected "the live instance's device after the next loopfsd" \
   "$live_nbd" $size
 assert_eq "the live instance's $live_nbd after the next loopfsd" "$live_sum" \
@@ -207,5 +247,4 @@ umount "$tmp/live"
 wait_nbd_disconnected "after umount of the next instance" "$next_nbd"
 wait_nbd_disconnected "after umount of the live instance" "$live_nbd"
 assert_no_nbd_connected "at the end"
-[ -z "$lingering" ] || fail "$lingering"
 echo "PASS"
