@@ -47,6 +47,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -55,7 +56,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
@@ -63,6 +63,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "cleanup.h"
@@ -130,19 +131,6 @@ usage (FILE *f)
 "\n"
 "loopfsd is $LOOPFSD, else ../fused/loopfsd next to this program, else\n"
 "loopfsd from $PATH.\n");
-}
-
-/* Sleep for MS milliseconds. */
-static void
-sleep_ms (long ms)
-{
-  struct timespec ts = {
-    .tv_sec = ms / 1000,
-    .tv_nsec = (ms % 1000) * 1000000,
-  };
-
-  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
-    ;
 }
 
 /* Describe wait status STATUS for a message ("exit status 1",
@@ -413,16 +401,21 @@ wait_for_end (struct private_instance *pi, pid_t cmd)
   }
 }
 
-/* Wait up to MS milliseconds for the daemon to exit; true if it did. */
+/* Wait up to MS milliseconds for the daemon to exit; true if it did.
+ * A pidfd becomes readable when the process exits. */
 static bool
 wait_daemon (struct private_instance *pi, long ms)
 {
-  long waited;
+  CLEANUP_CLOSE int pidfd = -1;
 
-  for (waited = 0; waited < ms; waited += 10) {
-    if (daemon_exited (pi))
-      return true;
-    sleep_ms (10);
+  if (daemon_exited (pi))
+    return true;
+  pidfd = syscall (SYS_pidfd_open, pi->daemon, 0);
+  if (pidfd >= 0) {
+    struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+    while (poll (&pfd, 1, ms) < 0 && errno == EINTR)
+      ;
   }
   return daemon_exited (pi);
 }
