@@ -76,9 +76,9 @@ losetup_bind "$tmp/live" /dev/loop0 "$tmp/live.img"
 live_nbd=$(nbd_of "$tmp/live/loop0")
 live_sum=$(file_sum "$tmp/live.img")
 
-# Start instance NAME (mounted at $tmp/NAME), bind NAME.img, check its
-# nbd device and start a reader on it.  Sets DAEMON[NAME], NBD[NAME],
-# NBDKITS[NAME], REAPER[NAME], BACKEND[NAME] and READER[NAME].
+# Start instance NAME (mounted at $tmp/NAME), bind NAME.img and check
+# its nbd device.  Sets DAEMON[NAME], NBD[NAME], NBDKITS[NAME],
+# REAPER[NAME] and BACKEND[NAME].
 declare -A DAEMON NBD NBDKITS REAPER BACKEND READER
 start_killed_instance ()
 {
@@ -99,6 +99,15 @@ start_killed_instance ()
   [ "$(wc -w <<<"${REAPER[$name]}")" = 1 ] \
     || fail "$name: expected one loopfsd-reaper, found '${REAPER[$name]}'"
   cleanup_fn kill_if_alive "${REAPER[$name]}"
+}
+
+# Start a reader on instance NAME's nbd device; sets READER[NAME].  The
+# readers start only once every instance is checked: readers spinning
+# on two devices while a third is read whole once kept a request of the
+# third unanswered past the 30 s request timeout in a loaded TCG guest.
+start_reader ()
+{
+  local name=$1 dev=${NBD[$1]}
   { read_until_error "$dev" "$tmp/$name.reader.err" || now_ms > "$tmp/$name.reader.end"; } &
   READER[$name]=$!
   cleanup_fn kill_if_alive "${READER[$name]}"
@@ -171,6 +180,9 @@ for name in $KILLED; do
 done
 [ "$(printf '%s\n' "$live_nbd" "${NBD[@]}" | sort -u | wc -l)" = 4 ] \
   || fail "the instances share nbd devices: $live_nbd ${NBD[*]}"
+for name in $KILLED; do
+  start_reader "$name"
+done
 sleep 1
 for name in $KILLED; do
   process_alive "${READER[$name]}" \
