@@ -192,9 +192,12 @@ done
 mark=$(kernel_log_mark)
 KILLED_AT=$(now_ms)
 # shellcheck disable=SC2086 # lists of pids
-kill -KILL "${DAEMON[daemon]}" \
-  "${DAEMON[nbdkit]}" ${NBDKITS[nbdkit]} \
-  "${DAEMON[cgroup]}" "${REAPER[cgroup]}" ${NBDKITS[cgroup]}
+# kill(1) signals one pid after the other: the "cgroup" instance's
+# reaper goes first, or it can see its daemon die and disconnect before
+# its own SIGKILL lands.
+kill -KILL "${REAPER[cgroup]}" ${NBDKITS[cgroup]} "${DAEMON[cgroup]}" \
+  "${DAEMON[daemon]}" \
+  "${DAEMON[nbdkit]}" ${NBDKITS[nbdkit]}
 for name in $KILLED; do
   wait_gone "${DAEMON[$name]}" || fail "$name: loopfsd ${DAEMON[$name]} survived SIGKILL"
 done
