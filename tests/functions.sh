@@ -228,13 +228,17 @@ assert_eq ()
   [ "$3" = "$2" ] || fail "$1: expected '$2', got '$3'"
 }
 
-# The pids of nbdkit processes whose parent is PID.
-children_nbdkit ()
+# Print the pids of the children of process PARENT whose command name
+# is COMM, one a line (shell builtins only: this looks at every
+# process).
+children_named ()
 {
-  local parent=$1 p comm key value
+  local parent=$1 want=$2 p comm key value
   for p in /proc/[0-9]*; do
+    # (2>/dev/null first: it must cover the redirection of a process
+    # that has just gone.)
     read -r comm 2>/dev/null < "$p/comm" || continue
-    [ "$comm" = nbdkit ] || continue
+    [ "$comm" = "$want" ] || continue
     while read -r key value; do
       if [ "$key" = PPid: ]; then
         [ "$value" = "$parent" ] && echo "${p#/proc/}"
@@ -242,8 +246,13 @@ children_nbdkit ()
       fi
     done 2>/dev/null < "$p/status"
   done
-  # The last process looked at decides nothing: finding none is no error.
   return 0
+}
+
+# The pids of nbdkit processes whose parent is PID.
+children_nbdkit ()
+{
+  children_named "$1" nbdkit
 }
 
 # Run CMD in a private mount namespace where /dev is a small tmpfs with

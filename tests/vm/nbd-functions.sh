@@ -301,27 +301,6 @@ wait_no_d_state ()
   fail "$what: tasks stuck in D state for $secs s: $tasks"
 }
 
-# Print the pids of the children of process PARENT whose command name
-# is COMM, one a line (shell builtins only: this looks at every
-# process).
-children_named ()
-{
-  local parent=$1 want=$2 p comm key value
-  for p in /proc/[0-9]*; do
-    # (2>/dev/null first: it must cover the redirection of a process
-    # that has just gone.)
-    read -r comm 2>/dev/null < "$p/comm" || continue
-    [ "$comm" = "$want" ] || continue
-    while read -r key value; do
-      if [ "$key" = PPid: ]; then
-        [ "$value" = "$parent" ] && echo "${p#/proc/}"
-        break
-      fi
-    done 2>/dev/null < "$p/status"
-  done
-  return 0
-}
-
 # Wait up to MS milliseconds for DEV to be disconnected (no backend
 # file, size 0), counting from START_MS (now_ms); prints how long after
 # START_MS it was.  Fails if it is still connected then.  WHAT names the
