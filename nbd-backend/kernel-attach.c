@@ -12,6 +12,7 @@
 
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
+#include "monotonic-time.h"
 #include "nbd-handshake.h"
 
 /* How long one handshake may take. */
@@ -146,16 +147,6 @@ kernel_attach (const struct kernel_attach_config *config, uint32_t *index,
   return r;
 }
 
-/* Milliseconds since an arbitrary point. */
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Hand the kernel new sockets for device INDEX's old connections as
  * MONITOR reports them dead, one NBD_CMD_RECONFIGURE each (which also
  * sets SIZE), until all of NEW's are in or the deadline passes.
@@ -166,13 +157,13 @@ replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
                           const struct kernel_attach_link *new,
                           char *err, size_t err_size)
 {
-  int64_t deadline = now_ms () + RESIZE_DRAIN_MS;
+  int64_t deadline = monotonic_ms () + RESIZE_DRAIN_MS;
   struct pollfd pfd = { .fd = kernel_nbd_monitor_fd (monitor),
                         .events = POLLIN };
   size_t replaced = 0;
 
   while (replaced < new->n_sockets) {
-    int64_t left = deadline - now_ms ();
+    int64_t left = deadline - monotonic_ms ();
     uint32_t dead;
     int r;
 

@@ -107,6 +107,7 @@
 #include "cleanup.h"
 #include "kernel-nbd.h"
 #include "kernel-nbd-sysfs.h"
+#include "monotonic-time.h"
 #include "nbd-handshake.h"
 #include "vector.h"
 
@@ -248,16 +249,6 @@ on_error (struct sockaddr_nl *nla, struct nlmsgerr *err, void *arg)
   return NL_STOP;
 }
 
-/* The current CLOCK_MONOTONIC time in milliseconds. */
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Send MSG on SOCK and collect replies until the kernel acknowledges
  * or refuses it, polling so that a silent kernel gives -ETIMEDOUT
  * rather than a hang.  Returns the kernel's errno, else PARSE's. */
@@ -265,7 +256,7 @@ static int
 run_request (struct nl_sock *sock, struct nl_msg *msg, struct request *req)
 {
   CLEANUP_NL_CB struct nl_cb *cb = NULL;
-  int64_t deadline = now_ms () + REQUEST_TIMEOUT_MS;
+  int64_t deadline = monotonic_ms () + REQUEST_TIMEOUT_MS;
   struct pollfd pfd = { .fd = nl_socket_get_fd (sock), .events = POLLIN };
   int r;
 
@@ -281,7 +272,7 @@ run_request (struct nl_sock *sock, struct nl_msg *msg, struct request *req)
     return nl_errno (r);
 
   while (!req->done) {
-    int64_t left = deadline - now_ms ();
+    int64_t left = deadline - monotonic_ms ();
 
     if (left <= 0)
       return -ETIMEDOUT;

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "monotonic-time.h"
 #include "nbd-handshake.h"
 
 /* Magic numbers. */
@@ -108,16 +109,6 @@ fail (struct handshake *h, int r, const char *fmt, ...)
   return r;
 }
 
-/* The current CLOCK_MONOTONIC time in nanoseconds. */
-static uint64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Wait until H's socket is ready for EVENTS, or fail with ETIMEDOUT
  * once the deadline has passed.  Readiness also covers hang-up and
  * error, which the following recv or send then reports. */
@@ -127,7 +118,7 @@ wait_ready (struct handshake *h, short events, const char *what)
   struct pollfd pfd = { .fd = h->fd, .events = events };
 
   for (;;) {
-    uint64_t now = now_ns ();
+    uint64_t now = monotonic_ns ();
     uint64_t left_ms;
     int r;
 
@@ -559,7 +550,7 @@ nbd_handshake (int fd, const char *export_name, int timeout_ms,
     return fail (&h, -EINVAL, "the handshake timeout must be positive");
   if (name_len > NBD_MAX_STRING)
     return fail (&h, -ENAMETOOLONG, "export name of %zu bytes", name_len);
-  h.deadline_ns = now_ns () + (uint64_t) timeout_ms * 1000000;
+  h.deadline_ns = monotonic_ns () + (uint64_t) timeout_ms * 1000000;
 
   r = greet (&h);
   if (r == 0)

@@ -33,6 +33,7 @@
 #include <check.h>
 
 #include "nbd-handshake.h"
+#include "monotonic-time.h"
 #include "remove-tree.h"
 
 #define TIMEOUT_MS 5000
@@ -328,16 +329,6 @@ simple_request (int fd, uint16_t cmd, uint64_t offset, uint32_t len,
   return error;
 }
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A read-write memory export: size and every write-side flag, and a
  * write and read in the transmission phase with simple replies. */
 START_TEST (test_nbdkit_read_write)
@@ -605,10 +596,10 @@ START_TEST (test_silent_peer)
   int64_t start, elapsed;
 
   make_pair (sv);
-  start = now_ms ();
+  start = monotonic_ms ();
   ck_assert_int_eq (nbd_handshake (sv[0], "", 300, &info, err, sizeof err),
                     -ETIMEDOUT);
-  elapsed = now_ms () - start;
+  elapsed = monotonic_ms () - start;
   ck_assert_int_ge (elapsed, 290);
   ck_assert_int_lt (elapsed, 2000);
   ck_assert_msg (strstr (err, "timed out"), "message: %s", err);
