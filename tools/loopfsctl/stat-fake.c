@@ -100,6 +100,67 @@ seccomp (unsigned op, unsigned flags, void *arg)
   return syscall (SYS_seccomp, op, flags, arg);
 }
 
+/* The buffer for one descriptor in an SCM_RIGHTS message, aligned as
+ * a cmsghdr. */
+union fd_control {
+  char buf[CMSG_SPACE (sizeof (int))];
+  struct cmsghdr align;
+};
+
+/* Point MSG at a one-byte payload BYTE and at CONTROL, the message shape
+ * both ends of the descriptor passing use. */
+static void
+fd_message_init (struct msghdr *msg, struct iovec *iov, char *byte,
+                 union fd_control *control)
+{
+  memset (control, 0, sizeof *control);
+  *iov = (struct iovec) { .iov_base = byte, .iov_len = 1 };
+  *msg = (struct msghdr) {
+    .msg_iov = iov, .msg_iovlen = 1,
+    .msg_control = control->buf, .msg_controllen = sizeof control->buf,
+  };
+}
+
+/* Send descriptor FD over Unix socket SOCKET.  Returns 0 or -errno. */
+static int
+send_fd (int socket, int fd)
+{
+  union fd_control control;
+  struct msghdr msg;
+  struct iovec iov;
+  struct cmsghdr *cmsg;
+  char byte = 0;
+
+  fd_message_init (&msg, &iov, &byte, &control);
+  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &fd, sizeof (int));
+  return sendmsg (socket, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* Receive a descriptor sent with send_fd on SOCKET; -1 if none came. */
+static int
+recv_fd (int socket)
+{
+  union fd_control control;
+  struct msghdr msg;
+  struct iovec iov;
+  struct cmsghdr *cmsg;
+  char byte;
+  int fd;
+
+  fd_message_init (&msg, &iov, &byte, &control);
+  if (recvmsg (socket, &msg, MSG_CMSG_CLOEXEC) <= 0)
+    return -1;
+  cmsg = CMSG_FIRSTHDR (&msg);
+  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
+    return -1;
+  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
+  return fd;
+}
+
 int
 stat_fake_install (int socket)
 {
@@ -107,18 +168,7 @@ stat_fake_install (int socket)
     .len = sizeof filter / sizeof filter[0],
     .filter = filter,
   };
-  char byte = 0;
-  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  union {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg = {
-    .msg_iov = &iov, .msg_iovlen = 1,
-    .msg_control = control.buf, .msg_controllen = sizeof control.buf,
-  };
-  struct cmsghdr *cmsg;
-  int listener;
+  int listener, r;
 
   listener = seccomp (SECCOMP_SET_MODE_FILTER,
                       SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
@@ -131,18 +181,12 @@ stat_fake_install (int socket)
     error ("exec: installing the seccomp filter: %m");
     return -errno;
   }
-  memset (control.buf, 0, sizeof control.buf);
-  cmsg = CMSG_FIRSTHDR (&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (cmsg), &listener, sizeof (int));
-  if (sendmsg (socket, &msg, MSG_NOSIGNAL) < 0) {
-    error ("exec: passing the seccomp listener: %m");
-    close (listener);
-    return -errno;
-  }
+  r = send_fd (socket, listener);
   close (listener);
+  if (r < 0) {
+    error ("exec: passing the seccomp listener: %s", strerror (-r));
+    return r;
+  }
   close (socket);
   return 0;
 }
@@ -156,31 +200,13 @@ receive_listener (struct stat_fake *sf)
     { .fd = sf->socket, .events = POLLIN },
     { .fd = sf->stop, .events = POLLIN },
   };
-  char byte;
-  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  union {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg = {
-    .msg_iov = &iov, .msg_iovlen = 1,
-    .msg_control = control.buf, .msg_controllen = sizeof control.buf,
-  };
-  struct cmsghdr *cmsg;
-  int fd;
 
   while (poll (fds, 2, -1) < 0)
     if (errno != EINTR)
       return -1;
   if (fds[1].revents)
     return -1;
-  if (recvmsg (sf->socket, &msg, MSG_CMSG_CLOEXEC) <= 0)
-    return -1;
-  cmsg = CMSG_FIRSTHDR (&msg);
-  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
-    return -1;
-  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
-  return fd;
+  return recv_fd (sf->socket);
 }
 
 /* Read the NUL-terminated string at ADDR in process PID into BUF (SIZE
