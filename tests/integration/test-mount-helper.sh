@@ -29,7 +29,7 @@ cleanup_fn umount -l /usr/sbin
 # it was mounted), then unmount it and check that its daemon exits.
 check_and_unmount ()
 {
-  local what=$1 max=$2 status pid
+  local what=$1 max=$2 status pid dev
   is_mounted "$mnt" || fail "$what: $mnt is not mounted"
   status=$("$ctl" status --json "$mnt") || fail "$what: status failed"
   assert_eq "$what: max" "$max" "$(jq -r .max <<<"$status")"
