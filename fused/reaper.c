@@ -15,6 +15,7 @@
 #include <cap-ng.h>
 
 #include "daemon.h"
+#include "fusermount-socket.h"
 #include "kernel-nbd.h"
 #include "reaper.h"
 #include "vector.h"
@@ -32,6 +33,16 @@ DEFINE_VECTOR_TYPE (pidfd_vector, int)
  * nbdkit that is alive but not reading (stopped), for at most the
  * socket's send timeout (the request timeout, 30 s). */
 #define DISCONNECT_DEADLINE_MS 10000
+
+/* How long the reaper waits for a killed daemon to finish exiting
+ * before it lets fusermount3 go (see fusermount-socket.h).  Exiting
+ * takes microseconds unless a thread is stuck in the kernel. */
+#define DAEMON_EXIT_DEADLINE_MS 5000
+
+/* The reaper's descriptors: the pipe from the daemon, and the copy of
+ * fusermount3's socket, if any. */
+#define REAPER_PIPE_FD 3
+#define REAPER_FUSERMOUNT_FD 4
 
 static int reaper_fd = -1;      /* the daemon's end of the pipe */
 
@@ -133,9 +144,10 @@ reaper_drop_capabilities (bool nbd)
  * so that I/O on them fails with EIO at once instead of waiting for the
  * request and dead-connection timeouts, and then kills the nbdkits:
  * the other way round, requests in flight would wait for those
- * timeouts. */
+ * timeouts.  Last it waits for the daemon (DAEMON_PIDFD) to have wholly
+ * exited before its own exit closes fusermount3's socket. */
 static void __attribute__ ((noreturn))
-reaper_main (int fd, const char *nbd_prefix)
+reaper_main (int fd, const char *nbd_prefix, int daemon_pidfd)
 {
   pidfd_vector pidfds = { 0 };
   bool clean = false;
@@ -164,19 +176,26 @@ reaper_main (int fd, const char *nbd_prefix)
     disconnect_devices_bounded (nbd_prefix);
   for (i = 0; i < pidfds.len; i++)
     pidfd_send_signal (pidfds.ptr[i], SIGKILL, NULL, 0);
+  if (!clean && daemon_pidfd >= 0) {
+    struct pollfd p = { .fd = daemon_pidfd, .events = POLLIN };
+
+    while (poll (&p, 1, DAEMON_EXIT_DEADLINE_MS) < 0 && errno == EINTR)
+      ;
+  }
   _exit (0);
 }
 
 /* Fork the reaper.  It keeps nothing of the daemon's but its end of
- * the pipe: holding the FUSE descriptor would keep a dead daemon's
- * mount alive.  The daemon's identifier prefix is worked out here,
- * while the daemon is the caller. */
+ * the pipe, a pidfd for the daemon and fusermount3's socket: holding
+ * the FUSE descriptor would keep a dead daemon's mount alive.  The
+ * daemon's identifier prefix is worked out here, while the daemon is
+ * the caller. */
 int
 reaper_start (const char *nbd_instance_id)
 {
   char prefix[KERNEL_NBD_IDENTIFIER_MAX] = "";
-  int pipefd[2];
-  pid_t pid;
+  int pipefd[2], fusermount_fd;
+  pid_t daemon_pid = getpid (), pid;
   int r;
 
   if (nbd_instance_id) {
@@ -184,6 +203,7 @@ reaper_start (const char *nbd_instance_id)
     if (r < 0)
       return r;
   }
+  fusermount_fd = fusermount_socket_find ();
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
     return -errno;
   pid = fork ();
@@ -194,13 +214,26 @@ reaper_start (const char *nbd_instance_id)
     return r;
   }
   if (pid == 0) {
-    int fd = dup2 (pipefd[0], 3);
-    if (fd < 0)
+    /* Move both above the fixed numbers first, so that neither dup2
+     * below overwrites the other's source. */
+    int in = fcntl (pipefd[0], F_DUPFD, REAPER_FUSERMOUNT_FD + 1);
+    int fm = fusermount_fd >= 0
+      ? fcntl (fusermount_fd, F_DUPFD, REAPER_FUSERMOUNT_FD + 1) : -1;
+    int daemon_pidfd = -1;
+
+    if (in < 0 || dup2 (in, REAPER_PIPE_FD) < 0)
       _exit (1);
-    close_range (4, ~0U, 0);
+    if (fm >= 0 && dup2 (fm, REAPER_FUSERMOUNT_FD) < 0)
+      _exit (1);
+    close_range (fm >= 0 ? REAPER_FUSERMOUNT_FD + 1 : REAPER_PIPE_FD + 1,
+                 ~0U, 0);
+    /* The daemon may have died already: then its pid is not our parent
+     * and its descriptors are all released. */
+    if (fm >= 0 && getppid () == daemon_pid)
+      daemon_pidfd = pidfd_open (daemon_pid, 0);
     signal (SIGTERM, SIG_IGN);
     signal (SIGINT, SIG_IGN);
-    reaper_main (fd, prefix);
+    reaper_main (REAPER_PIPE_FD, prefix, daemon_pidfd);
   }
   close (pipefd[0]);
   reaper_fd = pipefd[1];

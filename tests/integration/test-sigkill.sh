@@ -76,4 +76,19 @@ for ((i = 0; i < 100; i++)); do is_mounted "$tmp/au" || break; sleep 0.05; done
 ! is_mounted "$tmp/au" || fail "auto_unmount left $tmp/au mounted after SIGKILL"
 echo "auto_unmount: the mount was gone within $((i * 50)) ms of SIGKILL"
 
+# fusermount3 unmounts only a mount that already answers ENOTCONN, and a
+# killed daemon's socket to it can close just before the connection is
+# aborted (loopfsd.8): that race left the mount about once in a hundred
+# kills until the reaper held the socket.  Repeat the kill to catch it.
+slowest=0
+for ((round = 0; round < 30; round++)); do
+  start_loopfsd_log "$tmp/au.log" "$tmp/au" -o auto_unmount
+  kill -KILL "$LOOPFSD_PID"
+  for ((i = 0; i < 100; i++)); do is_mounted "$tmp/au" || break; sleep 0.05; done
+  ! is_mounted "$tmp/au" \
+    || fail "auto_unmount left $tmp/au mounted after SIGKILL (round $round)"
+  ((i * 50 > slowest)) && slowest=$((i * 50))
+done
+echo "auto_unmount: 30 more kills, each mount gone within $slowest ms"
+
 echo "PASS"
