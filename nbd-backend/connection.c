@@ -153,7 +153,10 @@ on_poll (uv_poll_t *poll, int status, int events)
       log_nbd_error (c, "nbd_aio_notify_read");
   }
   else if (events & UV_WRITABLE) {
-    if (nbd_aio_notify_write (c->nbd) == -1)
+    /* The first event after connection_open may be a writable socket
+     * that libnbd did not ask for (see there). */
+    if ((nbd_aio_get_direction (c->nbd) & LIBNBD_AIO_DIRECTION_WRITE)
+        && nbd_aio_notify_write (c->nbd) == -1)
       log_nbd_error (c, "nbd_aio_notify_write");
   }
   progress (c);
@@ -190,49 +193,44 @@ free_unpolled (struct connection *c)
   free (c);
 }
 
-/* Connect, hand the socket to a new libnbd handle and start polling. */
+/* Hand socket FD to a new libnbd handle and start polling. */
 int
-connection_open (uv_loop_t *loop, const char *socket_path, const char *name,
-                 struct completion_queue *done,
-                 const struct connection_ops *ops, void *opaque,
-                 struct connection **conn_ret)
+connection_open_socket (uv_loop_t *loop, int fd, const char *name,
+                        struct completion_queue *done,
+                        const struct connection_ops *ops, void *opaque,
+                        struct connection **conn_ret)
 {
-  CLEANUP_CLOSE int fd = -1;
   struct connection *c;
   int r;
 
-  fd = connect_unix (socket_path);
-  if (fd < 0)
-    return fd;
-
   c = calloc (1, sizeof *c);
-  if (c == NULL)
+  if (c == NULL) {
+    close (fd);
     return -ENOMEM;
+  }
   c->done = done;
   c->ops = ops;
   c->opaque = opaque;
   c->name = strdup (name);
-  if (c->name == NULL) {
+  c->nbd = nbd_create ();
+  if (c->name == NULL || c->nbd == NULL) {
+    close (fd);
     free_unpolled (c);
     return -ENOMEM;
-  }
-
-  c->nbd = nbd_create ();
-  if (c->nbd == NULL) {
-    r = nbd_get_errno () ? nbd_get_errno () : ENOMEM;
-    log_nbd_error (c, "nbd_create");
-    free_unpolled (c);
-    return -r;
   }
   if (nbd_set_handle_name (c->nbd, name) == -1 ||
       nbd_aio_connect_socket (c->nbd, fd) == -1) {
     r = nbd_get_errno () ? nbd_get_errno () : EIO;
     log_nbd_error (c, "nbd_aio_connect_socket");
+    /* A handshake that failed inside the call has already closed the
+     * socket (libnbd owns it once the handle has left the created
+     * state); closing it again could close a descriptor another thread
+     * has just opened. */
+    if (nbd_aio_is_created (c->nbd))
+      close (fd);
     free_unpolled (c);
     return -r;
   }
-  /* libnbd owns the socket now. */
-  fd = -1;
 
   r = uv_poll_init (loop, &c->poll, nbd_aio_get_fd (c->nbd));
   if (r < 0) {
@@ -240,10 +238,31 @@ connection_open (uv_loop_t *loop, const char *socket_path, const char *name,
     return r;
   }
   c->poll.data = c;
-  update_poll (c);
+  /* nbd_aio_connect_socket runs the handshake as far as it can without
+   * waiting, and when nbdkit answers as fast as libnbd asks, that is to
+   * the end: the handle is then ready (or dead) and waits for nothing
+   * it would be woken for.  Readiness is reported from the loop, never
+   * from inside this call, so wait once for the socket to be writable,
+   * which it is at once, and let on_poll report it. */
+  c->events = UV_WRITABLE;
+  uv_poll_start (&c->poll, c->events, on_poll);
 
   *conn_ret = c;
   return 0;
+}
+
+/* Connect to SOCKET_PATH and open a connection on the socket. */
+int
+connection_open (uv_loop_t *loop, const char *socket_path, const char *name,
+                 struct completion_queue *done,
+                 const struct connection_ops *ops, void *opaque,
+                 struct connection **conn_ret)
+{
+  int fd = connect_unix (socket_path);
+
+  if (fd < 0)
+    return fd;
+  return connection_open_socket (loop, fd, name, done, ops, opaque, conn_ret);
 }
 
 /* Fill EXPORT from what the server advertised. */

@@ -51,6 +51,13 @@ int connection_open (uv_loop_t *loop, const char *socket_path,
                      const struct connection_ops *ops, void *opaque,
                      struct connection **conn_ret);
 
+/* The same on FD, a socket already connected to the server, which the
+ * connection owns from now on (it is closed if this fails). */
+int connection_open_socket (uv_loop_t *loop, int fd, const char *name,
+                            struct completion_queue *done,
+                            const struct connection_ops *ops, void *opaque,
+                            struct connection **conn_ret);
+
 /* Read the export's size and flags; valid once READY was called. */
 int connection_get_export (struct connection *c,
                            struct connection_export *export);

@@ -63,11 +63,12 @@ as_user env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$work" \
     wait \$fuse
     e2fsck -fn \$dev >/dev/null
   "
-  for p in /proc/[0-9]*; do
-    [ "$(cat $p/comm 2>/dev/null)" = nbdkit ] \
-      && echo "nbdkit ${p#/proc/} $(awk '"'"'/^(CapEff|NoNewPrivs):/ {printf "%s ", $2}'"'"' $p/status)"
-    [ "$(cat $p/comm 2>/dev/null)" = loopfsd ] && echo "loopfsd ${p#/proc/}"
+  # Only the processes of this instance: others may run on the host.
+  daemon=$(loopfsd_pid "$WORK/mnt")
+  for p in $(children_nbdkit "$daemon"); do
+    echo "nbdkit $p $(awk '"'"'/^(CapEff|NoNewPrivs):/ {printf "%s ", $2}'"'"' /proc/$p/status)"
   done > "$WORK/pids"
+  echo "loopfsd $daemon" >> "$WORK/pids"
   umount "$WORK/mnt"
 ' || { cat "$work/loopfsd.log" >&2 2>/dev/null; fail "rootless flow failed"; }
 
