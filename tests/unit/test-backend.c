@@ -26,6 +26,7 @@
 
 #include "backend.h"
 #include "remove-tree.h"
+#include "test-loop.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -40,18 +41,6 @@ static uv_timer_t tick;
 /* nbdkit processes started by the running test and not yet stopped. */
 static pid_t live_pids[16];
 static unsigned n_live_pids;
-
-/* Run the loop until COND holds, failing the test after MS ms.  The
- * tick timer keeps uv_run from blocking longer than a tick. */
-#define RUN_UNTIL(cond, ms)                                             \
-  do {                                                                  \
-    uint64_t deadline_ = uv_hrtime () + (uint64_t) (ms) * 1000000;      \
-    while (!(cond)) {                                                   \
-      ck_assert_msg (uv_hrtime () < deadline_,                          \
-                     "timed out waiting for " #cond);                   \
-      uv_run (loop, UV_RUN_ONCE);                                       \
-    }                                                                   \
-  } while (0)
 
 /* Kill the nbdkit processes the test left behind (on failure). */
 static void
@@ -80,13 +69,6 @@ untrack_pid (pid_t pid)
       live_pids[i] = 0;
 }
 
-/* Tick callback: nothing to do, waking the loop is the point. */
-static void
-on_tick (uv_timer_t *timer)
-{
-  (void) timer;
-}
-
 /* Per-test setup: a fresh runtime directory, and a fresh loop with a
  * tick timer. */
 static void
@@ -95,10 +77,8 @@ setup (void)
   snprintf (runtime_dir, sizeof runtime_dir, "%s/run-XXXXXX", tmpdir);
   ck_assert_ptr_nonnull (mkdtemp (runtime_dir));
   n_live_pids = 0;
-  ck_assert_int_eq (uv_loop_init (&loop_storage), 0);
   loop = &loop_storage;
-  uv_timer_init (loop, &tick);
-  uv_timer_start (&tick, on_tick, 20, 20);
+  test_loop_init (loop, &tick);
 }
 
 /* Per-test teardown: the loop must close, i.e. the backends closed
@@ -106,9 +86,7 @@ setup (void)
 static void
 teardown (void)
 {
-  uv_close ((uv_handle_t *) &tick, NULL);
-  uv_run (loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq (uv_loop_close (loop), 0);
+  test_loop_close (loop, &tick);
 }
 
 /* The byte at position I of pattern SEED. */
@@ -202,7 +180,7 @@ start_backend (const struct backend_config *config, struct backend **b_ret)
   struct started s = { 0 };
 
   ck_assert_int_eq (backend_start (loop, config, on_ready, &s), 0);
-  RUN_UNTIL (s.done, 30000);
+  RUN_UNTIL (loop, s.done, 30000);
   if (s.err == 0) {
     track_pid (backend_pid (s.b));
     *b_ret = s.b;
@@ -239,7 +217,7 @@ stop_ok (struct backend *b)
 
   snprintf (socket_path, sizeof socket_path, "%s", backend_socket_path (b));
   backend_stop (b, on_stopped, &stopped);
-  RUN_UNTIL (stopped, 10000);
+  RUN_UNTIL (loop, stopped, 10000);
   untrack_pid (pid);
 
   snprintf (proc_path, sizeof proc_path, "/proc/%ld", (long) pid);
@@ -294,7 +272,7 @@ do_io (struct backend *b, enum op op, void *buf, uint64_t count,
   struct io io;
 
   issue (b, op, buf, count, offset, &io);
-  RUN_UNTIL (io.done, 30000);
+  RUN_UNTIL (loop, io.done, 30000);
   return io.err;
 }
 
@@ -588,7 +566,7 @@ START_TEST (test_multi_conn_in_flight)
     issue (b, OP_PWRITE, bufs[i], BLOCK, i * 2 * BLOCK, &io[i]);
   }
   for (unsigned i = 0; i < N; i++) {
-    RUN_UNTIL (io[i].done, 10000);
+    RUN_UNTIL (loop, io[i].done, 10000);
     ck_assert_int_eq (io[i].err, 0);
     check_file_pattern (fd, offset + i * 2 * BLOCK,
                         offset + i * 2 * BLOCK + BLOCK, 10 + i);
@@ -600,7 +578,7 @@ START_TEST (test_multi_conn_in_flight)
   for (unsigned i = 0; i < N; i++)
     issue (b, OP_PREAD, bufs[i], BLOCK, i * 2 * BLOCK, &io[i]);
   for (unsigned i = 0; i < N; i++) {
-    RUN_UNTIL (io[i].done, 10000);
+    RUN_UNTIL (loop, io[i].done, 10000);
     ck_assert_int_eq (io[i].err, 0);
     fill_pattern (want, BLOCK, offset + i * 2 * BLOCK, 10 + i);
     ck_assert (memcmp (bufs[i], want, BLOCK) == 0);
@@ -644,7 +622,7 @@ START_TEST (test_nbdkit_killed)
   t0 = uv_hrtime ();
   ck_assert_int_eq (kill (pid_a, SIGKILL), 0);
   for (unsigned i = 0; i < N; i++) {
-    RUN_UNTIL (io[i].done, 5000);
+    RUN_UNTIL (loop, io[i].done, 5000);
     ck_assert_msg (io[i].err == EIO, "request %u: %s", i,
                    strerror (io[i].err));
   }
@@ -655,10 +633,10 @@ START_TEST (test_nbdkit_killed)
   /* Later requests fail too, from the loop, never inside the call. */
   issue (a, OP_PREAD, buf, BLOCK, 0, &later);
   ck_assert (!later.done);
-  RUN_UNTIL (later.done, 1000);
+  RUN_UNTIL (loop, later.done, 1000);
   ck_assert_int_eq (later.err, EIO);
   issue (a, OP_FLUSH, NULL, 0, 0, &later);
-  RUN_UNTIL (later.done, 1000);
+  RUN_UNTIL (loop, later.done, 1000);
   ck_assert_int_eq (later.err, EIO);
 
   /* The other backend is unaffected. */
@@ -703,7 +681,7 @@ START_TEST (test_stop)
   backend_stop (b, on_stopped, &stopped);
   issue (b, OP_PREAD, bufs[0], BLOCK, 0, &late);
   ck_assert (!late.done);
-  RUN_UNTIL (stopped, 10000);
+  RUN_UNTIL (loop, stopped, 10000);
   untrack_pid (pid);
 
   for (unsigned i = 0; i < N; i++) {

@@ -24,6 +24,7 @@
 
 #include "completion-queue.h"
 #include "connection.h"
+#include "test-loop.h"
 
 #define EXPORT_SIZE (4u << 20)
 
@@ -56,17 +57,6 @@ static struct {
   bool closed;
 } seen;
 
-/* Run the loop until COND holds, failing the test after MS ms. */
-#define RUN_UNTIL(cond, ms)                                             \
-  do {                                                                  \
-    uint64_t deadline_ = uv_hrtime () + (uint64_t) (ms) * 1000000;      \
-    while (!(cond)) {                                                   \
-      ck_assert_msg (uv_hrtime () < deadline_,                          \
-                     "timed out waiting for " #cond);                   \
-      uv_run (loop, UV_RUN_ONCE);                                       \
-    }                                                                   \
-  } while (0)
-
 static void
 on_ready (struct connection *c, void *opaque)
 {
@@ -98,22 +88,13 @@ static const struct connection_ops ops = {
   .closed = on_closed,
 };
 
-/* Tick callback: nothing to do, waking the loop is the point. */
-static void
-on_tick (uv_timer_t *timer)
-{
-  (void) timer;
-}
-
 /* Per-test setup: a fresh loop with a tick timer and a queue. */
 static void
 setup (void)
 {
   memset (&seen, 0, sizeof seen);
-  ck_assert_int_eq (uv_loop_init (&loop_storage), 0);
   loop = &loop_storage;
-  uv_timer_init (loop, &tick);
-  uv_timer_start (&tick, on_tick, 20, 20);
+  test_loop_init (loop, &tick);
   ck_assert_int_eq (completion_queue_init (loop, &done), 0);
 }
 
@@ -121,10 +102,8 @@ setup (void)
 static void
 teardown (void)
 {
-  uv_close ((uv_handle_t *) &tick, NULL);
   completion_queue_close (&done, NULL);
-  uv_run (loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq (uv_loop_close (loop), 0);
+  test_loop_close (loop, &tick);
 }
 
 /* Append big-endian integers of 2, 4 or 8 bytes to BUF at *LEN. */
@@ -198,7 +177,7 @@ static void
 close_and_wait (struct connection *c)
 {
   connection_close (c);
-  RUN_UNTIL (seen.closed, 2000);
+  RUN_UNTIL (loop, seen.closed, 2000);
 }
 
 /* The server has answered the whole handshake before the client
@@ -214,7 +193,7 @@ START_TEST (test_handshake_done_in_open)
   write_server_handshake (sv[1]);
   c = open_on (sv[0]);
   ck_assert (!seen.ready);
-  RUN_UNTIL (seen.ready, 2000);
+  RUN_UNTIL (loop, seen.ready, 2000);
   ck_assert (!seen.ready_in_open);
   ck_assert (!seen.down);
   ck_assert_int_eq (connection_get_export (c, &e), 0);
@@ -241,7 +220,7 @@ START_TEST (test_handshake_done_later)
   ck_assert (!seen.ready);
   ck_assert (!seen.down);
   write_server_handshake (sv[1]);
-  RUN_UNTIL (seen.ready, 2000);
+  RUN_UNTIL (loop, seen.ready, 2000);
   ck_assert (!seen.down);
   close_and_wait (c);
   close (sv[1]);
