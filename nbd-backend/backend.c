@@ -5,7 +5,8 @@
  *   STARTING  nbdkit forked, connection 0 doing the handshake; once it
  *             is ready and the server allows multi-conn, the other
  *             connections are opened.  When all are ready: RUNNING and
- *             READY (0).  Any failure: STOPPING, then READY (EIO).
+ *             READY (0).  Any failure, or no READY within the start
+ *             timeout: STOPPING, then READY (EIO).
  *   RUNNING   transfers of 64 KiB or more go round-robin over the
  *             connections, smaller requests use the first one.
  *   DEAD      nbdkit exited or a connection broke: every connection is
@@ -44,6 +45,13 @@
 /* How long nbdkit may take to exit after SIGTERM. */
 #define KILL_TIMEOUT_MS 1000
 
+/* How long a start may take, from the fork to the last connection's
+ * handshake, unless the config says otherwise.  Starting takes well
+ * under a second, a few seconds in a loaded TCG guest; a start that
+ * has not finished by then never will (an nbdkit stuck before its
+ * greeting), and the ioctl waiting for it must not wait for ever. */
+#define START_TIMEOUT_MS 30000
+
 enum backend_state {
   BACKEND_STARTING,
   BACKEND_RUNNING,
@@ -58,7 +66,9 @@ struct backend {
   uint64_t length;                /* the export length asked for */
   struct nbdkit_process proc;
   uv_poll_t exit_poll;            /* readable when nbdkit exits */
-  uv_timer_t kill_timer;          /* SIGKILL when SIGTERM was not enough */
+  uv_timer_t timer;               /* STARTING: the start deadline;
+                                     STOPPING: SIGKILL when SIGTERM was
+                                     not enough */
   struct completion_queue done;
   struct connection **conns;      /* NULL once closed */
   unsigned max_conns;             /* config->connections */
@@ -67,6 +77,7 @@ struct backend {
   unsigned n_ready;
   unsigned next_conn;             /* round-robin cursor */
   unsigned open_handles;          /* libuv handles not closed yet */
+  unsigned start_timeout_ms;      /* the start deadline */
   bool exited;                    /* nbdkit has been reaped */
   bool terminating;               /* SIGTERM was sent */
   bool closing;                   /* the final handle close has begun */
@@ -178,6 +189,7 @@ start_failed (struct backend *b, int err)
     return;
   b->start_err = err;
   b->state = BACKEND_STOPPING;
+  uv_timer_stop (&b->timer);
   close_connections (b);
   continue_stop (b);
 }
@@ -216,14 +228,14 @@ continue_stop (struct backend *b)
       r = nbdkit_process_kill (&b->proc, SIGTERM);
       if (r < 0 && r != -ESRCH)
         backend_log (b, "pidfd_send_signal: %s", strerror (-r));
-      uv_timer_start (&b->kill_timer, on_kill_timer, KILL_TIMEOUT_MS, 0);
+      uv_timer_start (&b->timer, on_kill_timer, KILL_TIMEOUT_MS, 0);
     }
     return;
   }
 
   b->closing = true;
-  uv_timer_stop (&b->kill_timer);
-  uv_close ((uv_handle_t *) &b->kill_timer, on_handle_closed);
+  uv_timer_stop (&b->timer);
+  uv_close ((uv_handle_t *) &b->timer, on_handle_closed);
   uv_close ((uv_handle_t *) &b->exit_poll, on_handle_closed);
   completion_queue_close (&b->done, on_handle_closed);
 }
@@ -247,7 +259,7 @@ on_exit_poll (uv_poll_t *poll, int status, int events)
 
   b->exited = true;
   uv_poll_stop (&b->exit_poll);
-  uv_timer_stop (&b->kill_timer);
+  uv_timer_stop (&b->timer);
   if (!b->terminating)
     backend_log (b, "nbdkit (pid %ld) %s", (long) b->proc.pid, desc);
 
@@ -265,6 +277,19 @@ on_exit_poll (uv_poll_t *poll, int status, int events)
     continue_stop (b);
     break;
   }
+}
+
+/* The start took too long. */
+static void
+on_start_timeout (uv_timer_t *timer)
+{
+  struct backend *b = timer->data;
+
+  if (b->state != BACKEND_STARTING)
+    return;
+  backend_log (b, "nbdkit (pid %ld) has not answered within %u ms; "
+               "giving up", (long) b->proc.pid, b->start_timeout_ms);
+  start_failed (b, EIO);
 }
 
 static int open_connection (struct backend *b, unsigned i);
@@ -310,6 +335,7 @@ on_connection_ready (struct connection *c, void *opaque)
 
   if (b->n_ready == b->wanted_conns) {
     b->state = BACKEND_RUNNING;
+    uv_timer_stop (&b->timer);
     b->ready (b, 0, b->ready_opaque);
   }
 }
@@ -417,8 +443,11 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   }
   b->exit_poll.data = b;
   uv_poll_start (&b->exit_poll, UV_READABLE, on_exit_poll);
-  uv_timer_init (loop, &b->kill_timer);
-  b->kill_timer.data = b;
+  uv_timer_init (loop, &b->timer);
+  b->timer.data = b;
+  b->start_timeout_ms = config->start_timeout_ms ? config->start_timeout_ms
+    : START_TIMEOUT_MS;
+  uv_timer_start (&b->timer, on_start_timeout, b->start_timeout_ms, 0);
   completion_queue_init (loop, &b->done);
   b->done.idle.data = b;
   b->open_handles = 3;

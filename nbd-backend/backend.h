@@ -40,6 +40,8 @@ struct backend_config {
   gid_t gid;
   const char *runtime_dir;  /* private 0700 directory for the socket */
   const char *name;         /* short name for logs, e.g. "loop3" */
+  unsigned start_timeout_ms;  /* a start not finished by then fails with
+                               EIO; 0 for the default, 30 s */
 };
 
 /* Called once when the backend is connected (ERR == 0) or failed to

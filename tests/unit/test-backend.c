@@ -774,6 +774,41 @@ START_TEST (test_start_errors)
 }
 END_TEST
 
+/* An nbdkit that keeps its listening socket but never answers (here a
+ * script that only sleeps): the start fails with EIO at the start
+ * timeout instead of waiting for ever, and the process and its socket
+ * are gone afterwards. */
+START_TEST (test_start_timeout)
+{
+  char path[256], script[256];
+  int fd = create_file ("silent.img", 1 * MiB, 17, path, sizeof path);
+  struct backend_config config = make_config (fd, 0, 1 * MiB, 1);
+  struct started s = { 0 };
+  uint64_t t0;
+  FILE *f;
+
+  snprintf (script, sizeof script, "%s/silent-nbdkit", runtime_dir);
+  f = fopen (script, "w");
+  ck_assert_ptr_nonnull (f);
+  fputs ("#!/bin/sh\nexec sleep 60\n", f);
+  ck_assert_int_eq (fclose (f), 0);
+  ck_assert_int_eq (chmod (script, 0755), 0);
+
+  backend_set_nbdkit_path (script);
+  config.start_timeout_ms = 300;
+  t0 = uv_hrtime ();
+  ck_assert_int_eq (backend_start (loop, &config, on_ready, &s), 0);
+  backend_set_nbdkit_path (getenv ("LOOPFS_NBDKIT"));
+  RUN_UNTIL (loop, s.done, 10000);
+  ck_assert_int_eq (s.err, EIO);
+  ck_assert_ptr_null (s.b);
+  ck_assert_uint_ge (uv_hrtime () - t0, 250 * 1000000ull);
+  ck_assert_uint_eq (count_socket_files (), 0);
+  unlink (script);
+  close (fd);
+}
+END_TEST
+
 /* As root: a file owned by 65534 with mode 0600, in a directory only
  * root can search, is served by an nbdkit running as 65534 with no
  * capabilities; the same uid cannot open a root-owned 0600 file. */
@@ -875,6 +910,7 @@ backend_suite (void)
   tcase_add_test (tc, test_stop_escalates);
   tcase_add_test (tc, test_lengths);
   tcase_add_test (tc, test_start_errors);
+  tcase_add_test (tc, test_start_timeout);
   tcase_add_test (tc, test_uid_switch);
   tcase_add_test (tc, test_root_no_capabilities);
   suite_add_tcase (s, tc);
