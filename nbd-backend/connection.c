@@ -154,7 +154,7 @@ on_poll (uv_poll_t *poll, int status, int events)
   }
   else if (events & UV_WRITABLE) {
     /* The first event after connection_open may be a writable socket
-     * that libnbd did not ask for (see there). */
+     * that libnbd did not ask for (see connection_open_socket). */
     if ((nbd_aio_get_direction (c->nbd) & LIBNBD_AIO_DIRECTION_WRITE)
         && nbd_aio_notify_write (c->nbd) == -1)
       log_nbd_error (c, "nbd_aio_notify_write");

@@ -17,31 +17,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <endian.h>
 
 #include <check.h>
 #include <uv.h>
 
 #include "completion-queue.h"
 #include "connection.h"
+#include "nbd-script.h"
 #include "test-loop.h"
 
 #define EXPORT_SIZE (4u << 20)
-
-/* NBD protocol numbers (doc/proto.md of the NBD project). */
-#define NBD_MAGIC 0x4e42444d41474943ull          /* "NBDMAGIC" */
-#define NBD_OPT_MAGIC 0x49484156454F5054ull      /* "IHAVEOPT" */
-#define NBD_REP_MAGIC 0x0003e889045565a9ull
-#define NBD_FLAG_FIXED_NEWSTYLE 1
-#define NBD_FLAG_NO_ZEROES 2
-#define NBD_OPT_GO 7
-#define NBD_OPT_STRUCTURED_REPLY 8
-#define NBD_REP_ACK 1
-#define NBD_REP_INFO 3
-#define NBD_INFO_EXPORT 0
-#define NBD_FLAG_HAS_FLAGS 1
-#define NBD_FLAG_SEND_FLUSH 4
-#define NBD_FLAG_CAN_MULTI_CONN 256
 
 static uv_loop_t loop_storage;
 static uv_loop_t *loop;
@@ -106,55 +91,20 @@ teardown (void)
   test_loop_close (loop, &tick);
 }
 
-/* Append big-endian integers of 2, 4 or 8 bytes to BUF at *LEN. */
-static void
-put (uint8_t *buf, size_t *len, uint64_t v, unsigned bytes)
-{
-  for (unsigned i = 0; i < bytes; i++)
-    buf[(*len)++] = v >> (8 * (bytes - 1 - i));
-}
-
-/* Append an option reply header to BUF. */
-static void
-put_reply (uint8_t *buf, size_t *len, uint32_t opt, uint32_t type,
-           uint32_t length)
-{
-  put (buf, len, NBD_REP_MAGIC, 8);
-  put (buf, len, opt, 4);
-  put (buf, len, type, 4);
-  put (buf, len, length, 4);
-}
-
 /* Write everything the server says in a whole handshake with libnbd's
- * default options (structured replies, then NBD_OPT_GO) to FD,
- * without waiting for what the client sends. */
+ * default options (structured replies, then NBD_OPT_GO) to the server
+ * end of SV, without waiting for what the client sends. */
 static void
-write_server_handshake (int fd)
+serve_whole_handshake (int sv[2])
 {
-  uint8_t buf[256];
-  size_t len = 0;
+  struct bytes script = { .len = 0 };
 
-  put (buf, &len, NBD_MAGIC, 8);
-  put (buf, &len, NBD_OPT_MAGIC, 8);
-  put (buf, &len, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES, 2);
-  put_reply (buf, &len, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, 0);
-  put_reply (buf, &len, NBD_OPT_GO, NBD_REP_INFO, 12);
-  put (buf, &len, NBD_INFO_EXPORT, 2);
-  put (buf, &len, EXPORT_SIZE, 8);
-  put (buf, &len, NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH
-       | NBD_FLAG_CAN_MULTI_CONN, 2);
-  put_reply (buf, &len, NBD_OPT_GO, NBD_REP_ACK, 0);
-  ck_assert_int_eq (write (fd, buf, len), (ssize_t) len);
-}
-
-/* Make the socketpair SV: SV[0] is the client's end, SV[1] the
- * server's; non-blocking, as connection_open's socket is. */
-static void
-make_pair (int sv[2])
-{
-  ck_assert_int_eq (socketpair (AF_UNIX,
-                                SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                                0, sv), 0);
+  put_greeting (&script, FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
+  put_reply (&script, OPT_STRUCTURED_REPLY, REP_ACK, 0);
+  put_info_export (&script, EXPORT_SIZE,
+                   TFLAG_HAS_FLAGS | TFLAG_SEND_FLUSH | TFLAG_CAN_MULTI_CONN);
+  put_reply (&script, OPT_GO, REP_ACK, 0);
+  serve_script (sv, &script, false);
 }
 
 /* Open the connection on CLIENT, noting whether READY came from
@@ -189,8 +139,8 @@ START_TEST (test_handshake_done_in_open)
   struct connection *c;
   int sv[2];
 
-  make_pair (sv);
-  write_server_handshake (sv[1]);
+  make_pair (sv, SOCK_NONBLOCK);
+  serve_whole_handshake (sv);
   c = open_on (sv[0]);
   ck_assert (!seen.ready);
   RUN_UNTIL (loop, seen.ready, 2000);
@@ -213,13 +163,13 @@ START_TEST (test_handshake_done_later)
   struct connection *c;
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, SOCK_NONBLOCK);
   c = open_on (sv[0]);
   for (int i = 0; i < 5; i++)
     uv_run (loop, UV_RUN_ONCE);
   ck_assert (!seen.ready);
   ck_assert (!seen.down);
-  write_server_handshake (sv[1]);
+  serve_whole_handshake (sv);
   RUN_UNTIL (loop, seen.ready, 2000);
   ck_assert (!seen.down);
   close_and_wait (c);
@@ -235,7 +185,7 @@ START_TEST (test_fails_in_open)
   struct connection *c = NULL;
   int sv[2], reused;
 
-  make_pair (sv);
+  make_pair (sv, SOCK_NONBLOCK);
   ck_assert_int_eq (write (sv[1], "NOT NBD AT ALL!!", 16), 16);
   close (sv[1]);
   seen.in_open = true;

@@ -34,25 +34,13 @@
 
 #include "nbd-handshake.h"
 #include "monotonic-time.h"
+#include "nbd-script.h"
 #include "remove-tree.h"
 
 #define TIMEOUT_MS 5000
 
-/* Protocol values the scripted servers speak (the test keeps its own
- * copies: agreeing with the code under test proves nothing). */
-#define NBDMAGIC 0x4e42444d41474943ull
-#define IHAVEOPT 0x49484156454f5054ull
-#define OLDSTYLE 0x0000420281861253ull
-#define REPLY_MAGIC 0x0003e889045565a9ull
-#define OPT_ABORT 2
-#define OPT_GO 7
-#define REP_ACK 1
-#define REP_INFO 3
-#define REP_ERR_POLICY 0x80000002u
-#define REP_ERR_UNKNOWN 0x80000006u
-#define INFO_EXPORT 0
-#define INFO_DESCRIPTION 2
-#define INFO_BLOCK_SIZE 3
+/* Transmission-phase values (the test's own copies, as in
+ * nbd-script.h). */
 #define SIMPLE_REQUEST_MAGIC 0x25609513u
 #define SIMPLE_REPLY_MAGIC 0x67446698u
 #define CMD_READ 0
@@ -155,106 +143,16 @@ socket_path (char *buf, size_t size, const char *name)
   snprintf (buf, size, "%s/%s.sock", tmpdir, name);
 }
 
-/* Bytes for a scripted server to send, or that the client sent. */
-struct bytes {
-  unsigned char buf[16384];
-  size_t len;
-};
-
-/* Append N bytes at P to B. */
-static void
-put (struct bytes *b, const void *p, size_t n)
-{
-  ck_assert_uint_le (b->len + n, sizeof b->buf);
-  memcpy (b->buf + b->len, p, n);
-  b->len += n;
-}
-
-/* Append V to B, big-endian. */
-static void
-put16 (struct bytes *b, uint16_t v)
-{
-  v = htobe16 (v);
-  put (b, &v, sizeof v);
-}
-
-/* Append V to B, big-endian. */
-static void
-put32 (struct bytes *b, uint32_t v)
-{
-  v = htobe32 (v);
-  put (b, &v, sizeof v);
-}
-
-/* Append V to B, big-endian. */
-static void
-put64 (struct bytes *b, uint64_t v)
-{
-  v = htobe64 (v);
-  put (b, &v, sizeof v);
-}
-
-/* A fixed-newstyle greeting offering FLAGS. */
-static void
-put_greeting (struct bytes *b, uint16_t flags)
-{
-  put64 (b, NBDMAGIC);
-  put64 (b, IHAVEOPT);
-  put16 (b, flags);
-}
-
-/* An option reply header for NBD_OPT_GO. */
-static void
-put_reply (struct bytes *b, uint32_t type, uint32_t len)
-{
-  put64 (b, REPLY_MAGIC);
-  put32 (b, OPT_GO);
-  put32 (b, type);
-  put32 (b, len);
-}
-
-/* NBD_REP_INFO with NBD_INFO_EXPORT. */
-static void
-put_info_export (struct bytes *b, uint64_t size, uint16_t flags)
-{
-  put_reply (b, REP_INFO, 12);
-  put16 (b, INFO_EXPORT);
-  put64 (b, size);
-  put16 (b, flags);
-}
-
 /* NBD_REP_INFO with NBD_INFO_BLOCK_SIZE. */
 static void
 put_info_block_size (struct bytes *b, uint32_t min, uint32_t pref,
                      uint32_t max)
 {
-  put_reply (b, REP_INFO, 14);
+  put_reply (b, OPT_GO, REP_INFO, 14);
   put16 (b, INFO_BLOCK_SIZE);
   put32 (b, min);
   put32 (b, pref);
   put32 (b, max);
-}
-
-/* A socketpair: [0] for the client under test, [1] for the script. */
-static void
-make_pair (int sv[2])
-{
-  ck_assert_int_eq (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    0);
-}
-
-/* Queue SCRIPT on the server end of SV; with CLOSE, hang up after it.
- * Everything fits in the socket buffers, so no server process is
- * needed: the client finds the bytes when it reads. */
-static void
-serve_script (int sv[2], const struct bytes *script, bool close_after)
-{
-  ck_assert_int_eq (write (sv[1], script->buf, script->len),
-                    (ssize_t) script->len);
-  if (close_after) {
-    close (sv[1]);
-    sv[1] = -1;
-  }
 }
 
 /* Read whatever the client sent to the server end of SV. */
@@ -491,7 +389,7 @@ START_TEST (test_eof_in_greeting)
   char err[256];
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put (&script, "NBDMAG", 6);
   serve_script (sv, &script, true);
   ck_assert_int_eq (nbd_handshake (sv[0], "", TIMEOUT_MS, &info,
@@ -511,7 +409,7 @@ START_TEST (test_eof_before_reply)
   int sv[2];
   int r;
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put_greeting (&script, 3);
   serve_script (sv, &script, true);
   r = nbd_handshake (sv[0], "", TIMEOUT_MS, &info, err, sizeof err);
@@ -529,9 +427,9 @@ START_TEST (test_eof_in_reply_data)
   char err[256];
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put_greeting (&script, 3);
-  put_reply (&script, REP_INFO, 12);
+  put_reply (&script, OPT_GO, REP_INFO, 12);
   put16 (&script, INFO_EXPORT);
   serve_script (sv, &script, true);
   ck_assert_int_eq (nbd_handshake (sv[0], "", TIMEOUT_MS, &info,
@@ -548,7 +446,7 @@ START_TEST (test_garbage)
   char err[256];
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put (&script, "HTTP/1.1 400 Bad Request\r\n", 26);
   serve_script (sv, &script, false);
   ck_assert_int_eq (nbd_handshake (sv[0], "", TIMEOUT_MS, &info,
@@ -566,7 +464,7 @@ START_TEST (test_old_protocols)
   char err[256];
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put64 (&script, NBDMAGIC);
   put64 (&script, OLDSTYLE);
   put64 (&script, 1024 * 1024);
@@ -576,7 +474,7 @@ START_TEST (test_old_protocols)
   ck_assert_msg (strstr (err, "oldstyle"), "message: %s", err);
   close_pair (sv);
 
-  make_pair (sv);
+  make_pair (sv, 0);
   script.len = 0;
   put_greeting (&script, 0);
   serve_script (sv, &script, false);
@@ -595,7 +493,7 @@ START_TEST (test_silent_peer)
   int sv[2];
   int64_t start, elapsed;
 
-  make_pair (sv);
+  make_pair (sv, 0);
   start = monotonic_ms ();
   ck_assert_int_eq (nbd_handshake (sv[0], "", 300, &info, err, sizeof err),
                     -ETIMEDOUT);
@@ -615,7 +513,7 @@ START_TEST (test_stalled_peer)
   char err[256];
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put_greeting (&script, 3);
   put_info_export (&script, 4096, 1);
   serve_script (sv, &script, false);
@@ -636,14 +534,14 @@ START_TEST (test_scripted_success)
   int sv[2];
   int r;
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put_greeting (&script, 3);             /* fixed newstyle, no zeroes */
-  put_reply (&script, REP_INFO, 2 + 5);
+  put_reply (&script, OPT_GO, REP_INFO, 2 + 5);
   put16 (&script, INFO_DESCRIPTION);
   put (&script, "hello", 5);
   put_info_export (&script, 12345 * 512ull, 1 | 2 | 4 | 256);
   put_info_block_size (&script, 512, 4096, 1024 * 1024);
-  put_reply (&script, REP_ACK, 0);
+  put_reply (&script, OPT_GO, REP_ACK, 0);
   put (&script, "TAIL1234", 8);
   serve_script (sv, &script, false);
 
@@ -685,10 +583,10 @@ START_TEST (test_scripted_defaults)
   int sv[2];
   int r;
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put_greeting (&script, 1);
   put_info_export (&script, 1024 * 1024, 1);
-  put_reply (&script, REP_ACK, 0);
+  put_reply (&script, OPT_GO, REP_ACK, 0);
   serve_script (sv, &script, false);
 
   r = nbd_handshake (sv[0], "", TIMEOUT_MS, &info, err, sizeof err);
@@ -714,9 +612,9 @@ START_TEST (test_scripted_error_reply)
   char err[256];
   int sv[2];
 
-  make_pair (sv);
+  make_pair (sv, 0);
   put_greeting (&script, 3);
-  put_reply (&script, REP_ERR_POLICY, 8);
+  put_reply (&script, OPT_GO, REP_ERR_POLICY, 8);
   put (&script, "go away\n", 8);
   serve_script (sv, &script, false);
 
@@ -760,19 +658,19 @@ START_TEST (test_scripted_malformed)
     char err[256];
     int sv[2];
 
-    make_pair (sv);
+    make_pair (sv, 0);
     put_greeting (&script, 3);
     switch (cases[i].kind) {
     case 0:
-      put_reply (&script, REP_ACK, 0);
+      put_reply (&script, OPT_GO, REP_ACK, 0);
       break;
     case 1:
-      put_reply (&script, REP_INFO, 10);
+      put_reply (&script, OPT_GO, REP_INFO, 10);
       put16 (&script, INFO_EXPORT);
       put64 (&script, 4096);
       break;
     case 2:
-      put_reply (&script, REP_INFO, 1 << 30);
+      put_reply (&script, OPT_GO, REP_INFO, 1 << 30);
       break;
     case 3:
       put64 (&script, 0x1122334455667788ull);
@@ -789,17 +687,17 @@ START_TEST (test_scripted_malformed)
     case 5:
       put_info_export (&script, 4096, 1);
       put_info_block_size (&script, 3, 4096, 65536);
-      put_reply (&script, REP_ACK, 0);
+      put_reply (&script, OPT_GO, REP_ACK, 0);
       break;
     case 6:
       put_info_export (&script, 4096, 2);
       break;
     case 7:
-      put_reply (&script, 2, 0);
+      put_reply (&script, OPT_GO, 2, 0);
       break;
     case 8:
       put_info_export (&script, 4096, 1);
-      put_reply (&script, REP_ACK, 4);
+      put_reply (&script, OPT_GO, REP_ACK, 4);
       put32 (&script, 0);
       break;
     }
@@ -824,7 +722,7 @@ START_TEST (test_bad_arguments)
   ck_assert_ptr_nonnull (long_name);
   memset (long_name, 'a', NBD_MAX_STRING + 1);
   long_name[NBD_MAX_STRING + 1] = '\0';
-  make_pair (sv);
+  make_pair (sv, 0);
   ck_assert_int_eq (nbd_handshake (sv[0], long_name, TIMEOUT_MS, &info,
                                    err, sizeof err), -ENAMETOOLONG);
   ck_assert_int_eq (nbd_handshake (sv[0], "", 0, &info, NULL, 0), -EINVAL);
