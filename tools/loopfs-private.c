@@ -67,6 +67,7 @@
 #include <sys/wait.h>
 
 #include "cleanup.h"
+#include "exit-status.h"
 #include "loopfsd-start.h"
 
 /* How long loopfsd may take to mount, and to exit after the unmount. */
@@ -145,17 +146,6 @@ describe_status (int status)
   else
     snprintf (text, sizeof text, "exit status %d", WEXITSTATUS (status));
   return text;
-}
-
-/* Turn wait status STATUS into an exit status, as shells do. */
-static int
-exit_status_of (int status)
-{
-  if (WIFEXITED (status))
-    return WEXITSTATUS (status);
-  if (WIFSIGNALED (status))
-    return 128 + WTERMSIG (status);
-  return EXIT_FAILURE;
 }
 
 /* In a child between fork and exec: die with the parent PARENT, and
@@ -397,7 +387,7 @@ wait_for_end (struct private_instance *pi, pid_t cmd)
         return result;
     }
     if (cmd >= 0 && waitpid (cmd, &status, WNOHANG) == cmd)
-      return daemon_lost ? result : exit_status_of (status);
+      return daemon_lost ? result : exit_status_of (status, EXIT_FAILURE);
   }
 }
 
@@ -456,7 +446,7 @@ teardown (struct private_instance *pi)
       pi->daemon = -1;
       r = -EIO;
     }
-    else if (exit_status_of (pi->daemon_status) != 0) {
+    else if (exit_status_of (pi->daemon_status, EXIT_FAILURE) != 0) {
       log_error ("loopfsd exited with %s",
                  describe_status (pi->daemon_status));
       r = -EIO;

@@ -34,6 +34,7 @@
 
 #include "cleanup.h"
 #include "device-status.h"
+#include "exit-status.h"
 #include "loopfsctl.h"
 #include "loopfsd-start.h"
 #include "sandbox-dev.h"
@@ -140,7 +141,7 @@ set_up_instance (struct sandbox *sb)
   if (r == -ECHILD) {
     sb->loopfsd = -1;
     error ("exec: loopfsd exited before mounting (exit status %d)",
-           exit_status_of (sb->loopfsd_status));
+           exit_status_of (sb->loopfsd_status, EXIT_EXEC_FAILED));
     return r;
   }
   sb->instance_mounted = true;
@@ -274,7 +275,7 @@ wait_for_init (struct sandbox *sb)
     if (sb->loopfsd >= 0
         && waitpid (sb->loopfsd, &sb->loopfsd_status, WNOHANG) == sb->loopfsd) {
       error ("exec: loopfsd exited unexpectedly (exit status %d)",
-             exit_status_of (sb->loopfsd_status));
+             exit_status_of (sb->loopfsd_status, EXIT_EXEC_FAILED));
       sb->loopfsd = -1;
     }
     if (waitpid (sb->init, &sb->init_status, WNOHANG) == sb->init) {
@@ -405,7 +406,7 @@ cmd_exec (int argc, char **argv)
       && start_init (&sb, argv + optind, notify_socket) == 0) {
     close (TAKE_FD (notify_socket));
     wait_for_init (&sb);
-    status = exit_status_of (sb.init_status);
+    status = exit_status_of (sb.init_status, EXIT_EXEC_FAILED);
   }
   if (notify_socket >= 0)
     close (notify_socket);

@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "exit-status.h"
 #include "loopfsctl.h"
 #include "sandbox-init.h"
 #include "stat-fake.h"
@@ -19,16 +20,6 @@
 /* Exit statuses of COMMAND's child when exec fails (those of env(1)). */
 #define EXIT_CANNOT_RUN 126
 #define EXIT_NOT_FOUND 127
-
-int
-exit_status_of (int status)
-{
-  if (WIFEXITED (status))
-    return WEXITSTATUS (status);
-  if (WIFSIGNALED (status))
-    return 128 + WTERMSIG (status);
-  return EXIT_EXEC_FAILED;
-}
 
 /* In COMMAND's process: install the stat filter, then exec COMMAND. */
 static void __attribute__ ((noreturn))
@@ -91,6 +82,6 @@ sandbox_init_run (const struct sandbox_init *si)
     }
     while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
       if (pid == command)
-        _exit (exit_status_of (status));
+        _exit (exit_status_of (status, EXIT_EXEC_FAILED));
   }
 }

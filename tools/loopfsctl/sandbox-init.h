@@ -29,7 +29,4 @@ struct sandbox_init {
 void sandbox_init_run (const struct sandbox_init *si)
   __attribute__ ((noreturn));
 
-/* Turn wait status STATUS into an exit status, as shells do. */
-int exit_status_of (int status);
-
 #endif /* LOOPFSCTL_SANDBOX_INIT_H */
