@@ -196,15 +196,28 @@ kernel_log_mark ()
 # Fail if the kernel logged, after line MARK, that an nbd connection
 # broke under a connected device: the receive side read an error or
 # end of file without a disconnect having been asked first, or the
-# server refused requests (ESHUTDOWN from an nbdkit told to end), which
-# is what happens when nbdkit ends before the device is disconnected.
-# WHAT names the case.
+# server refused requests (ESHUTDOWN from an nbdkit told to end) before
+# the kernel began to disconnect the device, which is what happens when
+# nbdkit ends before the device is disconnected.  A refusal after the
+# kernel's "NBD_DISCONNECT" (until the device is connected again) is
+# nbdkit 1.32 answering a request it held when it read NBD_CMD_DISC:
+# the kernel fails such requests with EIO at a disconnect anyway.  WHAT
+# names the case.
 assert_clean_disconnects_since ()
 {
-  local mark=$1 what=$2 bad
-  bad=$(dmesg | tail -n +$((mark + 1)) |
-          grep -E 'nbd[0-9]+: (Receive control failed|Dead connection|Other side returned error)' ||
-          true)
+  local mark=$1 what=$2 line dev bad=
+  local -A disconnecting=()
+  while IFS= read -r line; do
+    [[ $line =~ (nbd[0-9]+):\ (.*)$ ]] || continue
+    dev=${BASH_REMATCH[1]}
+    case ${BASH_REMATCH[2]} in
+      NBD_DISCONNECT*) disconnecting[$dev]=1 ;;
+      "detected capacity change from 0 to "*) unset "disconnecting[$dev]" ;;
+      "Other side returned error"*)
+        [ -n "${disconnecting[$dev]:-}" ] || bad+="$line"$'\n' ;;
+      "Receive control failed"*|"Dead connection"*) bad+="$line"$'\n' ;;
+    esac
+  done <<<"$(dmesg | tail -n +$((mark + 1)))"
   [ -z "$bad" ] || fail "$what: the kernel saw nbd connections break: $bad"
 }
 
