@@ -18,11 +18,21 @@
 /* How long one handshake may take. */
 #define HANDSHAKE_TIMEOUT_MS 5000
 
-/* How long a resize waits for the old connections to end once their
- * write sides are shut: the old nbdkit only has to answer the requests
- * it had already read.  Below the dead-connection timeout, which is how
- * long requests wait for a replacement. */
-#define RESIZE_DRAIN_MS 4000
+/* How long a resize waits for the kernel to report the old connections
+ * dead once they are shut: it notices at once, so this only bounds a
+ * kernel that never says.  Below the dead-connection timeout, which is
+ * how long requests wait for a replacement. */
+#define RESIZE_DRAIN_MS 2000
+
+/* The request timeout (seconds) while a resize ends the old connections,
+ * and how long the requests started before it was set may take to
+ * finish.  Linux 6.1 resends a request that was under way on a
+ * connection it found dead only when the request times out, and it
+ * keeps the timeout a request started with: requests started with the
+ * short one and lost with an old connection are sent again within a
+ * second rather than after KERNEL_ATTACH_TIMEOUT. */
+#define RESIZE_REQUEST_TIMEOUT 1
+#define RESIZE_SETTLE_MS 200
 
 /* Open a blocking Unix socket connected to PATH. */
 static int
@@ -149,8 +159,13 @@ kernel_attach (const struct kernel_attach_config *config, uint32_t *index,
 
 /* Hand the kernel new sockets for device INDEX's old connections as
  * MONITOR reports them dead, one NBD_CMD_RECONFIGURE each (which also
- * sets SIZE), until all of NEW's are in or the deadline passes.
- * Returns how many the kernel took, or a negative errno. */
+ * sets SIZE and puts the request timeout back), until all of NEW's are
+ * in or the deadline passes.  Then
+ * the rest are offered together: a connection that was dead before
+ * the resize (one whose request timed out) is not reported again, and
+ * takes one; the kernel ignores sockets it has no dead connection for.
+ * Returns how many the kernel took for reported connections, or a
+ * negative errno. */
 static int
 replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
                           const char *identifier, uint64_t size,
@@ -161,11 +176,11 @@ replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
   struct pollfd pfd = { .fd = kernel_nbd_monitor_fd (monitor),
                         .events = POLLIN };
   size_t replaced = 0;
+  int r;
 
   while (replaced < new->n_sockets) {
     int64_t left = deadline - monotonic_ms ();
     uint32_t dead;
-    int r;
 
     if (left <= 0)
       break;
@@ -186,8 +201,13 @@ replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
       }
       if (dead != index)
         continue;
-      r = kernel_nbd_reconfigure (index, identifier, size, 0,
-                                  &new->sockets[replaced], 1);
+      r = kernel_nbd_reconfigure (index, identifier,
+                                  &(struct kernel_nbd_reconfig) {
+                                    .size = size,
+                                    .timeout = KERNEL_ATTACH_TIMEOUT,
+                                    .sockets = &new->sockets[replaced],
+                                    .n_sockets = 1,
+                                  });
       if (r < 0) {
         snprintf (err, err_size, "NBD_CMD_RECONFIGURE: %s", strerror (-r));
         return r;
@@ -195,7 +215,30 @@ replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
       replaced++;
     }
   }
+  if (replaced > 0 && replaced < new->n_sockets) {
+    r = kernel_nbd_reconfigure (index, identifier,
+                                &(struct kernel_nbd_reconfig) {
+                                  .size = size,
+                                  .timeout = KERNEL_ATTACH_TIMEOUT,
+                                  .sockets = &new->sockets[replaced],
+                                  .n_sockets = new->n_sockets - replaced,
+                                });
+    if (r < 0) {
+      snprintf (err, err_size, "NBD_CMD_RECONFIGURE: %s", strerror (-r));
+      return r;
+    }
+  }
   return replaced;
+}
+
+/* Sleep for MS milliseconds, also if signals interrupt. */
+static void
+sleep_ms (int ms)
+{
+  struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L };
+
+  while (nanosleep (&t, &t) < 0 && errno == EINTR)
+    ;
 }
 
 /* Resize device INDEX in place (see kernel-attach.h). */
@@ -233,9 +276,19 @@ kernel_attach_resize (const struct kernel_attach_config *config,
     goto out;
   }
 
-  /* From here on the old connections end. */
+  /* From here on the old connections end.  Requests started from now
+   * on time out soon; those started before get a moment to finish. */
+  r = kernel_nbd_set_timeout (index, config->identifier,
+                              RESIZE_REQUEST_TIMEOUT);
+  if (r < 0) {
+    snprintf (err, err_size, "NBD_CMD_RECONFIGURE (timeout): %s",
+              strerror (-r));
+    r = -EOPNOTSUPP;
+    goto out;
+  }
+  sleep_ms (RESIZE_SETTLE_MS);
   for (size_t i = 0; i < link->n_sockets; i++)
-    shutdown (link->sockets[i], SHUT_WR);
+    shutdown (link->sockets[i], SHUT_RDWR);
   r = replace_dead_connections (monitor, index, config->identifier,
                                 info.size, &new, err, err_size);
   if (r == 0) {

@@ -63,12 +63,13 @@ int kernel_attach (const struct kernel_attach_config *config, uint32_t *index,
  * sockets only in place of connections the kernel has found dead, and
  * an nbdkit connection keeps the size of its handshake.  So: subscribe
  * to NBD_CMD_LINK_DEAD, negotiate as many new connections as the
- * device has, shut the write side of the old ones (the kernel can send
- * nothing more on them; the old nbdkit answers what it has, then
- * closes them and the kernel finds them dead), and hand the kernel one
- * new socket, with the new size, for each dead connection as it is
- * reported.  On success LINK holds the new sockets (the old ones are
- * closed).
+ * device has, lower the request timeout for a moment, shut the old
+ * connections (the kernel finds them dead at once and sends requests
+ * that were under way on them again when those time out), and hand
+ * the kernel one new socket, with the new size and the old timeout,
+ * for each dead connection as it is reported (kernel-nbd.c says why
+ * in this order).  On success LINK holds the new sockets (the old ones
+ * are closed).
  *
  * -EOPNOTSUPP, device untouched: LINK is empty or the new export
  * differs in connections or flags.  Any other error: the device may be

@@ -68,15 +68,24 @@
  * takes new sockets in place of connections it has found dead.  The
  * order that keeps /dev/nbdX alive with no request failing
  * (dead_conn_timeout > 0; kernel_attach_resize): kernel_nbd_monitor_open,
- * start the new nbdkit and negotiate N new sockets, shut the write side
- * of the N old ones (through descriptors of them kept since the
- * connect: the kernel can send nothing more on them and requeues, while
- * the old nbdkit answers what it had read and then closes them; stopping
- * it instead would answer ESHUTDOWN), and on each NBD_CMD_LINK_DEAD for
- * the device kernel_nbd_reconfigure with the new size and one new
- * socket.  Requests meanwhile wait in the kernel.  On a kernel older
- * than 5.3 the only way is a disconnect and a new connect, which a
- * mounted file system does not survive.
+ * start the new nbdkit and negotiate N new sockets, lower the request
+ * timeout to 1 s and give requests already under way 200 ms to finish,
+ * shut both directions of the N old sockets (through descriptors of
+ * them kept since the connect), and on each NBD_CMD_LINK_DEAD for the
+ * device kernel_nbd_reconfigure with the new size, the old timeout and
+ * one new socket.  Three quirks decide that order, all seen on 6.1:
+ * the kernel marks a connection dead only when a send or receive on it
+ * fails, and then shuts it both ways itself, so nbdkit's answers to
+ * requests still under way on it are lost; such a request is sent again
+ * only when it times out, with the timeout it started with (30 s
+ * unless lowered before it started); and shutting only the write side
+ * lets nbdkit (1.32, several workers per connection) read the end of
+ * the stream while another worker holds a request it read before,
+ * which it then answers ESHUTDOWN, an I/O error for the kernel.  With
+ * both sides shut the kernel reads only answers written before, and
+ * the requests it loses are sent again within about 2 s.  On a kernel
+ * older than 5.3 the only way is a disconnect and a new connect, which
+ * a mounted file system does not survive.
  *
  * Disconnect while /dev/nbdX is open (mounted, or udev probing it):
  * the sockets go and I/O fails at once, but the configuration, and
@@ -546,38 +555,57 @@ kernel_nbd_disconnect (uint32_t index, const char *identifier)
   return r == -EINVAL ? -ENODEV : r;
 }
 
+/* Begin an NBD_CMD_RECONFIGURE of device INDEX, whose backend
+ * identifier is IDENTIFIER: the socket to send it on, its family, and
+ * the message with those two attributes. */
+static int
+new_reconfigure (uint32_t index, const char *identifier,
+                 struct nl_sock **sock, struct nl_msg **msg)
+{
+  int family, r;
+
+  if (!valid_identifier (identifier))
+    return -EINVAL;
+  r = open_nbd_family (sock, &family);
+  if (r < 0)
+    return r;
+  r = new_command (family, NBD_CMD_RECONFIGURE, msg);
+  if (r < 0)
+    return r;
+  if (nla_put_u32 (*msg, NBD_ATTR_INDEX, index) < 0 ||
+      nla_put_string (*msg, NBD_ATTR_BACKEND_IDENTIFIER, identifier) < 0)
+    return -EMSGSIZE;
+  return 0;
+}
+
 /* NBD_CMD_RECONFIGURE with a new size and replacement sockets. */
 int
 kernel_nbd_reconfigure (uint32_t index, const char *identifier,
-                        uint64_t size, uint64_t block_size,
-                        const int *sockets, size_t n_sockets)
+                        const struct kernel_nbd_reconfig *rc)
 {
   CLEANUP_NL_SOCK struct nl_sock *sock = NULL;
   CLEANUP_NL_MSG struct nl_msg *msg = NULL;
   struct request req = { 0 };
   uint64_t sectors;
-  int family, r;
+  int r;
 
-  if (!valid_identifier (identifier) || (n_sockets && sockets == NULL) ||
-      (block_size && (block_size < 512 || (block_size & (block_size - 1)))))
+  if ((rc->n_sockets && rc->sockets == NULL) ||
+      (rc->block_size &&
+       (rc->block_size < 512 || (rc->block_size & (rc->block_size - 1)))))
     return -EINVAL;
-  if (size > INT64_MAX)
+  if (rc->size > INT64_MAX)
     return -EFBIG;
 
-  r = open_nbd_family (&sock, &family);
+  r = new_reconfigure (index, identifier, &sock, &msg);
   if (r < 0)
     return r;
-  r = new_command (family, NBD_CMD_RECONFIGURE, &msg);
-  if (r < 0)
-    return r;
-  if (nla_put_u32 (msg, NBD_ATTR_INDEX, index) < 0 ||
-      nla_put_string (msg, NBD_ATTR_BACKEND_IDENTIFIER, identifier) < 0 ||
-      nla_put_u64 (msg, NBD_ATTR_SIZE_BYTES, size) < 0 ||
-      (block_size &&
-       nla_put_u64 (msg, NBD_ATTR_BLOCK_SIZE_BYTES, block_size) < 0))
+  if (nla_put_u64 (msg, NBD_ATTR_SIZE_BYTES, rc->size) < 0 ||
+      (rc->block_size &&
+       nla_put_u64 (msg, NBD_ATTR_BLOCK_SIZE_BYTES, rc->block_size) < 0) ||
+      (rc->timeout && nla_put_u64 (msg, NBD_ATTR_TIMEOUT, rc->timeout) < 0))
     return -EMSGSIZE;
-  if (n_sockets) {
-    r = put_sockets (msg, sockets, n_sockets);
+  if (rc->n_sockets) {
+    r = put_sockets (msg, rc->sockets, rc->n_sockets);
     if (r < 0)
       return r;
   }
@@ -589,7 +617,28 @@ kernel_nbd_reconfigure (uint32_t index, const char *identifier,
   r = kernel_nbd_sysfs_sectors (index, &sectors);
   if (r < 0)
     return r;
-  return sectors == size >> 9 ? 0 : -EOPNOTSUPP;
+  return sectors == rc->size >> 9 ? 0 : -EOPNOTSUPP;
+}
+
+/* Set device INDEX's request timeout (see kernel-nbd.h). */
+int
+kernel_nbd_set_timeout (uint32_t index, const char *identifier,
+                        uint64_t timeout)
+{
+  CLEANUP_NL_SOCK struct nl_sock *sock = NULL;
+  CLEANUP_NL_MSG struct nl_msg *msg = NULL;
+  struct request req = { 0 };
+  int r;
+
+  /* 0 would not keep the timeout: the kernel takes it as 30 s. */
+  if (timeout == 0)
+    return -EINVAL;
+  r = new_reconfigure (index, identifier, &sock, &msg);
+  if (r < 0)
+    return r;
+  if (nla_put_u64 (msg, NBD_ATTR_TIMEOUT, timeout) < 0)
+    return -EMSGSIZE;
+  return run_request (sock, msg, &req);
 }
 
 /* What NBD_CMD_STATUS said about one device. */

@@ -76,15 +76,30 @@ int kernel_nbd_connect (const struct kernel_nbd_config *config,
  * -ENODEV if there is no such device. */
 int kernel_nbd_disconnect (uint32_t index, const char *identifier);
 
-/* Change the size (and the block size unless BLOCK_SIZE is 0) of the
- * connected device INDEX, and hand it N_SOCKETS new sockets that the
- * kernel uses in place of connections it has found dead; sockets
- * beyond the number of dead connections are ignored by the kernel.
- * IDENTIFIER must be the device's (the kernel insists).  -EOPNOTSUPP
- * if the kernel ignored the size (older than 5.3). */
+/* What NBD_CMD_RECONFIGURE changes on a connected device. */
+struct kernel_nbd_reconfig {
+  uint64_t size;            /* device size in bytes */
+  uint64_t block_size;      /* logical block size; 0 keeps it */
+  uint64_t timeout;         /* request timeout in seconds; 0 keeps it */
+  const int *sockets;       /* new sockets, used in place of connections
+                             * the kernel has found dead; those beyond
+                             * their number are ignored */
+  size_t n_sockets;
+};
+
+/* Reconfigure the connected device INDEX as RC says.  IDENTIFIER must
+ * be the device's (the kernel insists).  -EOPNOTSUPP if the kernel
+ * ignored the size (older than 5.3). */
 int kernel_nbd_reconfigure (uint32_t index, const char *identifier,
-                            uint64_t size, uint64_t block_size,
-                            const int *sockets, size_t n_sockets);
+                            const struct kernel_nbd_reconfig *rc);
+
+/* Set how many seconds (>= 1) a request of connected device INDEX may
+ * take before the kernel counts its connection as dead and sends the
+ * request again over another one, leaving the size as it is.  It
+ * applies to requests the kernel starts from then on; those already
+ * started keep the timeout they started with. */
+int kernel_nbd_set_timeout (uint32_t index, const char *identifier,
+                            uint64_t timeout);
 
 /* Whether nbd device INDEX is connected (NBD_CMD_STATUS); -ENODEV if
  * there is no such device. */

@@ -146,15 +146,23 @@ START_TEST (test_connect_argument_checks)
   ck_assert_int_eq (kernel_nbd_connect (&config, &index), -EINVAL);
   ck_assert_uint_eq (index, 12345);
 
-  ck_assert_int_eq (kernel_nbd_reconfigure (0, NULL, 4096, 0, NULL, 0),
-                    -EINVAL);
-  ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x", 4096, 100,
-                                            NULL, 0), -EINVAL);
-  ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x", 4096, 0,
-                                            NULL, 1), -EINVAL);
+  ck_assert_int_eq (kernel_nbd_reconfigure (0, NULL,
+                                            &(struct kernel_nbd_reconfig) {
+                                              .size = 4096 }), -EINVAL);
   ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x",
-                                            (uint64_t) INT64_MAX + 1, 0,
-                                            NULL, 0), -EFBIG);
+                                            &(struct kernel_nbd_reconfig) {
+                                              .size = 4096,
+                                              .block_size = 100 }), -EINVAL);
+  ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x",
+                                            &(struct kernel_nbd_reconfig) {
+                                              .size = 4096,
+                                              .n_sockets = 1 }), -EINVAL);
+  ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x",
+                                            &(struct kernel_nbd_reconfig) {
+                                              .size = (uint64_t) INT64_MAX + 1
+                                            }), -EFBIG);
+  ck_assert_int_eq (kernel_nbd_set_timeout (0, "loopfs:x", 0), -EINVAL);
+  ck_assert_int_eq (kernel_nbd_set_timeout (0, "has space", 30), -EINVAL);
   close (fds[0]);
   close (fds[1]);
 }
@@ -180,8 +188,14 @@ START_TEST (test_no_driver)
   ck_assert_int_eq (kernel_nbd_disconnect (0, NULL), -ENOENT);
   ck_assert_int_eq (kernel_nbd_status (0, &connected), -ENOENT);
   ck_assert (connected);
-  ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x", 4096, 512,
-                                            fds, 1), -ENOENT);
+  ck_assert_int_eq (kernel_nbd_reconfigure (0, "loopfs:x",
+                                            &(struct kernel_nbd_reconfig) {
+                                              .size = 4096,
+                                              .block_size = 512,
+                                              .timeout = 30,
+                                              .sockets = fds,
+                                              .n_sockets = 1 }), -ENOENT);
+  ck_assert_int_eq (kernel_nbd_set_timeout (0, "loopfs:x", 1), -ENOENT);
   ck_assert_int_eq (kernel_nbd_monitor_open (&monitor), -ENOENT);
   ck_assert_ptr_null (monitor);
   kernel_nbd_monitor_close (NULL);

@@ -6,7 +6,7 @@
 # LOOP_CLR_FD while another descriptor holds the device), umount of the
 # instance and SIGTERM of loopfsd (every device of the instance; the
 # daemon then exits).  LOOP_SET_CAPACITY after the image grew gives the
-# same nbd device the new size in place, under a busy reader.
+# same nbd device the new size in place, under busy readers.
 #
 # Runs inside the VM only: tests/vm/run-vm tests/vm/test-nbd-lifecycle.sh
 # [BUILDDIR].
@@ -20,6 +20,7 @@ source "$(dirname "$0")/nbd-functions.sh"
 
 nbd_test_setup "$@"
 requires python3 --version
+requires fio --version
 
 MiB=1048576
 size=$((16 * MiB))
@@ -134,8 +135,9 @@ expect_errno ENXIO "$LOOP_HELPER" status "$mnt/loop0"
 
 # --- LOOP_SET_CAPACITY: the nbd device grows in place ----------------------------
 # NBD_CMD_RECONFIGURE changes the size of the same /dev/nbdX, with new
-# connections to the new nbdkit in place of the old ones, while a reader
-# keeps the device busy: none of its requests fails.
+# connections to the new nbdkit in place of the old ones, while two
+# readers keep the device busy, one request at a time (dd) and sixteen
+# at a time (fio): none of their requests fails.
 grown=$((24 * MiB))
 losetup_bind "$mnt" /dev/loop0 "$tmp/a.img"
 nbd=$(nbd_of "$mnt/loop0")
@@ -143,6 +145,11 @@ assert_nbd_connected "before LOOP_SET_CAPACITY" "$nbd" $size
 read_until_error "$nbd" "$tmp/resize-reader.err" &
 resize_reader=$!
 cleanup_fn kill_if_alive "$resize_reader"
+fio --name=resize --filename="$nbd" --rw=randread --bs=4k --iodepth=16 \
+  --ioengine=libaio --direct=1 --size=$size --time_based --runtime=10 \
+  --output-format=json --output="$tmp/fio.json" >"$tmp/fio.out" 2>&1 &
+resize_fio=$!
+cleanup_fn kill_if_alive "$resize_fio"
 sleep 0.5
 process_alive "$resize_reader" \
   || fail "the reader of $nbd ended: $(cat "$tmp/resize-reader.err")"
@@ -164,6 +171,18 @@ process_alive "$resize_reader" \
   || fail "the reader of $nbd ended during the resize: $(cat "$tmp/resize-reader.err")"
 kill -KILL "$resize_reader"
 wait "$resize_reader" 2>/dev/null || true
+wait "$resize_fio" || fail "fio on $nbd during the resize: $(cat "$tmp/fio.out")"
+fio_result=$(python3 - "$tmp/fio.json" <<'EOF'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+print(job["error"], job["read"]["total_ios"],
+      "%.0f" % (job["read"]["clat_ns"]["max"] / 1e6))
+EOF
+) || fail "fio's report: $(cat "$tmp/fio.json")"
+read -r fio_error fio_ios fio_max_ms <<<"$fio_result"
+assert_eq "fio's error during the resize" 0 "$fio_error"
+echo "LOOP_SET_CAPACITY: fio (16 requests at a time) read $fio_ios times," \
+  "the slowest read took $fio_max_ms ms"
 echo "LOOP_SET_CAPACITY: the kernel's nbd messages:"
 dmesg | tail -n +$((resize_mark + 1)) | grep nbd || true
 bad=$(dmesg | tail -n +$((resize_mark + 1)) |
