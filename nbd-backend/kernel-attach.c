@@ -160,12 +160,11 @@ kernel_attach (const struct kernel_attach_config *config, uint32_t *index,
 /* Hand the kernel new sockets for device INDEX's old connections as
  * MONITOR reports them dead, one NBD_CMD_RECONFIGURE each (which also
  * sets SIZE and puts the request timeout back), until all of NEW's are
- * in or the deadline passes.  Then
- * the rest are offered together: a connection that was dead before
- * the resize (one whose request timed out) is not reported again, and
- * takes one; the kernel ignores sockets it has no dead connection for.
- * Returns how many the kernel took for reported connections, or a
- * negative errno. */
+ * in or the deadline passes.  Then the rest are offered together: a
+ * connection that was dead before the resize (one whose request timed
+ * out) is not reported again, and takes one; the kernel ignores sockets
+ * it has no dead connection for.  Returns how many the kernel took for
+ * reported connections, or a negative errno. */
 static int
 replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
                           const char *identifier, uint64_t size,
