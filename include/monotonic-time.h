@@ -1,11 +1,12 @@
 /* loopfs: time for deadlines.
  *
  * Deadlines are measured on CLOCK_MONOTONIC, which no clock setting
- * moves.
+ * moves; sleep_ms waits out a relative time.
  */
 #ifndef LOOPFS_MONOTONIC_TIME_H
 #define LOOPFS_MONOTONIC_TIME_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -24,6 +25,19 @@ static inline int64_t
 monotonic_ms (void)
 {
   return monotonic_ns () / 1000000;
+}
+
+/* Sleep for MS milliseconds, also if signals interrupt. */
+static inline void
+sleep_ms (long ms)
+{
+  struct timespec ts = {
+    .tv_sec = ms / 1000,
+    .tv_nsec = (ms % 1000) * 1000000,
+  };
+
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
 }
 
 #endif /* LOOPFS_MONOTONIC_TIME_H */

@@ -230,16 +230,6 @@ replace_dead_connections (struct kernel_nbd_monitor *monitor, uint32_t index,
   return replaced;
 }
 
-/* Sleep for MS milliseconds, also if signals interrupt. */
-static void
-sleep_ms (int ms)
-{
-  struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L };
-
-  while (nanosleep (&t, &t) < 0 && errno == EINTR)
-    ;
-}
-
 /* Resize device INDEX in place (see kernel-attach.h). */
 int
 kernel_attach_resize (const struct kernel_attach_config *config,

@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "loopfsd-start.h"
+#include "monotonic-time.h"
 
 char *
 loopfsd_find (const char *build_relative)
@@ -81,19 +82,6 @@ loopfsd_spawn (const char *loopfsd, const char *mountpoint,
     _exit (127);
   }
   return pid;
-}
-
-/* Sleep for MS milliseconds. */
-static void
-sleep_ms (long ms)
-{
-  struct timespec ts = {
-    .tv_sec = ms / 1000,
-    .tv_nsec = (ms % 1000) * 1000000,
-  };
-
-  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
-    ;
 }
 
 int
