@@ -299,12 +299,18 @@ run_request (struct nl_sock *sock, struct nl_msg *msg, struct request *req)
   return req->parse_error;
 }
 
-/* Start an nbd command message for FAMILY. */
+/* Open a socket to the nbd family in *SOCK and start a message of
+ * command CMD for it in *MSG_RET. */
 static int
-new_command (int family, uint8_t cmd, struct nl_msg **msg_ret)
+new_command (uint8_t cmd, struct nl_sock **sock, struct nl_msg **msg_ret)
 {
-  struct nl_msg *msg = nlmsg_alloc ();
+  struct nl_msg *msg;
+  int family, r;
 
+  r = open_nbd_family (sock, &family);
+  if (r < 0)
+    return r;
+  msg = nlmsg_alloc ();
   if (msg == NULL)
     return -ENOMEM;
   if (genlmsg_put (msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0, cmd,
@@ -482,7 +488,7 @@ kernel_nbd_connect (const struct kernel_nbd_config *config, uint32_t *index)
     .parse = parse_connect_reply,
     .opaque = &reply_index,
   };
-  int family, r;
+  int r;
 
   r = check_config (config);
   if (r < 0)
@@ -490,10 +496,7 @@ kernel_nbd_connect (const struct kernel_nbd_config *config, uint32_t *index)
   if (config->read_only)
     server_flags |= NBD_FLAG_READ_ONLY;
 
-  r = open_nbd_family (&sock, &family);
-  if (r < 0)
-    return r;
-  r = new_command (family, NBD_CMD_CONNECT, &msg);
+  r = new_command (NBD_CMD_CONNECT, &sock, &msg);
   if (r < 0)
     return r;
   if (nla_put_u64 (msg, NBD_ATTR_SIZE_BYTES, config->size) < 0 ||
@@ -528,7 +531,7 @@ kernel_nbd_disconnect (uint32_t index, const char *identifier)
   CLEANUP_NL_SOCK struct nl_sock *sock = NULL;
   CLEANUP_NL_MSG struct nl_msg *msg = NULL;
   struct request req = { 0 };
-  int family, r;
+  int r;
 
   if (identifier) {
     char current[KERNEL_NBD_IDENTIFIER_MAX];
@@ -542,10 +545,7 @@ kernel_nbd_disconnect (uint32_t index, const char *identifier)
       return r;
   }
 
-  r = open_nbd_family (&sock, &family);
-  if (r < 0)
-    return r;
-  r = new_command (family, NBD_CMD_DISCONNECT, &msg);
+  r = new_command (NBD_CMD_DISCONNECT, &sock, &msg);
   if (r < 0)
     return r;
   if (nla_put_u32 (msg, NBD_ATTR_INDEX, index) < 0)
@@ -556,20 +556,17 @@ kernel_nbd_disconnect (uint32_t index, const char *identifier)
 }
 
 /* Begin an NBD_CMD_RECONFIGURE of device INDEX, whose backend
- * identifier is IDENTIFIER: the socket to send it on, its family, and
- * the message with those two attributes. */
+ * identifier is IDENTIFIER: the socket to send it on in *SOCK and the
+ * message with those two attributes in *MSG. */
 static int
 new_reconfigure (uint32_t index, const char *identifier,
                  struct nl_sock **sock, struct nl_msg **msg)
 {
-  int family, r;
+  int r;
 
   if (!valid_identifier (identifier))
     return -EINVAL;
-  r = open_nbd_family (sock, &family);
-  if (r < 0)
-    return r;
-  r = new_command (family, NBD_CMD_RECONFIGURE, msg);
+  r = new_command (NBD_CMD_RECONFIGURE, sock, msg);
   if (r < 0)
     return r;
   if (nla_put_u32 (*msg, NBD_ATTR_INDEX, index) < 0 ||
@@ -688,12 +685,9 @@ kernel_nbd_status (uint32_t index, bool *connected)
   CLEANUP_NL_MSG struct nl_msg *msg = NULL;
   struct status status = { .index = index };
   struct request req = { .parse = parse_status_reply, .opaque = &status };
-  int family, r;
+  int r;
 
-  r = open_nbd_family (&sock, &family);
-  if (r < 0)
-    return r;
-  r = new_command (family, NBD_CMD_STATUS, &msg);
+  r = new_command (NBD_CMD_STATUS, &sock, &msg);
   if (r < 0)
     return r;
   if (nla_put_u32 (msg, NBD_ATTR_INDEX, index) < 0)
