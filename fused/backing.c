@@ -15,6 +15,7 @@
 
 #include "backing.h"
 #include "daemon.h"
+#include "log.h"
 
 #ifndef FUSE_SUPER_MAGIC
 #define FUSE_SUPER_MAGIC 0x65735546

@@ -104,8 +104,4 @@ void io_fsync (fuse_req_t req, struct device *dev);
 void io_fallocate (fuse_req_t req, struct device *dev, int mode,
                    off_t off, off_t len);
 
-/* Report an error to stderr with the program name in front. */
-void log_error (const char *fmt, ...)
-  __attribute__ ((format (printf, 1, 2)));
-
 #endif /* LOOPFSD_DAEMON_H */

@@ -11,6 +11,7 @@
 #include "device.h"
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
+#include "log.h"
 #include "reaper.h"
 
 struct pending_ioctl {

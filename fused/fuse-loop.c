@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "device.h"
 #include "fuse-loop.h"
+#include "log.h"
 
 /* Requests handled per wake-up before giving other events a turn. */
 #define REQUESTS_PER_WAKEUP 64

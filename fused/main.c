@@ -15,7 +15,6 @@
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include "daemon.h"
 #include "device.h"
 #include "kernel-nbd.h"
+#include "log.h"
 #include "mount-helper.h"
 #include "reaper.h"
 #include "service-notify.h"
@@ -45,19 +45,6 @@ static int ready_fd = -1;        /* pipe to the waiting parent, or -1 */
 static uv_signal_t sig_term, sig_int;
 static uv_work_t ready_work;
 static int ready_err;
-
-/* Report an error to stderr with the program name in front. */
-void
-log_error (const char *fmt, ...)
-{
-  va_list ap;
-
-  fprintf (stderr, "loopfsd: ");
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fprintf (stderr, "\n");
-}
 
 /* Print the usage text. */
 static void

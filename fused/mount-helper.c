@@ -15,7 +15,7 @@
 #include <sys/prctl.h>
 
 #include "cleanup.h"
-#include "daemon.h"
+#include "log.h"
 #include "mount-helper.h"
 
 #define HELPER_NAME "mount.fuse.loopfs"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "daemon.h"
+#include "log.h"
 #include "options.h"
 
 /* Generic mount flags that are passed to the FUSE mount unchanged: what

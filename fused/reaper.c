@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "fusermount-socket.h"
 #include "kernel-nbd.h"
+#include "log.h"
 #include "reaper.h"
 #include "vector.h"
 

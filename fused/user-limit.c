@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "daemon.h"
+#include "log.h"
 #include "user-limit.h"
 
 /* Read the limit from USER_LIMIT_FILE into *LIMIT. */
