@@ -11,11 +11,13 @@
 #define LOOPFS_CONTROL_INSTANCE_H
 
 #include "loopdev.h"
+#include "loopfs-interface.h"
 #include "vector.h"
 
-/* The kernel cannot number a loop device at or above 1 << MINORBITS
- * (add_disk refuses the minor): LOOP_CTL_ADD of such a number is EINVAL. */
-#define INSTANCE_MAX_INDEX (1 << 20)
+/* Device numbers are below this (see loopfs-interface.h): LOOP_CTL_ADD
+ * of a higher one is EINVAL, as the kernel's add_disk refuses the
+ * minor. */
+#define INSTANCE_MAX_INDEX (LOOPFS_MAX_INDEX + 1)
 
 DEFINE_VECTOR_TYPE (loopdev_vector, struct loopdev *)
 

@@ -29,16 +29,9 @@
 #define ROOT_INO 1
 #define CONTROL_INO 2
 #define DEVICE_INO_BASE 3
-#define CONTROL_NAME "loop-control"
 
-/* Extended attributes loopfsd answers on its nodes. */
-#define XATTR_NODE "user.loopfs.node"        /* "loop-control" or "loopN" */
-#define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
-#define XATTR_NBD "user.loopfs.nbd"            /* "/dev/nbdX" when attached */
-#define XATTR_STATUS "user.loopfs.status"      /* "key=value" lines, see
-                                                  loopfsd(8) */
-#define XATTR_INSTANCE "user.loopfs.instance"  /* on loop-control: the
-                                                  same for the instance */
+/* The node names and extended attributes loopfsd answers with. */
+#include "loopfs-interface.h"
 
 struct device;
 

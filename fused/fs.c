@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "device.h"
+#include "status.h"
 
 static struct timespec mount_time;
 
@@ -527,23 +528,17 @@ fs_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name)
   fuse_reply_err (req, ENOTDIR);
 }
 
-/* Write the status of device LO into BUF as "key=value" lines: what
- * sysfs shows of a kernel loop device (/sys/block/loopN and its loop/
- * directory) and LOOP_GET_STATUS64 tells, readable without opening the
- * device, because an open and close would run AUTOCLEAR as it does on
- * the kernel's devices.  loopfsctl's list and its sandbox's sysfs view
- * read it.  Returns the length, or -ERANGE if BUF is too small. */
+/* Write the status of device LO into BUF (see status.h).  sysfs's
+ * loop/backing_file is the file's path (d_path), not lo_file_name: it
+ * is read from our copy of the descriptor. */
 static int
-status_value (const struct loopdev *lo, char *buf, size_t size)
+device_status_value (const struct loopdev *lo, char *buf, size_t size)
 {
   const struct device *dev = lo->priv;
-  bool bound = lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN;
   char path[PATH_MAX] = "";
-  int len;
 
-  /* sysfs's loop/backing_file is the file's path (d_path), not
-   * lo_file_name: read it from our copy of the descriptor. */
-  if (bound && dev && dev->backing_fd >= 0) {
+  if ((lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN)
+      && dev && dev->backing_fd >= 0) {
     char link[64];
     ssize_t n;
 
@@ -551,68 +546,22 @@ status_value (const struct loopdev *lo, char *buf, size_t size)
     n = readlink (link, path, sizeof path - 1);
     path[n > 0 ? n : 0] = '\0';
   }
-  len = snprintf (buf, size,
-                  "state=%s\n"
-                  "size=%" PRIu64 "\n"
-                  "ro=%d\n"
-                  "logical_block_size=%" PRIu32 "\n"
-                  "physical_block_size=%" PRIu32 "\n",
-                  loopdev_state_name (lo->state),
-                  bound ? loopdev_size (lo) : 0,
-                  lo->disk_ro,
-                  loopdev_logical_block_size (lo),
-                  loopdev_physical_block_size (lo));
-  if (bound && len >= 0 && (size_t) len < size)
-    len += snprintf (buf + len, size - len,
-                     "backing_file=%s\n"
-                     "file_name=%s\n"
-                     "offset=%" PRIu64 "\n"
-                     "sizelimit=%" PRIu64 "\n"
-                     "autoclear=%d\n"
-                     "partscan=%d\n"
-                     "dio=%d\n"
-                     "read_only=%d\n"
-                     "backing_dev=%u:%u\n"
-                     "backing_inode=%" PRIu64 "\n",
-                     path, lo->b.file_name, lo->b.offset, lo->b.sizelimit,
-                     !!(lo->b.flags & LO_FLAGS_AUTOCLEAR),
-                     !!(lo->b.flags & LO_FLAGS_PARTSCAN),
-                     !!(lo->b.flags & LO_FLAGS_DIRECT_IO),
-                     !!(lo->b.flags & LO_FLAGS_READ_ONLY),
-                     major (lo->b.backing.dev), minor (lo->b.backing.dev),
-                     (uint64_t) lo->b.backing.ino);
-  if (len < 0 || (size_t) len >= size)
-    return -ERANGE;
-  return len;
+  return status_value (lo, path, buf, size);
 }
 
-/* Write what loop-control's user.loopfs.instance tells into BUF as
- * "key=value" lines: the daemon, the instance's limit and use, and
- * whether bound devices also get a kernel NBD device.  Returns the
- * length, or -ERANGE if BUF is too small. */
+/* Write what loop-control's user.loopfs.instance tells into BUF (see
+ * status.h). */
 static int
-instance_value (char *buf, size_t size)
+daemon_instance_value (char *buf, size_t size)
 {
-  const struct instance *inst = &daemon_state.inst;
-  size_t i, bound = 0;
-  int len;
+  struct instance_summary summary = {
+    .pid = getpid (),
+    .nbd = daemon_state.nbd,
+    .connections = daemon_state.opts.connections,
+  };
 
-  for (i = 0; i < inst->devs.len; i++)
-    bound += inst->devs.ptr[i]->state == LOOPDEV_BOUND
-             || inst->devs.ptr[i]->state == LOOPDEV_RUNDOWN;
-  len = snprintf (buf, size,
-                  "pid=%d\n"
-                  "max=%u\n"
-                  "devices=%zu\n"
-                  "bound=%zu\n"
-                  "nbd=%s\n"
-                  "connections=%u\n",
-                  (int) getpid (), inst->max_devices, instance_count (inst),
-                  bound, daemon_state.nbd ? "on" : "off",
-                  daemon_state.opts.connections);
-  if (len < 0 || (size_t) len >= size)
-    return -ERANGE;
-  return len;
+  instance_summary_count (&daemon_state.inst, &summary);
+  return instance_value (&summary, buf, size);
 }
 
 /* Compute the value of extended attribute NAME of INO into BUF. */
@@ -636,9 +585,9 @@ xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
     return snprintf (buf, size, "/dev/nbd%d",
                      ((struct device *) lo->priv)->nbd_index);
   if (strcmp (name, XATTR_STATUS) == 0 && lo)
-    return status_value (lo, buf, size);
+    return device_status_value (lo, buf, size);
   if (strcmp (name, XATTR_INSTANCE) == 0 && ino == CONTROL_INO)
-    return instance_value (buf, size);
+    return daemon_instance_value (buf, size);
   return -ENODATA;
 }
 
@@ -648,7 +597,7 @@ xattr_value (fuse_ino_t ino, const char *name, char *buf, size_t size)
 static void
 fs_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-  char value[PATH_MAX + 2 * LO_NAME_SIZE + 512];
+  char value[XATTR_VALUE_MAX];
   int len = xattr_value (ino, name, value, sizeof value);
 
   if (len < 0)

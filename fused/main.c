@@ -34,6 +34,7 @@
 #include "mount-helper.h"
 #include "reaper.h"
 #include "service-notify.h"
+#include "userns.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -307,16 +308,7 @@ on_signal (uv_signal_t *sig, int signum)
 static bool
 in_initial_user_ns (void)
 {
-  unsigned long inside, outside, count;
-  FILE *f = fopen ("/proc/self/uid_map", "re");
-  bool identity;
-
-  if (f == NULL)
-    return false;
-  identity = fscanf (f, "%lu %lu %lu", &inside, &outside, &count) == 3
-    && inside == 0 && outside == 0 && count == 4294967295UL;
-  fclose (f);
-  return identity;
+  return uid_map_is_identity ();
 }
 
 /* Disconnect the kernel NBD devices whose loopfsd died (killed before it

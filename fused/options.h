@@ -9,8 +9,10 @@
 
 #include <stdbool.h>
 
+#include "loopfs-interface.h"
+
 /* The kernel's own bound on loop devices (1 << MINORBITS). */
-#define OPTIONS_MAX_DEVICES_LIMIT (1u << 20)
+#define OPTIONS_MAX_DEVICES_LIMIT ((unsigned) LOOPFS_MAX_DEVICES)
 
 /* Whether bound devices also become kernel /dev/nbdX (-o nbd=). */
 enum nbd_mode {

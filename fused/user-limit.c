@@ -14,59 +14,19 @@
 #include "daemon.h"
 #include "log.h"
 #include "user-limit.h"
+#include "userns.h"
 
-/* Read the limit from USER_LIMIT_FILE into *LIMIT. */
+/* Read the limit from USER_LIMIT_FILE into *LIMIT, saying what is wrong
+ * with the file when it holds no valid number. */
 int
 user_limit_read (unsigned *limit)
 {
-  char buf[32], *end;
-  unsigned long v;
-  ssize_t n;
-  CLEANUP_CLOSE int fd = open (USER_LIMIT_FILE, O_RDONLY | O_CLOEXEC);
+  int r = user_limit_file_read (limit);
 
-  if (fd < 0) {
-    if (errno != ENOENT)
-      return -errno;
-    *limit = USER_LIMIT_DEFAULT;
-    return 0;
-  }
-  n = read (fd, buf, sizeof buf - 1);
-  if (n < 0)
-    return -errno;
-  buf[n] = '\0';
-  errno = 0;
-  v = strtoul (buf, &end, 10);
-  while (*end == '\n' || *end == ' ')
-    end++;
-  if (end == buf || *end != '\0' || errno != 0 || v > OPTIONS_MAX_DEVICES_LIMIT) {
+  if (r == -EINVAL)
     log_error ("%s: expected a number from 0 to %u", USER_LIMIT_FILE,
-               OPTIONS_MAX_DEVICES_LIMIT);
-    return -EINVAL;
-  }
-  *limit = v;
-  return 0;
-}
-
-/* The uid that the daemon's uid is on the host: the mounter of a
- * rootless instance (root inside "unshare -Ur") is counted as the user
- * who made the namespace. */
-static uid_t
-host_uid (void)
-{
-  uid_t uid = getuid ();
-  unsigned long inside, outside, count;
-  FILE *f = fopen ("/proc/self/uid_map", "re");
-
-  if (f == NULL)
-    return uid;
-  while (fscanf (f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
-    if (uid >= inside && uid - inside < count) {
-      uid = outside + (uid - inside);
-      break;
-    }
-  }
-  fclose (f);
-  return uid;
+               USER_LIMIT_MAX);
+  return r;
 }
 
 /* Make directory PATH with MODE unless it exists. */

@@ -16,8 +16,7 @@
 
 #include <sys/types.h>
 
-#define USER_LIMIT_FILE "/etc/loopfs/max_loop_devices"
-#define USER_LIMIT_DEFAULT 255u
+#include "loopfs-interface.h"
 
 struct user_limit {
   int dirfd;                /* the user's accounting directory */
@@ -32,8 +31,9 @@ struct user_slot {
 };
 
 /* Read the limit from USER_LIMIT_FILE into *LIMIT (the default when the
- * file does not exist).  Returns 0, or -EINVAL after a message when the
- * file does not hold a number. */
+ * file does not exist) with user_limit_file_read.  Returns 0, or -EINVAL
+ * after a message when the file does not hold a number from 0 to
+ * USER_LIMIT_MAX, or another -errno when it cannot be read. */
 int user_limit_read (unsigned *limit);
 
 /* Open (creating it if needed) the accounting directory of the user

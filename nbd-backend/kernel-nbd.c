@@ -118,6 +118,7 @@
 #include "kernel-nbd-sysfs.h"
 #include "monotonic-time.h"
 #include "nbd-handshake.h"
+#include "userns.h"
 #include "vector.h"
 
 /* How long we wait for the kernel to answer one command.  Connect and
@@ -438,39 +439,19 @@ have_cap_sys_admin (void)
          CAP_TO_MASK (CAP_SYS_ADMIN);
 }
 
-/* Whether we live in the initial user namespace, the only one whose
- * CAP_SYS_ADMIN the driver accepts (netlink_capable).  Its uid map is
- * the identity over the whole range.  A heuristic: a namespace made by
- * root may copy that map, and then the driver's own check turns the
- * connect down with -EPERM. */
-static bool
-in_initial_user_ns (void)
-{
-  CLEANUP_CLOSE int fd = open ("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
-  char buf[128];
-  unsigned long inside, outside, count;
-  ssize_t n;
-
-  if (fd == -1)
-    return false;
-  n = read (fd, buf, sizeof buf - 1);
-  if (n <= 0)
-    return false;
-  buf[n] = '\0';
-  return sscanf (buf, "%lu %lu %lu", &inside, &outside, &count) == 3 &&
-         inside == 0 && outside == 0 && count == 4294967295ul &&
-         strchr (buf, '\n') == buf + n - 1;
-}
-
 /* Whether this process can attach nbd devices (see kernel-nbd.h).  The
- * privilege is checked first: it needs no kernel driver to answer. */
+ * privilege is checked first: it needs no kernel driver to answer.  The
+ * driver accepts CAP_SYS_ADMIN of the initial user namespace only
+ * (netlink_capable); where root copied the identity map into another
+ * namespace, the driver's own check turns the connect down with
+ * -EPERM. */
 int
 kernel_nbd_available (void)
 {
   CLEANUP_NL_SOCK struct nl_sock *sock = NULL;
   int family;
 
-  if (!have_cap_sys_admin () || !in_initial_user_ns ())
+  if (!have_cap_sys_admin () || !uid_map_is_identity ())
     return -EPERM;
   return open_nbd_family (&sock, &family);
 }

@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "device-status.h"
+#include "loopfs-interface.h"
 #include "loopfsctl.h"
 #include "size-arg.h"
 
@@ -66,7 +67,7 @@ attach_free_device (const char *dir, struct loop_config *config)
   CLEANUP_CLOSE int ctl = -1;
   int tries;
 
-  if (asprintf (&ctl_path, "%s/loop-control", dir) < 0)
+  if (asprintf (&ctl_path, "%s/" CONTROL_NAME, dir) < 0)
     return -ENOMEM;
   ctl = open (ctl_path, O_RDWR | O_CLOEXEC);
   if (ctl < 0)

@@ -35,6 +35,7 @@
 #include "cleanup.h"
 #include "device-status.h"
 #include "exit-status.h"
+#include "loopfs-interface.h"
 #include "loopfsctl.h"
 #include "loopfsd-start.h"
 #include "sandbox-dev.h"
@@ -42,10 +43,6 @@
 #include "stat-fake.h"
 #include "sysfs-view.h"
 
-/* loopfsd's per-user limit (see loopfsd(8), FILES) bounds the device
- * numbers when --max does not. */
-#define USER_LIMIT_FILE "/etc/loopfs/max_loop_devices"
-#define USER_LIMIT_DEFAULT 255u
 /* At most this many /dev/loopN symlinks, whatever the limits say. */
 #define MAX_LINKS 65536u
 
@@ -84,18 +81,17 @@ usage (FILE *fp)
          "  -h, --help      show this help\n", fp);
 }
 
-/* The per-user device limit loopfsd applies. */
+/* The per-user device limit loopfsd applies (see loopfsd(8), FILES),
+ * which bounds the device numbers when --max does not.  A file loopfsd
+ * would refuse counts as the default here: a fresh loopfsd then fails
+ * to start and says why, and an existing instance has its own max. */
 static unsigned
 user_limit (void)
 {
-  FILE *fp = fopen (USER_LIMIT_FILE, "re");
   unsigned n = USER_LIMIT_DEFAULT;
 
-  if (fp) {
-    if (fscanf (fp, "%u", &n) != 1)
-      n = USER_LIMIT_DEFAULT;
-    fclose (fp);
-  }
+  if (user_limit_file_read (&n) < 0)
+    n = USER_LIMIT_DEFAULT;
   return n;
 }
 
@@ -358,9 +354,10 @@ cmd_exec (int argc, char **argv)
     case 'm':
       errno = 0;
       max = strtoul (optarg, &end, 10);
-      if (errno || *end || end == optarg || max < 1 || max > 1048576) {
-        error ("exec: --max: '%s' is not a number from 1 to 1048576",
-               optarg);
+      if (errno || *end || end == optarg || max < 1
+          || max > LOOPFS_MAX_DEVICES) {
+        error ("exec: --max: '%s' is not a number from 1 to %d",
+               optarg, LOOPFS_MAX_DEVICES);
         return EXIT_USAGE;
       }
       sb.max = max;

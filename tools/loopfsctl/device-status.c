@@ -11,12 +11,7 @@
 
 #include "cleanup.h"
 #include "device-status.h"
-
-#define XATTR_NODE "user.loopfs.node"
-#define XATTR_STATUS "user.loopfs.status"
-#define XATTR_NBD "user.loopfs.nbd"
-#define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
-#define XATTR_INSTANCE "user.loopfs.instance"
+#include "loopfs-interface.h"
 
 /* Read extended attribute NAME of PATH into BUF (SIZE bytes) as a
  * NUL-terminated string.  Returns its length or -errno. */
@@ -63,51 +58,44 @@ store_field (struct device_status *st, const char *key, const char *value)
   uint64_t n = 0;
   int r = 0;
 
-  if (strcmp (key, "state") == 0)
+  if (strcmp (key, STATUS_KEY_STATE) == 0)
     return copy_string (st->state, sizeof st->state, value);
-  if (strcmp (key, "backing_file") == 0)
+  if (strcmp (key, STATUS_KEY_BACKING_FILE) == 0)
     return copy_string (st->backing_file, sizeof st->backing_file, value);
-  if (strcmp (key, "file_name") == 0)
+  if (strcmp (key, STATUS_KEY_FILE_NAME) == 0)
     return copy_string (st->file_name, sizeof st->file_name, value);
-  if (strcmp (key, "backing_dev") == 0)
+  if (strcmp (key, STATUS_KEY_BACKING_DEV) == 0)
     return sscanf (value, "%u:%u", &st->backing_major,
                    &st->backing_minor) == 2 ? 0 : -EINVAL;
-  if (strcmp (key, "size") == 0) r = parse_u64 (value, &st->size);
-  else if (strcmp (key, "offset") == 0) r = parse_u64 (value, &st->offset);
-  else if (strcmp (key, "sizelimit") == 0) r = parse_u64 (value, &st->sizelimit);
-  else if (strcmp (key, "backing_inode") == 0)
+  if (strcmp (key, STATUS_KEY_SIZE) == 0) r = parse_u64 (value, &st->size);
+  else if (strcmp (key, STATUS_KEY_OFFSET) == 0)
+    r = parse_u64 (value, &st->offset);
+  else if (strcmp (key, STATUS_KEY_SIZELIMIT) == 0)
+    r = parse_u64 (value, &st->sizelimit);
+  else if (strcmp (key, STATUS_KEY_BACKING_INODE) == 0)
     r = parse_u64 (value, &st->backing_inode);
   else {
     r = parse_u64 (value, &n);
-    if (strcmp (key, "ro") == 0) st->ro = n;
-    else if (strcmp (key, "logical_block_size") == 0) st->logical_block_size = n;
-    else if (strcmp (key, "physical_block_size") == 0) st->physical_block_size = n;
-    else if (strcmp (key, "autoclear") == 0) st->autoclear = n;
-    else if (strcmp (key, "partscan") == 0) st->partscan = n;
-    else if (strcmp (key, "dio") == 0) st->dio = n;
-    else if (strcmp (key, "read_only") == 0) st->read_only = n;
+    if (strcmp (key, STATUS_KEY_RO) == 0) st->ro = n;
+    else if (strcmp (key, STATUS_KEY_LOGICAL_BLOCK_SIZE) == 0)
+      st->logical_block_size = n;
+    else if (strcmp (key, STATUS_KEY_PHYSICAL_BLOCK_SIZE) == 0)
+      st->physical_block_size = n;
+    else if (strcmp (key, STATUS_KEY_AUTOCLEAR) == 0) st->autoclear = n;
+    else if (strcmp (key, STATUS_KEY_PARTSCAN) == 0) st->partscan = n;
+    else if (strcmp (key, STATUS_KEY_DIO) == 0) st->dio = n;
+    else if (strcmp (key, STATUS_KEY_READ_ONLY) == 0) st->read_only = n;
     else r = 0;
   }
   return r;
 }
 
 int
-device_status_read (const char *path, struct device_status *st)
+device_status_parse (char *text, struct device_status *st)
 {
-  char node[32], pid[32], text[PATH_MAX + 2 * LO_NAME_SIZE + 512];
   char *line, *next;
   int r;
 
-  memset (st, 0, sizeof *st);
-  st->nbdkit_pid = -1;
-  r = read_xattr (path, XATTR_NODE, node, sizeof node);
-  if (r < 0)
-    return r == -EOPNOTSUPP ? -ENODATA : r;
-  if (sscanf (node, "loop%d", &st->number) != 1)
-    return -ENODATA;
-  r = read_xattr (path, XATTR_STATUS, text, sizeof text);
-  if (r < 0)
-    return r;
   for (line = text; *line; line = next) {
     char *eq;
 
@@ -124,6 +112,28 @@ device_status_read (const char *path, struct device_status *st)
   }
   st->bound = strcmp (st->state, "bound") == 0
               || strcmp (st->state, "rundown") == 0;
+  return 0;
+}
+
+int
+device_status_read (const char *path, struct device_status *st)
+{
+  char node[32], pid[32], text[XATTR_VALUE_MAX];
+  int r;
+
+  memset (st, 0, sizeof *st);
+  st->nbdkit_pid = -1;
+  r = read_xattr (path, XATTR_NODE, node, sizeof node);
+  if (r < 0)
+    return r == -EOPNOTSUPP ? -ENODATA : r;
+  if (sscanf (node, "loop%d", &st->number) != 1)
+    return -ENODATA;
+  r = read_xattr (path, XATTR_STATUS, text, sizeof text);
+  if (r < 0)
+    return r;
+  r = device_status_parse (text, st);
+  if (r < 0)
+    return r;
   if (read_xattr (path, XATTR_NBDKIT_PID, pid, sizeof pid) >= 0)
     st->nbdkit_pid = atoi (pid);
   if (read_xattr (path, XATTR_NBD, st->nbd, sizeof st->nbd) < 0)
@@ -138,11 +148,11 @@ instance_check (const char *dir)
   char node[32];
   int r;
 
-  if (asprintf (&path, "%s/loop-control", dir) < 0)
+  if (asprintf (&path, "%s/" CONTROL_NAME, dir) < 0)
     return -ENOMEM;
   r = read_xattr (path, XATTR_NODE, node, sizeof node);
   if (r == -EOPNOTSUPP || r == -ENOENT || r == -ENOTDIR
-      || (r >= 0 && strcmp (node, "loop-control") != 0))
+      || (r >= 0 && strcmp (node, CONTROL_NAME) != 0))
     return -ENODATA;
   return r < 0 ? r : 0;
 }
@@ -156,21 +166,10 @@ instance_resolve (const char *dir, char *resolved)
 }
 
 int
-instance_info_read (const char *dir, struct instance_info *info)
+instance_info_parse (char *text, struct instance_info *info)
 {
-  CLEANUP_FREE char *path = NULL;
-  char text[512], *line, *next;
-  int r;
+  char *line, *next;
 
-  memset (info, 0, sizeof *info);
-  r = instance_check (dir);
-  if (r < 0)
-    return r;
-  if (asprintf (&path, "%s/loop-control", dir) < 0)
-    return -ENOMEM;
-  r = read_xattr (path, XATTR_INSTANCE, text, sizeof text);
-  if (r < 0)
-    return r;
   for (line = text; *line; line = next) {
     char key[32], value[32];
 
@@ -179,17 +178,38 @@ instance_info_read (const char *dir, struct instance_info *info)
       *next++ = '\0';
     if (sscanf (line, "%31[^=]=%31s", key, value) != 2)
       return -EINVAL;
-    if (strcmp (key, "pid") == 0) info->pid = atoi (value);
-    else if (strcmp (key, "max") == 0) info->max = strtoul (value, NULL, 10);
-    else if (strcmp (key, "devices") == 0)
+    if (strcmp (key, INSTANCE_KEY_PID) == 0) info->pid = atoi (value);
+    else if (strcmp (key, INSTANCE_KEY_MAX) == 0)
+      info->max = strtoul (value, NULL, 10);
+    else if (strcmp (key, INSTANCE_KEY_DEVICES) == 0)
       info->devices = strtoul (value, NULL, 10);
-    else if (strcmp (key, "bound") == 0)
+    else if (strcmp (key, INSTANCE_KEY_BOUND) == 0)
       info->bound = strtoul (value, NULL, 10);
-    else if (strcmp (key, "nbd") == 0) info->nbd = strcmp (value, "on") == 0;
-    else if (strcmp (key, "connections") == 0)
+    else if (strcmp (key, INSTANCE_KEY_NBD) == 0)
+      info->nbd = strcmp (value, "on") == 0;
+    else if (strcmp (key, INSTANCE_KEY_CONNECTIONS) == 0)
       info->connections = strtoul (value, NULL, 10);
   }
   return 0;
+}
+
+int
+instance_info_read (const char *dir, struct instance_info *info)
+{
+  CLEANUP_FREE char *path = NULL;
+  char text[512];
+  int r;
+
+  memset (info, 0, sizeof *info);
+  r = instance_check (dir);
+  if (r < 0)
+    return r;
+  if (asprintf (&path, "%s/" CONTROL_NAME, dir) < 0)
+    return -ENOMEM;
+  r = read_xattr (path, XATTR_INSTANCE, text, sizeof text);
+  if (r < 0)
+    return r;
+  return instance_info_parse (text, info);
 }
 
 /* qsort comparison of two ints. */

@@ -49,6 +49,18 @@ struct instance_info {
 
 DEFINE_VECTOR_TYPE (int_vector, int);
 
+/* Parse TEXT, the "key=value" lines of user.loopfs.status, into the
+ * fields of ST that it describes (from state to backing_inode, and
+ * bound); the others are left as they are.  TEXT is cut up in place.
+ * Returns 0, -EINVAL for a line without '=' or a bad number, or
+ * -EOVERFLOW for a string too long for ST. */
+int device_status_parse (char *text, struct device_status *st);
+
+/* Parse TEXT, the "key=value" lines of user.loopfs.instance, into INFO
+ * (keys it does not know are skipped).  TEXT is cut up in place.
+ * Returns 0 or -EINVAL for a line that is not "key=value". */
+int instance_info_parse (char *text, struct instance_info *info);
+
 /* Read the status of instance node PATH (DIR/loopN) into ST.  Returns
  * 0, -ENODATA when PATH is not a loopfs device node, or another
  * -errno. */

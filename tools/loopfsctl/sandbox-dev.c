@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "device-status.h"
+#include "loopfs-interface.h"
 #include "loopfsctl.h"
 #include "sandbox-dev.h"
 
@@ -198,9 +199,9 @@ sandbox_dev_build (unsigned links)
 int
 sandbox_dev_bind_control (void)
 {
-  if (mount (SANDBOX_INSTANCE "/loop-control", "/dev/loop-control", NULL,
+  if (mount (SANDBOX_INSTANCE "/" CONTROL_NAME, "/dev/loop-control", NULL,
              MS_BIND, NULL) < 0) {
-    error ("exec: binding %s/loop-control to /dev/loop-control: %m",
+    error ("exec: binding %s/" CONTROL_NAME " to /dev/loop-control: %m",
            SANDBOX_INSTANCE);
     return -errno;
   }

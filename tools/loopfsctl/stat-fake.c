@@ -28,6 +28,7 @@
 #include <sys/xattr.h>
 
 #include "cleanup.h"
+#include "loopfs-interface.h"
 #include "loopfsctl.h"
 #include "stat-fake.h"
 
@@ -359,11 +360,11 @@ node_device (struct stat_fake *sf, int fd, const struct stat *st)
   if (st->st_dev != sf->instance_dev || !S_ISREG (st->st_mode))
     return 0;
   snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  n = getxattr (path, "user.loopfs.node", node, sizeof node - 1);
+  n = getxattr (path, XATTR_NODE, node, sizeof node - 1);
   if (n <= 0)
     return 0;
   node[n] = '\0';
-  if (strcmp (node, "loop-control") == 0)
+  if (strcmp (node, CONTROL_NAME) == 0)
     return makedev (MISC_MAJOR, LOOP_CTRL_MINOR);
   if (sscanf (node, "loop%d%c", &number, &rest) == 1 && number >= 0)
     return makedev (LOOP_MAJOR, number);

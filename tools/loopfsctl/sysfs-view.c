@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "device-status.h"
+#include "loopfs-interface.h"
 #include "loopfsctl.h"
 #include "sysfs-view.h"
 
@@ -280,7 +281,7 @@ parse_name (const char *name, const char *prefix, int *number)
   if (strncmp (name, prefix, len) != 0 || name[len] < '0' || name[len] > '9')
     return false;
   n = strtol (name + len, &end, 10);
-  if (*end || n < 0 || n > 1048575)
+  if (*end || n < 0 || n > LOOPFS_MAX_INDEX)
     return false;
   *number = n;
   return true;

@@ -1,0 +1,102 @@
+/* loopfsd: the text of user.loopfs.status and user.loopfs.instance
+ * (see status.h). */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/sysmacros.h>
+
+#include "loopfs-interface.h"
+#include "status.h"
+
+/* Whether LO has a backing file: the fields from backing_file on are
+ * written only then. */
+static bool
+is_bound (const struct loopdev *lo)
+{
+  return lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN;
+}
+
+/* Write the status of LO, with BACKING_FILE, into BUF.  It is read
+ * without opening the device, because an open and close would run
+ * AUTOCLEAR as it does on the kernel's devices; loopfsctl's list and
+ * its sandbox's sysfs view read it. */
+int
+status_value (const struct loopdev *lo, const char *backing_file,
+              char *buf, size_t size)
+{
+  bool bound = is_bound (lo);
+  int len;
+
+  len = snprintf (buf, size,
+                  STATUS_KEY_STATE "=%s\n"
+                  STATUS_KEY_SIZE "=%" PRIu64 "\n"
+                  STATUS_KEY_RO "=%d\n"
+                  STATUS_KEY_LOGICAL_BLOCK_SIZE "=%" PRIu32 "\n"
+                  STATUS_KEY_PHYSICAL_BLOCK_SIZE "=%" PRIu32 "\n",
+                  loopdev_state_name (lo->state),
+                  bound ? loopdev_size (lo) : 0,
+                  lo->disk_ro,
+                  loopdev_logical_block_size (lo),
+                  loopdev_physical_block_size (lo));
+  if (bound && len >= 0 && (size_t) len < size)
+    len += snprintf (buf + len, size - len,
+                     STATUS_KEY_BACKING_FILE "=%s\n"
+                     STATUS_KEY_FILE_NAME "=%s\n"
+                     STATUS_KEY_OFFSET "=%" PRIu64 "\n"
+                     STATUS_KEY_SIZELIMIT "=%" PRIu64 "\n"
+                     STATUS_KEY_AUTOCLEAR "=%d\n"
+                     STATUS_KEY_PARTSCAN "=%d\n"
+                     STATUS_KEY_DIO "=%d\n"
+                     STATUS_KEY_READ_ONLY "=%d\n"
+                     STATUS_KEY_BACKING_DEV "=%u:%u\n"
+                     STATUS_KEY_BACKING_INODE "=%" PRIu64 "\n",
+                     backing_file, lo->b.file_name, lo->b.offset,
+                     lo->b.sizelimit,
+                     !!(lo->b.flags & LO_FLAGS_AUTOCLEAR),
+                     !!(lo->b.flags & LO_FLAGS_PARTSCAN),
+                     !!(lo->b.flags & LO_FLAGS_DIRECT_IO),
+                     !!(lo->b.flags & LO_FLAGS_READ_ONLY),
+                     major (lo->b.backing.dev), minor (lo->b.backing.dev),
+                     (uint64_t) lo->b.backing.ino);
+  if (len < 0 || (size_t) len >= size)
+    return -ERANGE;
+  return len;
+}
+
+/* Count INST's devices into SUMMARY. */
+void
+instance_summary_count (const struct instance *inst,
+                        struct instance_summary *summary)
+{
+  size_t i;
+
+  summary->max = inst->max_devices;
+  summary->devices = instance_count (inst);
+  summary->bound = 0;
+  for (i = 0; i < inst->devs.len; i++)
+    summary->bound += is_bound (inst->devs.ptr[i]);
+}
+
+/* Write SUMMARY into BUF: what loop-control's user.loopfs.instance
+ * tells of the daemon, the instance's limit and use, and whether bound
+ * devices also get a kernel NBD device. */
+int
+instance_value (const struct instance_summary *summary, char *buf,
+                size_t size)
+{
+  int len = snprintf (buf, size,
+                      INSTANCE_KEY_PID "=%d\n"
+                      INSTANCE_KEY_MAX "=%u\n"
+                      INSTANCE_KEY_DEVICES "=%zu\n"
+                      INSTANCE_KEY_BOUND "=%zu\n"
+                      INSTANCE_KEY_NBD "=%s\n"
+                      INSTANCE_KEY_CONNECTIONS "=%u\n",
+                      (int) summary->pid, summary->max, summary->devices,
+                      summary->bound, summary->nbd ? "on" : "off",
+                      summary->connections);
+
+  if (len < 0 || (size_t) len >= size)
+    return -ERANGE;
+  return len;
+}

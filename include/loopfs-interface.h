@@ -1,0 +1,130 @@
+/* loopfs: the contract between loopfsd and the tools that read it.
+ *
+ * loopfsd describes its nodes in extended attributes and reads the
+ * host's per-user device limit from a file; loopfsctl reads the same
+ * attributes and the same file.  Every name, key and bound that both
+ * sides must agree on is written here once, and loopfsd(8) documents
+ * them for everybody else.
+ *
+ * Like the rest of include/, this is a header only: the per-user limit
+ * reader is small enough to be static inline, and both programs get it
+ * without a library of their own.
+ */
+#ifndef LOOPFS_INTERFACE_H
+#define LOOPFS_INTERFACE_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <linux/loop.h>
+
+/* The node of an instance that makes and removes devices. */
+#define CONTROL_NAME "loop-control"
+
+/* Extended attributes loopfsd answers on its nodes (see loopfsd(8)). */
+#define XATTR_NODE "user.loopfs.node"        /* "loop-control" or "loopN" */
+#define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
+#define XATTR_NBD "user.loopfs.nbd"            /* "/dev/nbdX" when attached */
+#define XATTR_STATUS "user.loopfs.status"      /* STATUS_KEY_* lines */
+#define XATTR_INSTANCE "user.loopfs.instance"  /* on loop-control:
+                                                  INSTANCE_KEY_* lines */
+
+/* No value is longer than this: a status holds a path, a name of at
+ * most LO_NAME_SIZE and numbers, with room to spare. */
+#define XATTR_VALUE_MAX (PATH_MAX + 2 * LO_NAME_SIZE + 512)
+
+/* The keys of user.loopfs.status, one "key=value" line each, in this
+ * order.  The first five are always there; the rest only while the
+ * device is bound (state "bound" or "rundown").  Readers skip keys they
+ * do not know: a newer loopfsd may say more. */
+#define STATUS_KEY_STATE "state"          /* unbound, binding, bound,
+                                             rundown, deleting */
+#define STATUS_KEY_SIZE "size"            /* bytes */
+#define STATUS_KEY_RO "ro"                /* 0 or 1, as BLKROGET */
+#define STATUS_KEY_LOGICAL_BLOCK_SIZE "logical_block_size"
+#define STATUS_KEY_PHYSICAL_BLOCK_SIZE "physical_block_size"
+#define STATUS_KEY_BACKING_FILE "backing_file"  /* path, as sysfs has it */
+#define STATUS_KEY_FILE_NAME "file_name"  /* lo_file_name */
+#define STATUS_KEY_OFFSET "offset"
+#define STATUS_KEY_SIZELIMIT "sizelimit"
+#define STATUS_KEY_AUTOCLEAR "autoclear"  /* the LO_FLAGS_*, 0 or 1 */
+#define STATUS_KEY_PARTSCAN "partscan"
+#define STATUS_KEY_DIO "dio"
+#define STATUS_KEY_READ_ONLY "read_only"
+#define STATUS_KEY_BACKING_DEV "backing_dev"    /* major:minor */
+#define STATUS_KEY_BACKING_INODE "backing_inode"
+
+/* The keys of user.loopfs.instance on loop-control, in this order. */
+#define INSTANCE_KEY_PID "pid"            /* the daemon */
+#define INSTANCE_KEY_MAX "max"            /* -o max=N */
+#define INSTANCE_KEY_DEVICES "devices"    /* loopN allocated */
+#define INSTANCE_KEY_BOUND "bound"        /* of which bound or rundown */
+#define INSTANCE_KEY_NBD "nbd"            /* "on" or "off" */
+#define INSTANCE_KEY_CONNECTIONS "connections"  /* per bound device */
+
+/* The kernel cannot number a loop device at or above 1 << MINORBITS
+ * (add_disk refuses the minor), so devices are loop0 to
+ * loop<LOOPFS_MAX_INDEX>, and no instance (max=) and no user (the
+ * per-user limit) can have more than LOOPFS_MAX_DEVICES of them. */
+#define LOOPFS_MAX_DEVICES (1 << 20)
+#define LOOPFS_MAX_INDEX (LOOPFS_MAX_DEVICES - 1)
+
+/* The per-user limit on devices across all instances, the userspace
+ * counterpart of the loopfs patch's /proc/sys/user/max_loop_devices:
+ * one number from 0 to USER_LIMIT_MAX in USER_LIMIT_FILE, or
+ * USER_LIMIT_DEFAULT when the file does not exist. */
+#define USER_LIMIT_FILE "/etc/loopfs/max_loop_devices"
+#define USER_LIMIT_DEFAULT 255u
+#define USER_LIMIT_MAX ((unsigned) LOOPFS_MAX_DEVICES)
+
+/* Parse TEXT, the contents of USER_LIMIT_FILE, into *LIMIT: one decimal
+ * number from 0 to USER_LIMIT_MAX (as strtoul reads it), optionally
+ * followed by spaces and newlines.  Returns 0 or -EINVAL; *LIMIT is unchanged on failure. */
+static inline int
+user_limit_parse (const char *text, unsigned *limit)
+{
+  unsigned long v;
+  char *end;
+
+  errno = 0;
+  v = strtoul (text, &end, 10);
+  while (*end == '\n' || *end == ' ')
+    end++;
+  if (end == text || *end != '\0' || errno != 0 || v > USER_LIMIT_MAX)
+    return -EINVAL;
+  *limit = v;
+  return 0;
+}
+
+/* Read the per-user limit from USER_LIMIT_FILE into *LIMIT
+ * (USER_LIMIT_DEFAULT when the file does not exist).  Prints nothing:
+ * returns 0, -EINVAL when the file does not hold a number from 0 to
+ * USER_LIMIT_MAX, or another -errno when it cannot be read. */
+static inline int
+user_limit_file_read (unsigned *limit)
+{
+  char buf[32];
+  ssize_t n;
+  int fd = open (USER_LIMIT_FILE, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0) {
+    if (errno != ENOENT)
+      return -errno;
+    *limit = USER_LIMIT_DEFAULT;
+    return 0;
+  }
+  n = read (fd, buf, sizeof buf - 1);
+  if (n < 0) {
+    int r = -errno;
+
+    close (fd);
+    return r;
+  }
+  close (fd);
+  buf[n] = '\0';
+  return user_limit_parse (buf, limit);
+}
+
+#endif /* LOOPFS_INTERFACE_H */
