@@ -90,9 +90,12 @@ user_limit_parse (const char *text, unsigned *limit)
 
   errno = 0;
   v = strtoul (text, &end, 10);
+  /* No digits at all (also a file of blanks only) is no number. */
+  if (end == text)
+    return -EINVAL;
   while (*end == '\n' || *end == ' ')
     end++;
-  if (end == text || *end != '\0' || errno != 0 || v > USER_LIMIT_MAX)
+  if (*end != '\0' || errno != 0 || v > USER_LIMIT_MAX)
     return -EINVAL;
   *limit = v;
   return 0;

@@ -25,7 +25,7 @@
 #include <uv.h>
 
 #include "backend.h"
-#include "remove-tree.h"
+#include "test-main.h"
 #include "test-loop.h"
 
 #define KiB 1024ull
@@ -922,23 +922,12 @@ backend_suite (void)
 int
 main (void)
 {
-  SRunner *runner;
-  int failed;
+  int status;
 
-  if (mkdtemp (tmpdir) == NULL) {
-    perror ("mkdtemp");
-    return EXIT_FAILURE;
-  }
   atexit (kill_live_nbdkits);
   if (getenv ("LOOPFS_NBDKIT"))
     backend_set_nbdkit_path (getenv ("LOOPFS_NBDKIT"));
-
-  runner = srunner_create (backend_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-
-  remove_tree (tmpdir);
+  status = test_main (backend_suite (), tmpdir);
   backend_set_nbdkit_path (NULL);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

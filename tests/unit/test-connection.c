@@ -25,6 +25,7 @@
 #include "connection.h"
 #include "nbd-script.h"
 #include "test-loop.h"
+#include "test-main.h"
 
 #define EXPORT_SIZE (4u << 20)
 
@@ -219,11 +220,5 @@ connection_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (connection_suite ());
-  int failed;
-
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_main (connection_suite (), NULL);
 }

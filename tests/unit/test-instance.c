@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "instance.h"
+#include "test-main.h"
 
 /* Put device NUMBER of INST into STATE, as the daemon would have. */
 static void
@@ -425,11 +426,5 @@ instance_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (instance_suite ());
-  int failed;
-
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return test_main (instance_suite (), NULL);
 }

@@ -31,7 +31,7 @@
 
 #include "kernel-nbd.h"
 #include "nbd-handshake.h"
-#include "remove-tree.h"
+#include "test-main.h"
 
 static char tmpdir[] = "/tmp/loopfs-test-kernel-nbd-XXXXXX";
 static char sysfs[sizeof tmpdir + 16];
@@ -474,18 +474,5 @@ kernel_nbd_suite (void)
 int
 main (void)
 {
-  SRunner *runner;
-  int failed;
-
-  if (mkdtemp (tmpdir) == NULL) {
-    perror ("mkdtemp");
-    return EXIT_FAILURE;
-  }
-  runner = srunner_create (kernel_nbd_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-
-  remove_tree (tmpdir);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_main (kernel_nbd_suite (), tmpdir);
 }

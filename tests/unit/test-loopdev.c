@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 
 #include "loopdev.h"
+#include "test-main.h"
 
 #define MiB (1024u * 1024u)
 
@@ -1805,11 +1806,5 @@ loopdev_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (loopdev_suite ());
-  int failed;
-
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return test_main (loopdev_suite (), NULL);
 }

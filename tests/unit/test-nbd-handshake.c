@@ -35,7 +35,7 @@
 #include "nbd-handshake.h"
 #include "monotonic-time.h"
 #include "nbd-script.h"
-#include "remove-tree.h"
+#include "test-main.h"
 
 #define TIMEOUT_MS 5000
 
@@ -795,21 +795,7 @@ handshake_suite (void)
 int
 main (void)
 {
-  SRunner *runner;
-  int failed;
-
   signal (SIGPIPE, SIG_IGN);
-  if (mkdtemp (tmpdir) == NULL) {
-    perror ("mkdtemp");
-    return EXIT_FAILURE;
-  }
   atexit (kill_live_nbdkits);
-
-  runner = srunner_create (handshake_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-
-  remove_tree (tmpdir);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return test_main (handshake_suite (), tmpdir);
 }

@@ -135,7 +135,7 @@ cmd_attach (int argc, char **argv)
       if (parse_size_arg ("--block-size", optarg, &block_size) < 0)
         return EXIT_USAGE;
       if (block_size > UINT32_MAX) {
-        error ("--block-size %s: too large", optarg);
+        ctl_error ("--block-size %s: too large", optarg);
         return EXIT_USAGE;
       }
       break;
@@ -161,17 +161,17 @@ cmd_attach (int argc, char **argv)
 
   r = instance_resolve (argv[optind], dir);
   if (r < 0) {
-    error ("%s: %s", argv[optind],
-           r == -ENODATA ? "not a loopfs instance" : strerror (-r));
+    ctl_error ("%s: %s", argv[optind],
+               r == -ENODATA ? "not a loopfs instance" : strerror (-r));
     return 1;
   }
   fd = open_backing (file, &read_only);
   if (fd < 0) {
-    error ("%s: %s", file, strerror (-fd));
+    ctl_error ("%s: %s", file, strerror (-fd));
     return 1;
   }
   if (realpath (file, resolved) == NULL) {
-    error ("%s: %m", file);
+    ctl_error ("%s: %m", file);
     return 1;
   }
   config.fd = fd;
@@ -186,9 +186,9 @@ cmd_attach (int argc, char **argv)
 
   r = attach_free_device (dir, &config);
   if (r < 0) {
-    error ("%s: cannot bind %s: %s", dir, file,
-           r == -ENOSPC ? "no free loop device (the instance or user limit "
-                          "is reached)" : strerror (-r));
+    ctl_error ("%s: cannot bind %s: %s", dir, file,
+               r == -ENOSPC ? "no free loop device (the instance or user "
+                              "limit is reached)" : strerror (-r));
     return 1;
   }
   return 0;

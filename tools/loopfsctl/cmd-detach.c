@@ -67,9 +67,9 @@ cmd_detach (int argc, char **argv)
     int r = detach_one (argv[i]);
 
     if (r < 0) {
-      error ("%s: %s", argv[i],
-             r == -ENODATA ? "not a loopfs loop device"
-             : r == -ENXIO ? "not bound" : strerror (-r));
+      ctl_error ("%s: %s", argv[i],
+                 r == -ENODATA ? "not a loopfs loop device"
+                 : r == -ENXIO ? "not bound" : strerror (-r));
       status = 1;
     }
   }

@@ -109,8 +109,8 @@ set_up_instance (struct sandbox *sb)
   if (sb->instance_dir) {
     snprintf (source, sizeof source, "/proc/self/fd/%d", sb->instance_fd);
     if (mount (source, SANDBOX_INSTANCE, NULL, MS_BIND, NULL) < 0) {
-      error ("exec: binding %s to %s: %m", sb->instance_dir,
-             SANDBOX_INSTANCE);
+      ctl_error ("exec: binding %s to %s: %m", sb->instance_dir,
+                 SANDBOX_INSTANCE);
       return -errno;
     }
     sb->instance_mounted = true;
@@ -128,7 +128,7 @@ set_up_instance (struct sandbox *sb)
   }
   pid = loopfsd_spawn (loopfsd, SANDBOX_INSTANCE, options, &original_mask);
   if (pid < 0) {
-    error ("exec: starting %s: %s", loopfsd, strerror (-pid));
+    ctl_error ("exec: starting %s: %s", loopfsd, strerror (-pid));
     return pid;
   }
   sb->loopfsd = pid;
@@ -136,14 +136,14 @@ set_up_instance (struct sandbox *sb)
                             &sb->loopfsd_status);
   if (r == -ECHILD) {
     sb->loopfsd = -1;
-    error ("exec: loopfsd exited before mounting (exit status %d)",
-           exit_status_of (sb->loopfsd_status, EXIT_EXEC_FAILED));
+    ctl_error ("exec: loopfsd exited before mounting (exit status %d)",
+               exit_status_of (sb->loopfsd_status, EXIT_EXEC_FAILED));
     return r;
   }
   sb->instance_mounted = true;
   if (r < 0) {
-    error ("exec: loopfsd did not mount %s within %d ms", SANDBOX_INSTANCE,
-           START_TIMEOUT_MS);
+    ctl_error ("exec: loopfsd did not mount %s within %d ms", SANDBOX_INSTANCE,
+               START_TIMEOUT_MS);
     return r;
   }
   return 0;
@@ -159,11 +159,11 @@ set_up (struct sandbox *sb, int *notify_socket)
   int r;
 
   if (unshare (CLONE_NEWNS) < 0) {
-    error ("exec: unshare (CLONE_NEWNS): %m (needs CAP_SYS_ADMIN)");
+    ctl_error ("exec: unshare (CLONE_NEWNS): %m (needs CAP_SYS_ADMIN)");
     return -errno;
   }
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-    error ("exec: making mounts private: %m");
+    ctl_error ("exec: making mounts private: %m");
     return -errno;
   }
   /* Opened in the new namespace (a bind takes mounts of the caller's
@@ -172,7 +172,7 @@ set_up (struct sandbox *sb, int *notify_socket)
     sb->instance_fd = open (sb->instance_dir,
                             O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (sb->instance_fd < 0) {
-      error ("exec: %s: %m", sb->instance_dir);
+      ctl_error ("exec: %s: %m", sb->instance_dir);
       return -errno;
     }
   }
@@ -192,7 +192,7 @@ set_up (struct sandbox *sb, int *notify_socket)
   if (r < 0)
     return r;
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-    error ("exec: socketpair: %m");
+    ctl_error ("exec: socketpair: %m");
     return -errno;
   }
   r = stat_fake_start (sv[0], SANDBOX_INSTANCE, &sb->fake);
@@ -214,14 +214,16 @@ start_init (struct sandbox *sb, char **command, int notify_socket)
   pid_t pid;
 
   if (own_pidns < 0 || pipe2 (lifeline, O_CLOEXEC) < 0) {
-    error ("exec: %m");
+    ctl_error ("exec: %m");
     return -errno;
   }
   if (unshare (CLONE_NEWPID) < 0) {
-    error ("exec: unshare (CLONE_NEWPID): %m");
+    int r = -errno;
+
+    ctl_error ("exec: unshare (CLONE_NEWPID): %m");
     close (lifeline[0]);
     close (lifeline[1]);
-    return -errno;
+    return r;
   }
   pid = fork ();
   if (pid == 0) {
@@ -239,15 +241,17 @@ start_init (struct sandbox *sb, char **command, int notify_socket)
   close (lifeline[0]);
   /* The write end stays open (close-on-exec) until we exit. */
   if (pid < 0) {
-    error ("exec: fork: %m");
+    int r = -errno;
+
+    ctl_error ("exec: fork: %m");
     close (lifeline[1]);
-    return -errno;
+    return r;
   }
   sb->init = pid;
   /* Our own later children (none) and threads stay in our namespace:
    * threads cannot be made while children would go elsewhere. */
   if (setns (own_pidns, CLONE_NEWPID) < 0) {
-    error ("exec: setns: %m");
+    ctl_error ("exec: setns: %m");
     return -errno;
   }
   return 0;
@@ -270,8 +274,8 @@ wait_for_init (struct sandbox *sb)
     }
     if (sb->loopfsd >= 0
         && waitpid (sb->loopfsd, &sb->loopfsd_status, WNOHANG) == sb->loopfsd) {
-      error ("exec: loopfsd exited unexpectedly (exit status %d)",
-             exit_status_of (sb->loopfsd_status, EXIT_EXEC_FAILED));
+      ctl_error ("exec: loopfsd exited unexpectedly (exit status %d)",
+                 exit_status_of (sb->loopfsd_status, EXIT_EXEC_FAILED));
       sb->loopfsd = -1;
     }
     if (waitpid (sb->init, &sb->init_status, WNOHANG) == sb->init) {
@@ -316,13 +320,13 @@ tear_down (struct sandbox *sb)
   sysfs_view_unmount (sb->sysfs);
   sb->sysfs = NULL;
   if (sb->control_bound && umount2 ("/dev/loop-control", MNT_DETACH) < 0)
-    error ("exec: unmounting /dev/loop-control: %m");
+    ctl_error ("exec: unmounting /dev/loop-control: %m");
   if (sb->instance_mounted && umount2 (SANDBOX_INSTANCE, 0) < 0
       && umount2 (SANDBOX_INSTANCE, MNT_DETACH) < 0)
-    error ("exec: unmounting %s: %m", SANDBOX_INSTANCE);
+    ctl_error ("exec: unmounting %s: %m", SANDBOX_INSTANCE);
   if (sb->loopfsd >= 0 && !wait_loopfsd (sb, STOP_TIMEOUT_MS)) {
-    error ("exec: loopfsd %d did not exit after the unmount; killing it",
-           (int) sb->loopfsd);
+    ctl_error ("exec: loopfsd %d did not exit after the unmount; killing it",
+               (int) sb->loopfsd);
     kill (sb->loopfsd, SIGKILL);
     waitpid (sb->loopfsd, &sb->loopfsd_status, 0);
     sb->loopfsd = -1;
@@ -356,8 +360,8 @@ cmd_exec (int argc, char **argv)
       max = strtoul (optarg, &end, 10);
       if (errno || *end || end == optarg || max < 1
           || max > LOOPFS_MAX_DEVICES) {
-        error ("exec: --max: '%s' is not a number from 1 to %d",
-               optarg, LOOPFS_MAX_DEVICES);
+        ctl_error ("exec: --max: '%s' is not a number from 1 to %d",
+                   optarg, LOOPFS_MAX_DEVICES);
         return EXIT_USAGE;
       }
       sb.max = max;
@@ -371,19 +375,19 @@ cmd_exec (int argc, char **argv)
     }
   }
   if (optind >= argc) {
-    error ("exec: no command given");
+    ctl_error ("exec: no command given");
     usage (stderr);
     return EXIT_USAGE;
   }
   if (sb.instance_dir && sb.max) {
-    error ("exec: --max applies to a fresh instance, not to --instance");
+    ctl_error ("exec: --max applies to a fresh instance, not to --instance");
     return EXIT_USAGE;
   }
   if (sb.instance_dir) {
     r = instance_check (sb.instance_dir);
     if (r < 0) {
-      error ("exec: %s: %s", sb.instance_dir,
-             r == -ENODATA ? "not a loopfs instance" : strerror (-r));
+      ctl_error ("exec: %s: %s", sb.instance_dir,
+                 r == -ENODATA ? "not a loopfs instance" : strerror (-r));
       return EXIT_EXEC_FAILED;
     }
   }

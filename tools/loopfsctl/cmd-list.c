@@ -214,8 +214,8 @@ cmd_list (int argc, char **argv)
   if (r == 0)
     r = read_devices (dir, all || json, &devs);
   if (r < 0) {
-    error ("%s: %s", argv[optind],
-           r == -ENODATA ? "not a loopfs instance" : strerror (-r));
+    ctl_error ("%s: %s", argv[optind],
+               r == -ENODATA ? "not a loopfs instance" : strerror (-r));
     status_vector_reset (&devs);
     return 1;
   }

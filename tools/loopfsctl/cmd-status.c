@@ -46,8 +46,8 @@ cmd_status (int argc, char **argv)
   if (r == 0)
     r = instance_info_read (dir, &info);
   if (r < 0) {
-    error ("%s: %s", argv[optind],
-           r == -ENODATA ? "not a loopfs instance" : strerror (-r));
+    ctl_error ("%s: %s", argv[optind],
+               r == -ENODATA ? "not a loopfs instance" : strerror (-r));
     return 1;
   }
   if (json) {

@@ -5,7 +5,6 @@
  * cmd-*.c file.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +27,6 @@ static const struct subcommand {
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
-
-void
-error (const char *fmt, ...)
-{
-  va_list ap;
-
-  fputs ("loopfsctl: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-}
 
 /* Print the usage of every subcommand to FP. */
 static void
@@ -75,6 +62,6 @@ main (int argc, char **argv)
   for (i = 0; i < N_SUBCOMMANDS; i++)
     if (strcmp (argv[1], subcommands[i].name) == 0)
       return subcommands[i].run (argc - 1, argv + 1);
-  error ("unknown subcommand '%s' (see loopfsctl --help)", argv[1]);
+  ctl_error ("unknown subcommand '%s' (see loopfsctl --help)", argv[1]);
   return EXIT_USAGE;
 }

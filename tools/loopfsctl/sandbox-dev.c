@@ -139,7 +139,7 @@ copy_dir (int old_dir, int new_dir, const char *path, dev_t dev)
       r = bind_entry (old_dir, new_dir, name, false);
     }
     if (r < 0)
-      error ("exec: %s/%s: %s", path, name, strerror (-r));
+      ctl_error ("exec: %s/%s: %s", path, name, strerror (-r));
   }
   closedir (d);
   return r;
@@ -155,17 +155,17 @@ sandbox_dev_build (unsigned links)
 
   old_dev = open ("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (old_dev < 0 || fstat (old_dev, &st) < 0) {
-    error ("exec: /dev: %m");
+    ctl_error ("exec: /dev: %m");
     return -errno;
   }
   if (mount ("loopfs-dev", "/dev", "tmpfs", MS_NOSUID,
              "mode=0755,size=4m") < 0) {
-    error ("exec: mounting a tmpfs on /dev: %m");
+    ctl_error ("exec: mounting a tmpfs on /dev: %m");
     return -errno;
   }
   new_dev = open ("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (new_dev < 0) {
-    error ("exec: the new /dev: %m");
+    ctl_error ("exec: the new /dev: %m");
     return -errno;
   }
   r = copy_dir (old_dev, new_dev, "/dev", st.st_dev);
@@ -173,13 +173,13 @@ sandbox_dev_build (unsigned links)
     return r;
 
   if (mkdirat (new_dev, "loopfs", 0755) < 0) {
-    error ("exec: mkdir %s: %m", SANDBOX_INSTANCE);
+    ctl_error ("exec: mkdir %s: %m", SANDBOX_INSTANCE);
     return -errno;
   }
   fd = openat (new_dev, "loop-control", O_WRONLY | O_CREAT | O_EXCL
                | O_CLOEXEC, 0600);
   if (fd < 0) {
-    error ("exec: /dev/loop-control: %m");
+    ctl_error ("exec: /dev/loop-control: %m");
     return -errno;
   }
   close (fd);
@@ -189,7 +189,7 @@ sandbox_dev_build (unsigned links)
     snprintf (name, sizeof name, "loop%u", i);
     snprintf (target, sizeof target, "loopfs/loop%u", i);
     if (symlinkat (target, new_dev, name) < 0) {
-      error ("exec: /dev/%s: %m", name);
+      ctl_error ("exec: /dev/%s: %m", name);
       return -errno;
     }
   }
@@ -201,8 +201,8 @@ sandbox_dev_bind_control (void)
 {
   if (mount (SANDBOX_INSTANCE "/" CONTROL_NAME, "/dev/loop-control", NULL,
              MS_BIND, NULL) < 0) {
-    error ("exec: binding %s/" CONTROL_NAME " to /dev/loop-control: %m",
-           SANDBOX_INSTANCE);
+    ctl_error ("exec: binding %s/" CONTROL_NAME " to /dev/loop-control: %m",
+               SANDBOX_INSTANCE);
     return -errno;
   }
   return 0;

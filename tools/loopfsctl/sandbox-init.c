@@ -32,7 +32,7 @@ run_command (const struct sandbox_init *si)
   if (sigprocmask (SIG_SETMASK, si->child_mask, NULL) < 0)
     _exit (EXIT_EXEC_FAILED);
   execvp (si->command[0], si->command);
-  error ("exec: %s: %m", si->command[0]);
+  ctl_error ("exec: %s: %m", si->command[0]);
   _exit (errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN);
 }
 
@@ -55,13 +55,13 @@ sandbox_init_run (const struct sandbox_init *si)
   if (unshare (CLONE_NEWNS) < 0
       || mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 NULL) < 0) {
-    error ("exec: mounting /proc in the sandbox: %m");
+    ctl_error ("exec: mounting /proc in the sandbox: %m");
     _exit (EXIT_EXEC_FAILED);
   }
 
   command = fork ();
   if (command < 0) {
-    error ("exec: fork: %m");
+    ctl_error ("exec: fork: %m");
     _exit (EXIT_EXEC_FAILED);
   }
   if (command == 0)

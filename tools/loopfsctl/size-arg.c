@@ -32,7 +32,7 @@ parse_size_arg (const char *name, const char *value, uint64_t *bytes)
   return 0;
 
  bad:
-  error ("%s %s: not a size (a number of bytes, or with K, M, G, T)",
-         name, value);
+  ctl_error ("%s %s: not a size (a number of bytes, or with K, M, G, T)",
+             name, value);
   return -EINVAL;
 }

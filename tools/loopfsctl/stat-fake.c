@@ -179,13 +179,13 @@ stat_fake_install (int socket)
     listener = seccomp (SECCOMP_SET_MODE_FILTER,
                         SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
   if (listener < 0) {
-    error ("exec: installing the seccomp filter: %m");
+    ctl_error ("exec: installing the seccomp filter: %m");
     return -errno;
   }
   r = send_fd (socket, listener);
   close (listener);
   if (r < 0) {
-    error ("exec: passing the seccomp listener: %s", strerror (-r));
+    ctl_error ("exec: passing the seccomp listener: %s", strerror (-r));
     return r;
   }
   close (socket);
@@ -506,9 +506,10 @@ stat_fake_start (int socket, const char *instance, struct stat_fake **out)
   int r;
 
   if (stat (instance, &st) < 0) {
-    error ("exec: %s: %m", instance);
+    r = -errno;
+    ctl_error ("exec: %s: %m", instance);
     close (socket);
-    return -errno;
+    return r;
   }
   sf = calloc (1, sizeof *sf);
   if (sf == NULL) {
@@ -521,12 +522,12 @@ stat_fake_start (int socket, const char *instance, struct stat_fake **out)
   sf->stop = eventfd (0, EFD_CLOEXEC);
   if (sf->stop < 0) {
     r = -errno;
-    error ("exec: eventfd: %m");
+    ctl_error ("exec: eventfd: %m");
     goto fail;
   }
   r = -pthread_create (&sf->thread, NULL, serve, sf);
   if (r < 0) {
-    error ("exec: pthread_create: %s", strerror (-r));
+    ctl_error ("exec: pthread_create: %s", strerror (-r));
     goto fail;
   }
   *out = sf;
@@ -548,7 +549,7 @@ stat_fake_stop (struct stat_fake *sf)
   if (sf == NULL)
     return;
   if (write (sf->stop, &one, sizeof one) < 0)
-    error ("exec: stopping the stat server: %m");
+    ctl_error ("exec: stopping the stat server: %m");
   pthread_join (sf->thread, NULL);
   if (sf->listener >= 0)
     close (sf->listener);

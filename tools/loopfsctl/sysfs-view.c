@@ -518,12 +518,12 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
   sv->se = fuse_session_new (&args, &view_ops, sizeof view_ops, sv);
   fuse_opt_free_args (&args);
   if (sv->se == NULL) {
-    error ("exec: the sysfs view: fuse_session_new failed");
+    ctl_error ("exec: the sysfs view: fuse_session_new failed");
     free (sv);
     return -EIO;
   }
   if (fuse_session_mount (sv->se, SYS_BLOCK) != 0) {
-    error ("exec: mounting the sysfs view on %s failed", SYS_BLOCK);
+    ctl_error ("exec: mounting the sysfs view on %s failed", SYS_BLOCK);
     fuse_session_destroy (sv->se);
     free (sv);
     return -EIO;
@@ -531,13 +531,13 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
   *out = sv;
   r = -pthread_create (&sv->thread, NULL, serve, sv);
   if (r < 0) {
-    error ("exec: pthread_create: %s", strerror (-r));
+    ctl_error ("exec: pthread_create: %s", strerror (-r));
     return r;
   }
   sv->thread_started = true;
   if (mount (SYS_BLOCK "/" DEV_BLOCK_NAME, SYS_DEV_BLOCK, NULL, MS_BIND,
              NULL) < 0) {
-    error ("exec: binding the sysfs view over %s: %m", SYS_DEV_BLOCK);
+    ctl_error ("exec: binding the sysfs view over %s: %m", SYS_DEV_BLOCK);
     return -errno;
   }
   sv->dev_block_bound = true;
@@ -550,7 +550,7 @@ sysfs_view_unmount (struct sysfs_view *sv)
   if (sv == NULL)
     return;
   if (sv->dev_block_bound && umount2 (SYS_DEV_BLOCK, MNT_DETACH) < 0)
-    error ("exec: unmounting %s: %m", SYS_DEV_BLOCK);
+    ctl_error ("exec: unmounting %s: %m", SYS_DEV_BLOCK);
   /* The last unmount ends the connection, and with it the loop. */
   fuse_session_exit (sv->se);
   fuse_session_unmount (sv->se);
