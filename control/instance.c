@@ -192,18 +192,16 @@ instance_add (struct instance *inst, unsigned long arg)
   return create_device (inst, number);
 }
 
-/* LOOP_CTL_REMOVE (loop_control_remove): the argument is an int too. */
-int
-instance_remove (struct instance *inst, unsigned long arg)
+/* The rule LOOP_CTL_REMOVE and unlink share: find device NUMBER and
+ * return its index if it may go away now, -ENODEV if it does not exist
+ * (or is being deleted already), -EBUSY if it is bound or open.  The
+ * callers differ only in how they report a missing device. */
+static ssize_t
+removable (struct instance *inst, int number)
 {
-  int number = (int) arg;
+  ssize_t i = find_index (inst, number);
   struct loopdev *lo;
-  ssize_t i;
 
-  if (number < 0)
-    return -EINVAL;
-
-  i = find_index (inst, number);
   if (i < 0)
     return -ENODEV;
   lo = inst->devs.ptr[i];
@@ -211,7 +209,21 @@ instance_remove (struct instance *inst, unsigned long arg)
     return -ENODEV;
   if (lo->state != LOOPDEV_UNBOUND || lo->openers > 0)
     return -EBUSY;
+  return i;
+}
 
+/* LOOP_CTL_REMOVE (loop_control_remove): the argument is an int too. */
+int
+instance_remove (struct instance *inst, unsigned long arg)
+{
+  int number = (int) arg;
+  ssize_t i;
+
+  if (number < 0)
+    return -EINVAL;
+  i = removable (inst, number);
+  if (i < 0)
+    return i;
   destroy_device (inst, i);
   return 0;
 }
@@ -221,18 +233,10 @@ instance_remove (struct instance *inst, unsigned long arg)
 int
 instance_unlink (struct instance *inst, int number)
 {
-  struct loopdev *lo;
-  ssize_t i;
+  ssize_t i = removable (inst, number);
 
-  i = find_index (inst, number);
   if (i < 0)
-    return -ENOENT;
-  lo = inst->devs.ptr[i];
-  if (lo->state == LOOPDEV_DELETING)
-    return -ENOENT;
-  if (lo->state != LOOPDEV_UNBOUND || lo->openers > 0)
-    return -EBUSY;
-
+    return i == -ENODEV ? -ENOENT : i;
   destroy_device (inst, i);
   return 0;
 }

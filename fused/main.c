@@ -311,28 +311,26 @@ in_initial_user_ns (void)
   return uid_map_is_identity ();
 }
 
+/* Say that stale device DEV was disconnected (R == 0). */
+static void
+stale_nbd_disconnected (const struct kernel_nbd_device *dev, int r,
+                        void *opaque)
+{
+  (void) opaque;
+  if (r == 0)
+    log_error ("disconnected stale /dev/nbd%u of a dead loopfsd (%s)",
+               dev->index, dev->identifier);
+}
+
 /* Disconnect the kernel NBD devices whose loopfsd died (killed before it
  * could disconnect them): their backend identifiers name the owner, and
- * an owner that no longer runs will never come back for them. */
+ * an owner that no longer runs will never come back for them.  A sweep
+ * that cannot list the devices finds nothing to do. */
 static void
 sweep_stale_nbd_devices (void)
 {
-  kernel_nbd_device_vector devs = { 0 };
-  size_t i;
-
-  if (kernel_nbd_list_by_identifier (KERNEL_NBD_IDENTIFIER_PREFIX, &devs) < 0)
-    return;
-  for (i = 0; i < devs.len; i++) {
-    struct kernel_nbd_owner owner;
-
-    if (kernel_nbd_parse_identifier (devs.ptr[i].identifier, &owner) == 0
-        && kernel_nbd_owner_alive (&owner) == 0
-        && kernel_nbd_disconnect (devs.ptr[i].index,
-                                  devs.ptr[i].identifier) == 0)
-      log_error ("disconnected stale /dev/nbd%u of a dead loopfsd (%s)",
-                 devs.ptr[i].index, devs.ptr[i].identifier);
-  }
-  kernel_nbd_device_vector_free (&devs);
+  kernel_nbd_disconnect_by_prefix (KERNEL_NBD_IDENTIFIER_PREFIX, true,
+                                   stale_nbd_disconnected, NULL);
 }
 
 /* Decide whether bound devices also become kernel /dev/nbdX: nbd=auto

@@ -64,6 +64,21 @@ prune (pidfd_vector *pidfds)
   }
 }
 
+/* Say what became of the dead daemon's device DEV (R from
+ * kernel_nbd_disconnect). */
+static void
+device_disconnected (const struct kernel_nbd_device *dev, int r,
+                     void *opaque)
+{
+  (void) opaque;
+  if (r < 0)
+    log_error ("reaper: disconnecting /dev/nbd%u (%s): %s",
+               dev->index, dev->identifier, strerror (-r));
+  else
+    log_error ("reaper: loopfsd died; disconnected /dev/nbd%u (%s)",
+               dev->index, dev->identifier);
+}
+
 /* Disconnect every kernel NBD device whose backend identifier starts
  * with PREFIX, the dead daemon's: while its nbdkit still answers, the
  * kernel sends NBD_CMD_DISC, fails what is queued or in flight with
@@ -71,24 +86,11 @@ prune (pidfd_vector *pidfds)
 static void
 disconnect_devices (const char *prefix)
 {
-  kernel_nbd_device_vector devs = { 0 };
-  size_t i;
-  int r;
+  int r = kernel_nbd_disconnect_by_prefix (prefix, false,
+                                           device_disconnected, NULL);
 
-  r = kernel_nbd_list_by_identifier (prefix, &devs);
   if (r < 0)
     log_error ("reaper: listing nbd devices: %s", strerror (-r));
-  for (i = 0; r >= 0 && i < devs.len; i++) {
-    int d = kernel_nbd_disconnect (devs.ptr[i].index, devs.ptr[i].identifier);
-
-    if (d < 0)
-      log_error ("reaper: disconnecting /dev/nbd%u (%s): %s",
-                 devs.ptr[i].index, devs.ptr[i].identifier, strerror (-d));
-    else
-      log_error ("reaper: loopfsd died; disconnected /dev/nbd%u (%s)",
-                 devs.ptr[i].index, devs.ptr[i].identifier);
-  }
-  kernel_nbd_device_vector_free (&devs);
 }
 
 /* Run disconnect_devices (PREFIX) in a child and wait for it at most

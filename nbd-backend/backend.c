@@ -22,13 +22,13 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "backend.h"
+#include "backend-log.h"
 #include "completion-queue.h"
 #include "connection.h"
 #include "nbdkit-process.h"
@@ -104,19 +104,6 @@ backend_set_nbdkit_path (const char *path)
     return;
   free (nbdkit_program);
   nbdkit_program = copy;
-}
-
-/* Log a message about backend B. */
-static void __attribute__ ((format (printf, 2, 3)))
-backend_log (const struct backend *b, const char *fmt, ...)
-{
-  va_list args;
-
-  fprintf (stderr, "loopfs: nbd-backend: %s: ", b->name);
-  va_start (args, fmt);
-  vfprintf (stderr, fmt, args);
-  va_end (args);
-  fputc ('\n', stderr);
 }
 
 /* Free B once every libuv handle is closed: deliver what is still
@@ -201,11 +188,11 @@ on_kill_timer (uv_timer_t *timer)
   struct backend *b = timer->data;
   int r;
 
-  backend_log (b, "nbdkit (pid %ld) ignored SIGTERM, sending SIGKILL",
+  backend_log (b->name, "nbdkit (pid %ld) ignored SIGTERM, sending SIGKILL",
                (long) b->proc.pid);
   r = nbdkit_process_kill (&b->proc, SIGKILL);
   if (r < 0 && r != -ESRCH)
-    backend_log (b, "pidfd_send_signal: %s", strerror (-r));
+    backend_log (b->name, "pidfd_send_signal: %s", strerror (-r));
 }
 
 /* Drive STOPPING forward: wait for the connections to go, then for
@@ -227,7 +214,7 @@ continue_stop (struct backend *b)
       b->terminating = true;
       r = nbdkit_process_kill (&b->proc, SIGTERM);
       if (r < 0 && r != -ESRCH)
-        backend_log (b, "pidfd_send_signal: %s", strerror (-r));
+        backend_log (b->name, "pidfd_send_signal: %s", strerror (-r));
       uv_timer_start (&b->timer, on_kill_timer, KILL_TIMEOUT_MS, 0);
     }
     return;
@@ -255,13 +242,13 @@ on_exit_poll (uv_poll_t *poll, int status, int events)
   if (r == 0)
     return;
   if (r < 0)
-    backend_log (b, "waitid: %s", strerror (-r));
+    backend_log (b->name, "waitid: %s", strerror (-r));
 
   b->exited = true;
   uv_poll_stop (&b->exit_poll);
   uv_timer_stop (&b->timer);
   if (!b->terminating)
-    backend_log (b, "nbdkit (pid %ld) %s", (long) b->proc.pid, desc);
+    backend_log (b->name, "nbdkit (pid %ld) %s", (long) b->proc.pid, desc);
 
   switch (b->state) {
   case BACKEND_STARTING:
@@ -287,7 +274,7 @@ on_start_timeout (uv_timer_t *timer)
 
   if (b->state != BACKEND_STARTING)
     return;
-  backend_log (b, "nbdkit (pid %ld) has not answered within %u ms; "
+  backend_log (b->name, "nbdkit (pid %ld) has not answered within %u ms; "
                "giving up", (long) b->proc.pid, b->start_timeout_ms);
   start_failed (b, EIO);
 }
@@ -313,7 +300,7 @@ on_connection_ready (struct connection *c, void *opaque)
       return;
     }
     if (b->export.size != b->length) {
-      backend_log (b, "nbdkit serves %llu bytes, expected %llu",
+      backend_log (b->name, "nbdkit serves %llu bytes, expected %llu",
                    (unsigned long long) b->export.size,
                    (unsigned long long) b->length);
       start_failed (b, EIO);
@@ -326,7 +313,7 @@ on_connection_ready (struct connection *c, void *opaque)
     for (unsigned i = 1; i < b->wanted_conns; i++) {
       r = open_connection (b, i);
       if (r < 0) {
-        backend_log (b, "connecting to nbdkit: %s", strerror (-r));
+        backend_log (b->name, "connecting to nbdkit: %s", strerror (-r));
         start_failed (b, EIO);
         return;
       }
@@ -351,7 +338,7 @@ on_connection_down (struct connection *c, int err, void *opaque)
     start_failed (b, EIO);
     break;
   case BACKEND_RUNNING:
-    backend_log (b, "lost a connection to nbdkit: %s", strerror (err));
+    backend_log (b->name, "lost a connection to nbdkit: %s", strerror (err));
     mark_dead (b);
     break;
   case BACKEND_DEAD:
@@ -454,7 +441,7 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
 
   r = open_connection (b, 0);
   if (r < 0) {
-    backend_log (b, "connecting to nbdkit: %s", strerror (-r));
+    backend_log (b->name, "connecting to nbdkit: %s", strerror (-r));
     start_failed (b, EIO);
   }
   return 0;

@@ -9,6 +9,7 @@
 
 #include <libnbd.h>
 
+#include "backend-log.h"
 #include "cleanup.h"
 #include "connection.h"
 
@@ -36,9 +37,9 @@ log_nbd_error (const struct connection *c, const char *what)
   const char *msg = nbd_get_error ();
 
   if (msg)
-    fprintf (stderr, "loopfs: nbd-backend: %s: %s\n", c->name, msg);
+    backend_log (c->name, "%s", msg);
   else
-    fprintf (stderr, "loopfs: nbd-backend: %s: %s failed\n", c->name, what);
+    backend_log (c->name, "%s failed", what);
 }
 
 /* Take REQ off C's in-flight list and queue its result. */
@@ -143,8 +144,7 @@ on_poll (uv_poll_t *poll, int status, int events)
     if (nbd_aio_notify_read (c->nbd) == -1)
       log_nbd_error (c, "nbd_aio_notify_read");
     if (!nbd_aio_is_dead (c->nbd) && !nbd_aio_is_closed (c->nbd)) {
-      fprintf (stderr, "loopfs: nbd-backend: %s: poll: %s\n",
-               c->name, uv_strerror (status));
+      backend_log (c->name, "poll: %s", uv_strerror (status));
       c->failed = true;
     }
   }

@@ -9,6 +9,10 @@
  * uptime; nbd devices do not outlive a boot, so nothing more is
  * needed.  A daemon judges only owners in its own pid namespace: there
  * the pid means what it says.
+ *
+ * The identifiers are how devices are found again: this file also
+ * disconnects the devices of one prefix, those of a dead daemon or of
+ * every dead owner (kernel_nbd_disconnect_by_prefix).
  */
 
 #include <errno.h>
@@ -214,4 +218,35 @@ kernel_nbd_owner_alive (const struct kernel_nbd_owner *owner)
   if (r < 0)
     return r;
   return start == owner->start_time;
+}
+
+/* Disconnect the devices PREFIX finds (see kernel-nbd.h).  Devices are
+ * listed first and disconnected one by one: each disconnect checks that
+ * the device still carries the identifier it was listed with. */
+int
+kernel_nbd_disconnect_by_prefix (const char *prefix, bool only_dead_owners,
+                                 kernel_nbd_disconnected_fn *done,
+                                 void *opaque)
+{
+  kernel_nbd_device_vector devs = { 0 };
+  int r, tried = 0;
+  size_t i;
+
+  r = kernel_nbd_list_by_identifier (prefix, &devs);
+  if (r < 0)
+    return r;
+  for (i = 0; i < devs.len; i++) {
+    struct kernel_nbd_owner owner;
+
+    if (only_dead_owners
+        && (kernel_nbd_parse_identifier (devs.ptr[i].identifier, &owner) < 0
+            || kernel_nbd_owner_alive (&owner) != 0))
+      continue;
+    r = kernel_nbd_disconnect (devs.ptr[i].index, devs.ptr[i].identifier);
+    tried++;
+    if (done)
+      done (&devs.ptr[i], r, opaque);
+  }
+  kernel_nbd_device_vector_free (&devs);
+  return tried;
 }

@@ -323,6 +323,21 @@ new_command (uint8_t cmd, struct nl_sock **sock, struct nl_msg **msg_ret)
   return 0;
 }
 
+/* new_command for a command about one device: with NBD_ATTR_INDEX
+ * INDEX already in *MSG. */
+static int
+index_command (uint8_t cmd, uint32_t index, struct nl_sock **sock,
+               struct nl_msg **msg)
+{
+  int r = new_command (cmd, sock, msg);
+
+  if (r < 0)
+    return r;
+  if (nla_put_u32 (*msg, NBD_ATTR_INDEX, index) < 0)
+    return -EMSGSIZE;
+  return 0;
+}
+
 /* Add NBD_ATTR_SOCKETS with one NBD_SOCK_ITEM { NBD_SOCK_FD } per
  * descriptor: the kernel looks the numbers up in our descriptor table
  * while it handles the message. */
@@ -526,11 +541,9 @@ kernel_nbd_disconnect (uint32_t index, const char *identifier)
       return r;
   }
 
-  r = new_command (NBD_CMD_DISCONNECT, &sock, &msg);
+  r = index_command (NBD_CMD_DISCONNECT, index, &sock, &msg);
   if (r < 0)
     return r;
-  if (nla_put_u32 (msg, NBD_ATTR_INDEX, index) < 0)
-    return -EMSGSIZE;
   r = run_request (sock, msg, &req);
   /* The driver says EINVAL for "couldn't find device at index". */
   return r == -EINVAL ? -ENODEV : r;
@@ -547,11 +560,10 @@ new_reconfigure (uint32_t index, const char *identifier,
 
   if (!valid_identifier (identifier))
     return -EINVAL;
-  r = new_command (NBD_CMD_RECONFIGURE, sock, msg);
+  r = index_command (NBD_CMD_RECONFIGURE, index, sock, msg);
   if (r < 0)
     return r;
-  if (nla_put_u32 (*msg, NBD_ATTR_INDEX, index) < 0 ||
-      nla_put_string (*msg, NBD_ATTR_BACKEND_IDENTIFIER, identifier) < 0)
+  if (nla_put_string (*msg, NBD_ATTR_BACKEND_IDENTIFIER, identifier) < 0)
     return -EMSGSIZE;
   return 0;
 }
@@ -668,11 +680,9 @@ kernel_nbd_status (uint32_t index, bool *connected)
   struct request req = { .parse = parse_status_reply, .opaque = &status };
   int r;
 
-  r = new_command (NBD_CMD_STATUS, &sock, &msg);
+  r = index_command (NBD_CMD_STATUS, index, &sock, &msg);
   if (r < 0)
     return r;
-  if (nla_put_u32 (msg, NBD_ATTR_INDEX, index) < 0)
-    return -EMSGSIZE;
   r = run_request (sock, msg, &req);
   if (r < 0)
     return r;

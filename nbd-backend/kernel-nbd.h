@@ -157,6 +157,24 @@ int kernel_nbd_parse_identifier (const char *identifier,
  * namespace, where we cannot tell (leave its devices alone). */
 int kernel_nbd_owner_alive (const struct kernel_nbd_owner *owner);
 
+/* What kernel_nbd_disconnect_by_prefix did with device DEV: R is what
+ * kernel_nbd_disconnect returned for it.  The caller says it to people;
+ * this layer does not log. */
+typedef void kernel_nbd_disconnected_fn (const struct kernel_nbd_device *dev,
+                                         int r, void *opaque);
+
+/* Disconnect every connected nbd device whose backend identifier starts
+ * with PREFIX (kernel_nbd_list_by_identifier), and call DONE (if not
+ * NULL) with OPAQUE for each.  With ONLY_DEAD_OWNERS, only devices
+ * whose identifier is a loopfs one and whose owner is known to be gone
+ * (kernel_nbd_owner_alive returns 0) are touched: a restarted daemon's
+ * sweep of what killed daemons left behind.  Returns the number of
+ * devices it tried to disconnect, or the listing's negative errno. */
+int kernel_nbd_disconnect_by_prefix (const char *prefix,
+                                     bool only_dead_owners,
+                                     kernel_nbd_disconnected_fn *done,
+                                     void *opaque);
+
 /* A subscription to the driver's NBD_CMD_LINK_DEAD multicasts: one per
  * connection the kernel finds dead, naming the device. */
 struct kernel_nbd_monitor;

@@ -337,18 +337,19 @@ START_TEST (test_identifier_parse_rejects)
 }
 END_TEST
 
-/* The owner of a device made by a process that has exited is dead. */
-START_TEST (test_owner_gone)
+/* Write into ID (KERNEL_NBD_IDENTIFIER_MAX bytes) the identifier of
+ * loop device 3 of instance "gone" made by a child that has exited
+ * since; its pid goes to *PID. */
+static void
+identifier_of_exited_child (char *id, pid_t *pid)
 {
-  struct kernel_nbd_owner owner;
-  char id[KERNEL_NBD_IDENTIFIER_MAX] = "";
   int pipefd[2], status;
-  pid_t pid;
 
+  memset (id, 0, KERNEL_NBD_IDENTIFIER_MAX);
   ck_assert_int_eq (pipe (pipefd), 0);
-  pid = fork ();
-  ck_assert_int_ge (pid, 0);
-  if (pid == 0) {
+  *pid = fork ();
+  ck_assert_int_ge (*pid, 0);
+  if (*pid == 0) {
     char child_id[KERNEL_NBD_IDENTIFIER_MAX];
 
     if (kernel_nbd_make_identifier ("gone", 3, child_id,
@@ -358,9 +359,19 @@ START_TEST (test_owner_gone)
     _exit (0);
   }
   close (pipefd[1]);
-  ck_assert_int_gt (read (pipefd[0], id, sizeof id - 1), 0);
+  ck_assert_int_gt (read (pipefd[0], id, KERNEL_NBD_IDENTIFIER_MAX - 1), 0);
   close (pipefd[0]);
-  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert_int_eq (waitpid (*pid, &status, 0), *pid);
+}
+
+/* The owner of a device made by a process that has exited is dead. */
+START_TEST (test_owner_gone)
+{
+  struct kernel_nbd_owner owner;
+  char id[KERNEL_NBD_IDENTIFIER_MAX];
+  pid_t pid;
+
+  identifier_of_exited_child (id, &pid);
   ck_assert_int_eq (kernel_nbd_parse_identifier (id, &owner), 0);
   ck_assert_int_eq (owner.pid, pid);
   ck_assert_int_eq (kernel_nbd_owner_alive (&owner), 0);
@@ -433,6 +444,75 @@ START_TEST (test_disconnect_checks_owner)
 }
 END_TEST
 
+/* What kernel_nbd_disconnect_by_prefix reported, device by device. */
+struct disconnected {
+  unsigned n;
+  uint32_t index[8];
+  int r[8];
+};
+
+/* Record one device that kernel_nbd_disconnect_by_prefix tried. */
+static void
+record_disconnect (const struct kernel_nbd_device *dev, int r, void *opaque)
+{
+  struct disconnected *d = opaque;
+
+  ck_assert_uint_lt (d->n, 8);
+  d->index[d->n] = dev->index;
+  d->r[d->n++] = r;
+}
+
+/* The sweep of dead owners touches only loopfs devices whose owner is
+ * gone; the disconnect of a prefix touches every device it finds; both
+ * report each device tried, and a listing that fails is an error. */
+START_TEST (test_disconnect_by_prefix)
+{
+  char dead[KERNEL_NBD_IDENTIFIER_MAX], live[KERNEL_NBD_IDENTIFIER_MAX];
+  char live_prefix[KERNEL_NBD_IDENTIFIER_MAX], content[160];
+  struct disconnected d = { 0 };
+  char missing[600];
+  pid_t pid;
+  int absent = driver_absent ();
+
+  identifier_of_exited_child (dead, &pid);
+  ck_assert_int_eq (kernel_nbd_make_identifier ("live", 0, live, sizeof live),
+                    0);
+  ck_assert_int_eq (kernel_nbd_make_owner_prefix ("live", live_prefix,
+                                                  sizeof live_prefix), 0);
+  snprintf (content, sizeof content, "%s\n", live);
+  fake_device ("nbd0", content);
+  snprintf (content, sizeof content, "%s\n", dead);
+  fake_device ("nbd1", content);
+  fake_device ("nbd2", "other-tool\n");
+  fake_device ("nbd3", "loopfs:not-an-identifier\n");
+
+  ck_assert_int_eq (kernel_nbd_disconnect_by_prefix (
+                      KERNEL_NBD_IDENTIFIER_PREFIX, true, record_disconnect,
+                      &d), 1);
+  ck_assert_uint_eq (d.n, 1);
+  ck_assert_uint_eq (d.index[0], 1);
+  if (absent)
+    ck_assert_int_eq (d.r[0], -ENOENT);
+
+  d = (struct disconnected) { 0 };
+  ck_assert_int_eq (kernel_nbd_disconnect_by_prefix (live_prefix, false,
+                                                     record_disconnect, &d),
+                    1);
+  ck_assert_uint_eq (d.n, 1);
+  ck_assert_uint_eq (d.index[0], 0);
+  if (absent)
+    ck_assert_int_eq (d.r[0], -ENOENT);
+
+  ck_assert_int_eq (kernel_nbd_disconnect_by_prefix ("loopfs:9:", false,
+                                                     NULL, NULL), 0);
+  snprintf (missing, sizeof missing, "%s/nonexistent", sysfs);
+  kernel_nbd_set_sysfs_root (missing);
+  ck_assert_int_eq (kernel_nbd_disconnect_by_prefix ("", false,
+                                                     record_disconnect, &d),
+                    -ENOENT);
+}
+END_TEST
+
 /* Without a sysfs block directory the listing fails cleanly. */
 START_TEST (test_list_without_sysfs)
 {
@@ -466,6 +546,7 @@ kernel_nbd_suite (void)
   tcase_add_test (tc, test_list_by_identifier);
   tcase_add_test (tc, test_disconnect_checks_owner);
   tcase_add_test (tc, test_list_without_sysfs);
+  tcase_add_test (tc, test_disconnect_by_prefix);
   suite_add_tcase (s, tc);
   return s;
 }
