@@ -163,16 +163,16 @@ child_link_to_parent (pid_t parent)
 static int
 enter_private_namespace (void)
 {
-  if (unshare (CLONE_NEWNS) < 0) {
+  const char *failed;
+  int r = private_mount_namespace (&failed);
+
+  errno = -r;
+  if (r < 0 && strcmp (failed, "unshare") == 0)
     log_error ("unshare(CLONE_NEWNS): %m (needs CAP_SYS_ADMIN, e.g. root "
                "or unshare -Ur)");
-    return -errno;
-  }
-  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+  else if (r < 0)
     log_error ("making mounts private: %m");
-    return -errno;
-  }
-  return 0;
+  return r;
 }
 
 /* Make the temporary directory and mount a small tmpfs on it (in our
@@ -391,25 +391,6 @@ wait_for_end (struct private_instance *pi, pid_t cmd)
   }
 }
 
-/* Wait up to MS milliseconds for the daemon to exit; true if it did.
- * A pidfd becomes readable when the process exits. */
-static bool
-wait_daemon (struct private_instance *pi, long ms)
-{
-  CLEANUP_CLOSE int pidfd = -1;
-
-  if (daemon_exited (pi))
-    return true;
-  pidfd = syscall (SYS_pidfd_open, pi->daemon, 0);
-  if (pidfd >= 0) {
-    struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-    while (poll (&pfd, 1, ms) < 0 && errno == EINTR)
-      ;
-  }
-  return daemon_exited (pi);
-}
-
 /* Undo everything PI records, in reverse order.  Returns 0, or -EIO if
  * the daemon had to be killed or did not exit cleanly. */
 static int
@@ -438,12 +419,10 @@ teardown (struct private_instance *pi)
       else
         log_error ("unmounting %s: %m", pi->mountpoint);
     }
-    if (!wait_daemon (pi, STOP_TIMEOUT_MS)) {
+    if (loopfsd_stop (pi->daemon, STOP_TIMEOUT_MS,
+                      &pi->daemon_status) < 0) {
       log_error ("loopfsd %d did not exit after the unmount; killing it",
                  (int) pi->daemon);
-      kill (pi->daemon, SIGKILL);
-      waitpid (pi->daemon, &pi->daemon_status, 0);
-      pi->daemon = -1;
       r = -EIO;
     }
     else if (exit_status_of (pi->daemon_status, EXIT_FAILURE) != 0) {
@@ -451,6 +430,7 @@ teardown (struct private_instance *pi)
                  describe_status (pi->daemon_status));
       r = -EIO;
     }
+    pi->daemon = -1;
   }
 
   if (pi->tmpfs_mounted && umount2 (pi->tmpdir, MNT_DETACH) < 0)

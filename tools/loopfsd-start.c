@@ -2,18 +2,38 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "cleanup.h"
+#include "loopfs-interface.h"
 #include "loopfsd-start.h"
 #include "monotonic-time.h"
+
+int
+private_mount_namespace (const char **failed)
+{
+  if (unshare (CLONE_NEWNS) < 0) {
+    *failed = "unshare";
+    return -errno;
+  }
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+    *failed = "mount";
+    return -errno;
+  }
+  return 0;
+}
 
 char *
 loopfsd_find (const char *build_relative)
@@ -92,7 +112,7 @@ loopfsd_wait_mounted (pid_t pid, const char *mountpoint, long timeout_ms,
   struct stat st;
   long waited;
 
-  if (asprintf (&control, "%s/loop-control", mountpoint) < 0)
+  if (asprintf (&control, "%s/" CONTROL_NAME, mountpoint) < 0)
     return -ENOMEM;
   for (waited = 0; waited < timeout_ms; waited += 10) {
     if (waitpid (pid, status, WNOHANG) == pid)
@@ -102,4 +122,31 @@ loopfsd_wait_mounted (pid_t pid, const char *mountpoint, long timeout_ms,
     sleep_ms (10);
   }
   return -ETIMEDOUT;
+}
+
+/* Wait for PID to exit: a pidfd becomes readable when the process
+ * exits.  The wait is measured on the monotonic clock, so that signals
+ * that interrupt the poll do not extend it. */
+int
+loopfsd_stop (pid_t pid, long timeout_ms, int *status)
+{
+  CLEANUP_CLOSE int pidfd = syscall (SYS_pidfd_open, pid, 0);
+  int64_t deadline = monotonic_ms () + timeout_ms;
+
+  while (waitpid (pid, status, WNOHANG) != pid) {
+    int64_t left = deadline - monotonic_ms ();
+    struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+    if (left <= 0) {
+      kill (pid, SIGKILL);
+      waitpid (pid, status, 0);
+      return -ETIMEDOUT;
+    }
+    /* Without a pidfd (a kernel before 5.3), look again every 10 ms. */
+    if (pidfd < 0)
+      sleep_ms (left < 10 ? left : 10);
+    else
+      poll (&pfd, 1, left);
+  }
+  return 0;
 }

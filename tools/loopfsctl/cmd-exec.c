@@ -155,16 +155,18 @@ static int
 set_up (struct sandbox *sb, int *notify_socket)
 {
   unsigned links = sb->max ? sb->max : user_limit ();
+  const char *failed;
   int sv[2];
   int r;
 
-  if (unshare (CLONE_NEWNS) < 0) {
-    ctl_error ("exec: unshare (CLONE_NEWNS): %m (needs CAP_SYS_ADMIN)");
-    return -errno;
-  }
-  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-    ctl_error ("exec: making mounts private: %m");
-    return -errno;
+  r = private_mount_namespace (&failed);
+  if (r < 0) {
+    errno = -r;
+    if (strcmp (failed, "unshare") == 0)
+      ctl_error ("exec: unshare (CLONE_NEWNS): %m (needs CAP_SYS_ADMIN)");
+    else
+      ctl_error ("exec: making mounts private: %m");
+    return r;
   }
   /* Opened in the new namespace (a bind takes mounts of the caller's
    * namespace only) and before /dev changes, which may hide DIR. */
@@ -285,23 +287,6 @@ wait_for_init (struct sandbox *sb)
   }
 }
 
-/* Wait up to MS milliseconds for loopfsd to exit; true if it did. */
-static bool
-wait_loopfsd (struct sandbox *sb, long ms)
-{
-  struct timespec tick = { .tv_nsec = 10000000 };
-  long waited_ms;
-
-  for (waited_ms = 0; waited_ms <= ms; waited_ms += 10) {
-    if (waitpid (sb->loopfsd, &sb->loopfsd_status, WNOHANG) == sb->loopfsd) {
-      sb->loopfsd = -1;
-      return true;
-    }
-    nanosleep (&tick, NULL);
-  }
-  return false;
-}
-
 /* Undo everything: stop serving, unmount the instance (a fresh loopfsd
  * then detaches every device, ends its nbdkit processes and exits) and
  * wait for loopfsd.  Returns 0 or -EIO when loopfsd had to be killed. */
@@ -324,13 +309,13 @@ tear_down (struct sandbox *sb)
   if (sb->instance_mounted && umount2 (SANDBOX_INSTANCE, 0) < 0
       && umount2 (SANDBOX_INSTANCE, MNT_DETACH) < 0)
     ctl_error ("exec: unmounting %s: %m", SANDBOX_INSTANCE);
-  if (sb->loopfsd >= 0 && !wait_loopfsd (sb, STOP_TIMEOUT_MS)) {
-    ctl_error ("exec: loopfsd %d did not exit after the unmount; killing it",
-               (int) sb->loopfsd);
-    kill (sb->loopfsd, SIGKILL);
-    waitpid (sb->loopfsd, &sb->loopfsd_status, 0);
+  if (sb->loopfsd >= 0) {
+    if (loopfsd_stop (sb->loopfsd, STOP_TIMEOUT_MS, &sb->loopfsd_status) < 0) {
+      ctl_error ("exec: loopfsd %d did not exit after the unmount; "
+                 "killing it", (int) sb->loopfsd);
+      r = -EIO;
+    }
     sb->loopfsd = -1;
-    r = -EIO;
   }
   return r;
 }
