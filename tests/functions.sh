@@ -3,6 +3,7 @@
 # A test calls `cleanup_fn CMD...` for everything it creates, so one
 # EXIT trap undoes it all in reverse order, also when the test fails.
 # `start_loopfsd DIR` mounts an instance and registers its teardown;
+# `new_instance SIZE` does so in a fresh directory with an image;
 # `in_sandbox DIR CMD...` runs CMD where /dev/loop-control and
 # /dev/loopN are the instance's, so unmodified losetup, mkfs and
 # fuse2fs use it as they would use the host's devices.
@@ -201,6 +202,24 @@ start_loopfsd_log ()
   shift 2
   cleanup_fn _check_loopfsd_log "$log"
   start_loopfsd "$dir" -o "log=$log" "$@"
+}
+
+# A fresh instance, the common start of a test: sets tmp (a private
+# temporary directory, removed at exit), mnt ($tmp/mnt, where the
+# instance is mounted with its messages in $tmp/loopfsd.log, checked at
+# exit like start_loopfsd_log's) and img ($tmp/disk.img, made as a
+# sparse file of SIZE bytes unless SIZE is "-"); LOOPFSD_PID is the
+# daemon's.  LOOPFSD-ARGS... go to loopfsd (e.g. -o max=4).
+new_instance ()
+{
+  local size=$1
+  shift
+  tmp=$(make_tmpdir)
+  mnt=$tmp/mnt
+  img=$tmp/disk.img
+  mkdir "$mnt"
+  [ "$size" = - ] || truncate -s "$size" "$img"
+  start_loopfsd_log "$tmp/loopfsd.log" "$mnt" "$@"
 }
 
 # Run CMD..., which must fail printing ERRNO (as loop-helper does).

@@ -9,13 +9,10 @@ source "$(dirname "$0")/../functions.sh"
 requires_root
 isolate_mounts "$@"
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-mkdir "$mnt"
+new_instance -
 head -c 4M /dev/urandom > "$tmp/a.img"
 head -c 4M /dev/urandom > "$tmp/b.img"
 head -c 64k /dev/urandom > "$tmp/pat"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 
 for n in 0 1; do
   img=$tmp/$([ $n = 0 ] && echo a || echo b).img

@@ -13,15 +13,11 @@ isolate_mounts "$@"
 requires losetup --version
 requires python3 -c ""
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-img=$tmp/disk.img
-mkdir "$mnt"
+new_instance -
 head -c 8M /dev/urandom > "$img"
 for p in 1 2 3 4 5 6; do
   head -c 1M /dev/urandom > "$tmp/pat$p"
 done
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 
 MiB=1048576
 

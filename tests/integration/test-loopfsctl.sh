@@ -13,12 +13,7 @@ isolate_mounts "$@"
 requires jq --version
 
 ctl=$LOOPFSCTL
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-img=$tmp/disk.img
-mkdir "$mnt"
-truncate -s 16M "$img"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt" -o max=4
+new_instance 16M -o max=4
 
 # Run loopfsctl ARGS..., which must fail with status WANT and print one
 # line on stderr containing TEXT.

@@ -12,12 +12,7 @@ requires_root
 isolate_mounts "$@"
 requires losetup --version
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-img=$tmp/disk.img
-mkdir "$mnt"
-truncate -s 16M "$img"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+new_instance 16M
 
 # Attach IMG with losetup OPTIONS... in the sandbox; must print /dev/loop0.
 attach0 ()

@@ -16,13 +16,9 @@ requires e2fsck -V
 requires debugfs -V
 requires command -v fuse2fs
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-img=$tmp/disk.img
-mkdir "$mnt" "$tmp/fs"
-truncate -s 128M "$img"
+new_instance 128M
+mkdir "$tmp/fs"
 head -c 20M /dev/urandom > "$tmp/big"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 
 # If the sandbox dies early, its fuse2fs would keep the mount (and the
 # namespace holding loopfs' nodes) alive: end it by pid.

@@ -16,11 +16,7 @@ requires setpriv --version
 unshare -Ur true 2>/dev/null \
   || { echo "SKIP: user namespaces are disabled" >&2; exit 77; }
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-mkdir "$mnt"
-truncate -s 4M "$tmp/disk.img"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+new_instance 4M
 assert_eq "get-free" 0 "$("$LOOP_HELPER" get-free "$mnt/loop-control")"
 "$LOOP_HELPER" set-fd "$mnt/loop0" "$tmp/disk.img" rw >/dev/null
 

@@ -18,12 +18,8 @@ isolate_mounts "$@"
 requires losetup --version
 requires flock --version
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-mkdir "$mnt"
+new_instance -
 truncate -s 8M "$tmp/a.img" "$tmp/b.img"
-
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 daemon=$LOOPFSD_PID
 cleanup_fn remove_daemon_leftovers "$daemon"
 for n in 0 1; do

@@ -12,12 +12,7 @@ requires_root
 isolate_mounts "$@"
 requires losetup --version
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-img=$tmp/disk.img
-mkdir "$mnt"
-truncate -s 16M "$img"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+new_instance 16M
 cleanup_fn "$LOOP_HELPER" clr "$mnt/loop0"
 
 out=$("$LOOPFSCTL" exec --instance "$mnt" -- losetup -f --show "$img") \
