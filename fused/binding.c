@@ -18,15 +18,17 @@
  *            DONE is called
  *
  * Walk of one LOOP_CONFIGURE through the files: fuse-loop.c receives
- * the request, fs.c hands the ioctl to ioctl.c, which reads the
- * caller's struct loop_config and descriptor (caller.c) and calls
- * binding_configure.  Here: backing.c (probe), control/loopdev.c
- * (check, begin), nbd-backend/backend.c and nbdkit-process.c (start),
- * nbd-backend/kernel-attach.c (attach, kernel NBD only), device.c and
- * control/loopdev.c (commit), backing.c (close); then ioctl.c's DONE
- * callback answers the request and runs the ioctls that waited.  Two
- * crossings between ioctl.c and this file; nine files with kernel NBD
- * off, ten with it on.
+ * the request, open-files.c (file_ioctl) hands it to ioctl.c, which
+ * reads the caller's struct loop_config and takes its descriptor
+ * (caller.c), marks the device busy and calls binding_configure.
+ * Here: backing.c (probe), control/loopdev.c (check, begin),
+ * nbd-backend/backend.c, nbdkit-process.c and connection.c (start),
+ * with kernel NBD nbd-backend/kernel-attach.c, nbd-handshake.c and
+ * kernel-nbd.c (attach), then device.c and control/loopdev.c (commit)
+ * and backing.c (close); last, ioctl.c's DONE callback answers the
+ * request and runs the ioctls that waited.  ioctl.c and this file cross
+ * twice (the call and DONE; nine times between ioctl.c and device.c
+ * before this file existed); 11 files in all, 14 with kernel NBD.
  */
 
 #include <errno.h>
