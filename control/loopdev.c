@@ -588,46 +588,6 @@ loopdev_read_only (const struct loopdev *lo)
   return lo->disk_ro;
 }
 
-/* BLKDISCARD range (blk_validate_byte_range in block/ioctl.c): a
- * non-empty range aligned to the logical block size, inside the
- * device, without overflow. */
-int
-loopdev_check_discard_range (const struct loopdev *lo,
-                             uint64_t start, uint64_t len)
-{
-  uint64_t mask = loopdev_logical_block_size (lo) - 1;
-  uint64_t end;
-
-  if ((start | len) & mask)
-    return -EINVAL;
-  if (len == 0)
-    return -EINVAL;
-  if (__builtin_add_overflow (start, len, &end) || end > loopdev_size (lo))
-    return -EINVAL;
-  return 0;
-}
-
-/* BLKZEROOUT range (blk_ioctl_zeroout): last byte inside the device
- * and no wrap-around, which also refuses an empty range.  The kernel
- * first wants 512-byte alignment and then, in blkdev_issue_zeroout(),
- * alignment to the logical block size; both fail with EINVAL, so the
- * stricter test covers the two. */
-int
-loopdev_check_zeroout_range (const struct loopdev *lo,
-                             uint64_t start, uint64_t len)
-{
-  uint64_t mask = loopdev_logical_block_size (lo) - 1;
-  uint64_t end = start + len - 1;
-
-  if ((start | len) & mask)
-    return -EINVAL;
-  if (end >= loopdev_size (lo))
-    return -EINVAL;
-  if (end < start)
-    return -EINVAL;
-  return 0;
-}
-
 /* A short lower-case name for STATE. */
 const char *
 loopdev_state_name (enum loopdev_state state)

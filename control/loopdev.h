@@ -215,15 +215,6 @@ uint32_t loopdev_physical_block_size (const struct loopdev *lo);
 /* True when writes must fail because the device is read-only. */
 bool loopdev_read_only (const struct loopdev *lo);
 
-/* Validate a BLKDISCARD / BLKZEROOUT range the way block/ioctl.c does,
- * after the write-mode and support checks the caller made: returns 0
- * or -EINVAL.  Both want alignment to the logical block size (discard
- * in blk_validate_byte_range, zeroout in blkdev_issue_zeroout). */
-int loopdev_check_discard_range (const struct loopdev *lo,
-                                 uint64_t start, uint64_t len);
-int loopdev_check_zeroout_range (const struct loopdev *lo,
-                                 uint64_t start, uint64_t len);
-
 /* A human-readable name for STATE, for logs and loopfsctl. */
 const char *loopdev_state_name (enum loopdev_state state);
 

@@ -1,12 +1,19 @@
-/* loopfsd: state shared by the files of the FUSE daemon.
+/* loopfsd: the state of the daemon, shared by its files.
  *
  * One daemon serves one mount, i.e. one loopfs instance.  Everything
  * runs on a single libuv loop: FUSE requests are read from the session
- * descriptor, ioctls are decoded (ioctl.c), their meaning is decided by
- * the model (control/), and device data and backends are handled in
- * device.c and io.c through nbd-backend/.  Work that may block on
- * another filesystem (inspecting a backing file) runs on libuv's thread
- * pool, so the loop never waits on anything.
+ * descriptor (fuse-loop.c) and handled by the filesystem (fs.c for the
+ * directory, open-files.c for open nodes, xattr.c for attributes);
+ * ioctls are decoded in ioctl.c, their meaning is decided by the model
+ * (control/), bind transactions run in binding.c, device data flows
+ * through io.c, and device.c holds each device's backend, all through
+ * nbd-backend/.  Work that may block on another filesystem (inspecting
+ * a backing file) runs on libuv's thread pool, so the loop never waits
+ * on anything.
+ *
+ * This header holds only the shared types; each file declares its own
+ * functions in a header of its own.  Handlers reach the daemon through
+ * the FUSE session's userdata (fuse_req_userdata), never a global.
  */
 #ifndef LOOPFSD_DAEMON_H
 #define LOOPFSD_DAEMON_H
@@ -16,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 #include <fuse_lowlevel.h>
 #include <uv.h>
 
@@ -61,40 +69,11 @@ struct daemon {
   struct handle *handles;   /* open file handles: the kernel drops the
                                RELEASE of files closed while the mount is
                                torn down, so these are freed at exit */
+  struct timespec mount_time;  /* the nodes' timestamps */
   unsigned stopping_backends;  /* backends still shutting down */
+  void (*all_stopped) (struct daemon *d);  /* once the instance is going
+                               away: called when no backend is left */
   bool exiting;             /* the mount is gone: finish and exit */
 };
-
-extern struct daemon daemon_state;
-
-/* fs.c: the FUSE operations table. */
-extern const struct fuse_lowlevel_ops loopfs_ops;
-void fs_free_handles (struct daemon *d);
-
-/* fuse-loop.c: run the session on the loop until the mount is gone. */
-int fuse_loop_start (struct daemon *d);
-void fuse_loop_stop (struct daemon *d);
-
-/* device.c */
-struct device *device_of (struct loopdev *lo);
-extern const struct instance_hooks device_hooks;
-uint64_t device_generation (const struct loopdev *lo);
-struct backend *device_backend (const struct device *dev);
-bool device_busy (const struct device *dev);
-void device_handle_release (struct daemon *d, struct device *dev);
-void device_stop_all (struct daemon *d);
-
-/* ioctl.c */
-void ioctl_control (fuse_req_t req, unsigned int cmd, void *arg);
-void ioctl_device (fuse_req_t req, struct handle *h, unsigned int cmd,
-                   void *arg);
-
-/* io.c */
-void io_read (fuse_req_t req, struct device *dev, size_t size, off_t off);
-void io_write (fuse_req_t req, struct device *dev, const char *buf,
-               size_t size, off_t off);
-void io_fsync (fuse_req_t req, struct device *dev);
-void io_fallocate (fuse_req_t req, struct device *dev, int mode,
-                   off_t off, off_t len);
 
 #endif /* LOOPFSD_DAEMON_H */

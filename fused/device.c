@@ -1,4 +1,6 @@
-/* loopfsd: backends, descriptors and ioctl queues of loop devices. */
+/* loopfsd: the daemon's state of each loop device (see device.h):
+ * creation and destruction with the model's hooks, installing a backend
+ * and retiring the one it replaces, and stopping them all at the end. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,23 +14,6 @@
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
 #include "log.h"
-#include "reaper.h"
-
-struct pending_ioctl {
-  struct pending_ioctl *next;
-  fuse_req_t req;
-  struct handle *h;
-  unsigned int cmd;
-  void *arg;
-};
-
-/* A backend being started for a transition. */
-struct start_ctx {
-  struct daemon *d;
-  struct device *dev;
-  device_backend_cb cb;
-  void *opaque;
-};
 
 /* The daemon's state of model device LO. */
 struct device *
@@ -42,13 +27,6 @@ struct backend *
 device_backend (const struct device *dev)
 {
   return dev->backend;
-}
-
-/* True while a transition of DEV is in progress. */
-bool
-device_busy (const struct device *dev)
-{
-  return dev->busy;
 }
 
 /* FUSE generation of the node of LO. */
@@ -82,8 +60,6 @@ device_created (void *opaque, struct loopdev *lo)
   dev->nbd_index = -1;
   dev->nbd_fd = -1;
   kernel_attach_link_init (&dev->nbd_link);
-  kernel_attach_link_init (&dev->next_nbd_link);
-  dev->queue_tail = &dev->queue;
   lo->priv = dev;
   return 0;
 }
@@ -98,7 +74,6 @@ device_destroyed (void *opaque, struct loopdev *lo)
 
   backing_close (d->loop, dev->backing_fd);
   kernel_attach_link_close (&dev->nbd_link);
-  kernel_attach_link_close (&dev->next_nbd_link);
   user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
   lo->priv = NULL;
@@ -109,15 +84,16 @@ const struct instance_hooks device_hooks = {
   .destroyed = device_destroyed,
 };
 
-/* One backend finished stopping. */
+/* One backend finished stopping: once the instance is going away and
+ * none is left, the daemon may end (device_stop_all). */
 static void
 backend_stopped (void *opaque)
 {
   struct daemon *d = opaque;
 
   d->stopping_backends--;
-  if (d->exiting && d->stopping_backends == 0)
-    fuse_loop_stop (d);
+  if (d->all_stopped && d->stopping_backends == 0)
+    d->all_stopped (d);
 }
 
 /* Stop backend B in the background. */
@@ -137,20 +113,20 @@ device_discard_backend (struct daemon *d, struct backend *b)
 
 /* The identifier of DEV's kernel NBD device: it names the instance and
  * the device, so a later daemon can find devices whose owner died. */
-static void
-nbd_identifier (const struct daemon *d, const struct device *dev, char *buf,
-                size_t size)
+void
+device_nbd_identifier (const struct daemon *d, const struct device *dev,
+                       char *buf, size_t size)
 {
   if (kernel_nbd_make_identifier (d->instance_id, dev->lo->number, buf,
                                   size) < 0)
     snprintf (buf, size, KERNEL_NBD_IDENTIFIER_PREFIX "?");
 }
 
-/* A backend being retired together with its kernel NBD device. */
 /* How long nbdkit keeps serving after its kernel device is
  * disconnected. */
 #define RETIRE_GRACE_MS 250
 
+/* A backend being retired together with its kernel NBD device. */
 struct retire_work {
   uv_work_t work;
   uv_timer_t grace;
@@ -234,7 +210,7 @@ retire_backend (struct daemon *d, struct device *dev, struct backend *b,
   w->nbd_fd = nbd_fd;
   w->link = *link;
   kernel_attach_link_init (link);
-  nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
+  device_nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
   w->work.data = w;
   if (uv_queue_work (d->loop, &w->work, retire_disconnect, retire_stop) < 0) {
     d->stopping_backends--;
@@ -245,193 +221,11 @@ retire_backend (struct daemon *d, struct device *dev, struct backend *b,
   }
 }
 
-/* A kernel attach in progress. */
-struct attach_work {
-  uv_work_t work;
-  struct daemon *d;
-  struct device *dev;
-  struct backend *b;
-  struct kernel_attach_config config;
-  char socket_path[108];
-  char identifier[KERNEL_NBD_IDENTIFIER_MAX];
-  int resize_index;         /* the device to move to B in place, or -1 */
-  int resize_fd;            /* its descriptor (the device's), or -1 */
-  struct kernel_attach_link link;  /* its sockets, then the new device's */
-  bool resized;             /* resize_index was moved to B */
-  uint32_t index;
-  int nbd_fd;
-  int err;
-  char msg[256];
-  char resize_msg[256];     /* why the move failed */
-  device_attach_cb cb;
-  void *opaque;
-};
-
-/* Attach (thread pool side): move the device in place if there is one
- * to move, else (or if that fails) attach a new one. */
-static void
-attach_run (uv_work_t *work)
-{
-  struct attach_work *w = work->data;
-
-  char path[32];
-
-  w->nbd_fd = -1;
-  if (w->resize_index >= 0) {
-    int r;
-
-    /* Pages written through /dev/nbdX but still in its cache go to the
-     * old backend, as a loop device syncs before a change of its
-     * binding. */
-    if (w->resize_fd >= 0)
-      fsync (w->resize_fd);
-    r = kernel_attach_resize (&w->config, w->resize_index, &w->link,
-                                  w->resize_msg, sizeof w->resize_msg);
-    if (r == 0) {
-      w->index = w->resize_index;
-      w->resized = true;
-      w->err = 0;
-      return;
-    }
-    kernel_attach_link_close (&w->link);
-  }
-  w->err = kernel_attach (&w->config, &w->index, &w->link, w->msg,
-                          sizeof w->msg);
-  if (w->err == 0) {
-    snprintf (path, sizeof path, "/dev/nbd%u", w->index);
-    w->nbd_fd = open (path, O_RDONLY | O_CLOEXEC);
-  }
-}
-
-/* Report the attach.  In auto mode a failure only loses the kernel
- * device; with nbd=on it fails the bind.  A device moved in place keeps
- * its descriptor, whose cached pages may be of another backing file or
- * offset (LOOP_CHANGE_FD, LOOP_SET_STATUS64): they are dropped. */
-static void
-attach_done (uv_work_t *work, int status)
-{
-  struct attach_work *w = work->data;
-  struct device *dev = w->dev;
-  int index = -1, nbd_fd = -1, err = 0;
-
-  if (status < 0 && w->err == 0)
-    w->err = -ECANCELED;
-  if (w->resize_index >= 0 && !w->resized)
-    log_error ("loop%d: resizing /dev/nbd%d in place: %s; attaching anew",
-               dev->lo->number, w->resize_index, w->resize_msg);
-  if (w->err == 0) {
-    index = w->index;
-    kernel_attach_link_close (&dev->next_nbd_link);
-    dev->next_nbd_link = w->link;
-    if (w->resized) {
-      nbd_fd = dev->nbd_fd;
-      if (nbd_fd >= 0)
-        posix_fadvise (nbd_fd, 0, 0, POSIX_FADV_DONTNEED);
-    }
-    else
-      nbd_fd = w->nbd_fd;
-  }
-  else {
-    kernel_attach_link_close (&w->link);
-    log_error ("loop%d: attaching /dev/nbd: %s", dev->lo->number, w->msg);
-    if (w->d->opts.nbd == NBD_MODE_ON)
-      err = -w->err;
-  }
-  w->cb (dev, w->b, index, nbd_fd, err, w->opaque);
-  free (w);
-}
-
-/* Attach new backend B of DEV to a kernel NBD device, then call CB.  A
- * device DEV's current backend has attached moves to B: the attach takes
- * our descriptors of its sockets along. */
-void
-device_kernel_attach (struct daemon *d, struct device *dev, struct backend *b,
-                      const struct loopdev_binding *binding,
-                      device_attach_cb cb, void *opaque)
-{
-  struct attach_work *w = d->nbd ? calloc (1, sizeof *w) : NULL;
-
-  if (w == NULL) {
-    cb (dev, b, -1, -1, d->nbd && d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0,
-        opaque);
-    return;
-  }
-  *w = (struct attach_work) { .d = d, .dev = dev, .b = b, .cb = cb,
-                              .opaque = opaque, .resize_index = -1,
-                              .resize_fd = -1 };
-  kernel_attach_link_init (&w->link);
-  if (dev->backend && dev->nbd_index >= 0 && dev->nbd_link.n_sockets > 0) {
-    w->resize_index = dev->nbd_index;
-    w->resize_fd = dev->nbd_fd;
-    w->link = dev->nbd_link;
-    kernel_attach_link_init (&dev->nbd_link);
-  }
-  snprintf (w->socket_path, sizeof w->socket_path, "%s",
-            backend_socket_path (b));
-  nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
-  w->config = (struct kernel_attach_config) {
-    .socket_path = w->socket_path,
-    .connections = d->opts.connections,
-    .block_size = binding->block_size,
-    .read_only = (binding->flags & LO_FLAGS_READ_ONLY) != 0,
-    .identifier = w->identifier,
-  };
-  w->work.data = w;
-  if (uv_queue_work (d->loop, &w->work, attach_run, attach_done) < 0) {
-    kernel_attach_link_close (&w->link);
-    free (w);
-    cb (dev, b, -1, -1, d->opts.nbd == NBD_MODE_ON ? ENOMEM : 0, opaque);
-  }
-}
-
-/* The backend for a transition is ready or failed. */
-static void
-start_ready (struct backend *b, int err, void *opaque)
-{
-  struct start_ctx *ctx = opaque;
-
-  if (err == 0)
-    reaper_watch (backend_pid (b));
-  ctx->cb (ctx->dev, err ? NULL : b, err, ctx->opaque);
-  free (ctx);
-}
-
-/* Start a backend serving BINDING from FD on DEV. */
-int
-device_start_backend (struct daemon *d, struct device *dev,
-                      const struct loopdev_binding *binding, int fd,
-                      device_backend_cb cb, void *opaque)
-{
-  struct start_ctx *ctx;
-  char name[32];
-  struct backend_config config = {
-    .fd = fd,
-    .offset = binding->offset,
-    .length = binding->size,
-    .read_only = (binding->flags & LO_FLAGS_READ_ONLY) != 0,
-    .connections = d->opts.connections,
-    .uid = d->switch_ids ? dev->backing_uid : (uid_t) -1,
-    .gid = d->switch_ids ? dev->backing_gid : (gid_t) -1,
-    .runtime_dir = d->runtime_dir,
-    .name = name,
-  };
-  int r;
-
-  snprintf (name, sizeof name, "loop%d", dev->lo->number);
-  ctx = malloc (sizeof *ctx);
-  if (ctx == NULL)
-    return -ENOMEM;
-  *ctx = (struct start_ctx) { .d = d, .dev = dev, .cb = cb, .opaque = opaque };
-  r = backend_start (d->loop, &config, start_ready, ctx);
-  if (r < 0)
-    free (ctx);
-  return r;
-}
-
-/* Make B the backend of DEV; the previous one is stopped. */
+/* Make B the backend of DEV; the previous one is retired. */
 void
 device_install_backend (struct daemon *d, struct device *dev,
-                        struct backend *b, int fd, int nbd_index, int nbd_fd)
+                        struct backend *b, int fd, int nbd_index, int nbd_fd,
+                        struct kernel_attach_link *link)
 {
   if (dev->backend) {
     if (nbd_index >= 0 && nbd_index == dev->nbd_index)
@@ -444,9 +238,12 @@ device_install_backend (struct daemon *d, struct device *dev,
   if (dev->backing_fd != fd)
     backing_close (d->loop, dev->backing_fd);
   kernel_attach_link_close (&dev->nbd_link);
-  if (nbd_index >= 0) {
-    dev->nbd_link = dev->next_nbd_link;
-    kernel_attach_link_init (&dev->next_nbd_link);
+  if (link) {
+    if (nbd_index >= 0)
+      dev->nbd_link = *link;
+    else
+      kernel_attach_link_close (link);
+    kernel_attach_link_init (link);
   }
   dev->backend = b;
   dev->backing_fd = fd;
@@ -480,57 +277,24 @@ device_handle_release (struct daemon *d, struct device *dev)
 {
   if (!loopdev_release (dev->lo))
     return;
-  device_install_backend (d, dev, NULL, -1, -1, -1);
+  device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   loopdev_cleared (dev->lo);
 }
 
-/* Stop the backend of every device: the instance is going away. */
+/* Stop the backend of every device: the instance is going away.
+ * ALL_STOPPED (D) is called once no backend is left, at once if none
+ * was running. */
 void
-device_stop_all (struct daemon *d)
+device_stop_all (struct daemon *d, void (*all_stopped) (struct daemon *d))
 {
   size_t i;
 
+  d->all_stopped = all_stopped;
   for (i = 0; i < d->inst.devs.len; i++) {
     struct device *dev = d->inst.devs.ptr[i]->priv;
     if (dev && dev->backend)
-      device_install_backend (d, dev, NULL, -1, -1, -1);
+      device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   }
-}
-
-/* Queue an ioctl on a busy device. */
-int
-device_queue_ioctl (struct device *dev, fuse_req_t req, struct handle *h,
-                    unsigned int cmd, void *arg)
-{
-  struct pending_ioctl *p = malloc (sizeof *p);
-
-  if (p == NULL)
-    return -ENOMEM;
-  *p = (struct pending_ioctl) { .req = req, .h = h, .cmd = cmd, .arg = arg };
-  *dev->queue_tail = p;
-  dev->queue_tail = &p->next;
-  return 0;
-}
-
-/* Mark DEV busy: later ioctls wait. */
-void
-device_begin (struct device *dev)
-{
-  dev->busy = true;
-}
-
-/* The transition of DEV is over: run the ioctls that waited, in order,
- * until one of them starts another transition. */
-void
-device_end (struct device *dev)
-{
-  dev->busy = false;
-  while (!dev->busy && dev->queue) {
-    struct pending_ioctl *p = dev->queue;
-    dev->queue = p->next;
-    if (dev->queue == NULL)
-      dev->queue_tail = &dev->queue;
-    ioctl_device (p->req, p->h, p->cmd, p->arg);
-    free (p);
-  }
+  if (d->stopping_backends == 0)
+    all_stopped (d);
 }

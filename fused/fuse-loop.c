@@ -13,7 +13,6 @@
 #include <string.h>
 #include <stdlib.h>
 
-#include "daemon.h"
 #include "device.h"
 #include "fuse-loop.h"
 #include "log.h"
@@ -37,6 +36,16 @@ fuse_loop_take_buffer (const void *data)
   return base;
 }
 
+/* Every backend is gone after the session ended: let the loop finish. */
+static void
+fuse_loop_stop (struct daemon *d)
+{
+  uv_close ((uv_handle_t *) &fuse_poll, NULL);
+  free (fbuf.mem);
+  fbuf.mem = NULL;
+  uv_stop (d->loop);
+}
+
 /* The mount is gone: stop every backend, then end the loop. */
 static void
 session_ended (struct daemon *d)
@@ -45,9 +54,7 @@ session_ended (struct daemon *d)
     return;
   d->exiting = true;
   uv_poll_stop (&fuse_poll);
-  device_stop_all (d);
-  if (d->stopping_backends == 0)
-    fuse_loop_stop (d);
+  device_stop_all (d, fuse_loop_stop);
 }
 
 /* Read and dispatch the requests waiting on the session descriptor. */
@@ -96,14 +103,4 @@ fuse_loop_start (struct daemon *d)
   fuse_poll.data = d;
   return uv_poll_start (&fuse_poll, UV_READABLE, on_fuse_readable) < 0
     ? -EIO : 0;
-}
-
-/* Every backend is gone after the session ended: let the loop finish. */
-void
-fuse_loop_stop (struct daemon *d)
-{
-  uv_close ((uv_handle_t *) &fuse_poll, NULL);
-  free (fbuf.mem);
-  fbuf.mem = NULL;
-  uv_stop (d->loop);
 }

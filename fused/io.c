@@ -15,9 +15,9 @@
 #include <string.h>
 #include <linux/falloc.h>
 
-#include "daemon.h"
-#include "device.h"
+#include "block-range.h"
 #include "fuse-loop.h"
+#include "io.h"
 
 /* Writes up to this size are copied out of the FUSE receive buffer;
  * larger ones take the buffer over instead of copying it. */
@@ -30,6 +30,7 @@
 /* One data request in flight. */
 struct io_req {
   fuse_req_t req;
+  struct daemon *d;
   struct device *dev;
   uint64_t offset;
   void *mem;         /* owned memory to free when done */
@@ -76,7 +77,7 @@ read_done (void *opaque, int err)
     fuse_reply_err (io->req, EIO);
   else if (io->count >= REPLY_OFFLOAD_MIN) {
     io->work.data = io;
-    if (uv_queue_work (daemon_state.loop, &io->work, reply_read,
+    if (uv_queue_work (io->d->loop, &io->work, reply_read,
                        reply_read_done) == 0)
       return;
     fuse_reply_buf (io->req, io->data, io->count);
@@ -156,6 +157,7 @@ io_read (fuse_req_t req, struct device *dev, size_t size, off_t off)
   io = io_req_new (req, io_count (dev, size, off));
   if (io == NULL)
     return;
+  io->d = fuse_req_userdata (req);
   io->mem = io->data = malloc (io->count);
   if (io->mem == NULL) {
     free (io);
@@ -248,68 +250,80 @@ io_fsync (fuse_req_t req, struct device *dev)
   backend_flush (dev->backend, simple_done, req);
 }
 
-/* A zeroing or punching fallocate finished in the backend. */
+/* A discard or zeroing (fallocate, BLKDISCARD, BLKZEROOUT) finished in
+ * the backend: answered as an ioctl when AS_IOCTL, else as fallocate. */
+struct range_req {
+  fuse_req_t req;
+  struct device *dev;
+  uint64_t start, len;
+  bool as_ioctl;
+};
+
+/* A range request finished in the backend. */
 static void
-fallocate_done (void *opaque, int err)
+range_done (void *opaque, int err)
 {
-  struct io_req *io = opaque;
+  struct range_req *rr = opaque;
 
   if (!err)
-    device_invalidate_kernel_cache (io->dev, io->offset, io->count);
-  fuse_reply_err (io->req, err ? EIO : 0);
-  io_req_free (io);
+    device_invalidate_kernel_cache (rr->dev, rr->start, rr->len);
+  if (rr->as_ioctl)
+    fuse_reply_ioctl (rr->req, err ? -EIO : 0, NULL, 0);
+  else
+    fuse_reply_err (rr->req, err ? EIO : 0);
+  free (rr);
 }
 
-/* fallocate(2) on loopN, with blkdev_fallocate()'s rules: only zeroing
- * and punching with KEEP_SIZE, within the device, aligned to the
- * logical block size. */
+/* Zero (ZERO) or discard LEN bytes at START of bound device DEV. */
+static void
+start_range (fuse_req_t req, struct device *dev, uint64_t start,
+             uint64_t len, bool zero, bool as_ioctl)
+{
+  struct range_req *rr = malloc (sizeof *rr);
+
+  if (rr == NULL) {
+    if (as_ioctl)
+      fuse_reply_ioctl (req, -ENOMEM, NULL, 0);
+    else
+      fuse_reply_err (req, ENOMEM);
+    return;
+  }
+  *rr = (struct range_req) { .req = req, .dev = dev, .start = start,
+                             .len = len, .as_ioctl = as_ioctl };
+  if (zero)
+    backend_zero (dev->backend, len, start, range_done, rr);
+  else
+    backend_trim (dev->backend, len, start, range_done, rr);
+}
+
+/* fallocate(2) on loopN, with blkdev_fallocate()'s rules (the model's
+ * loopdev_check_fallocate). */
 void
 io_fallocate (fuse_req_t req, struct device *dev, int mode, off_t off,
               off_t len)
 {
-  struct loopdev *lo = dev->lo;
-  uint64_t isize = loopdev_size (lo);
-  uint64_t lbs = loopdev_logical_block_size (lo);
-  uint64_t start = off, length = len;
-  struct io_req *io;
+  uint64_t start, length;
+  int r = loopdev_check_fallocate (dev->lo, mode, off, len, &start, &length);
 
-  if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
-               | FALLOC_FL_ZERO_RANGE)) {
-    fuse_reply_err (req, EOPNOTSUPP);
+  if (r == 0 && io_dead (dev))
+    r = -EIO;
+  if (r < 0) {
+    fuse_reply_err (req, -r);
     return;
   }
-  if (off < 0 || len <= 0 || start >= isize) {
-    fuse_reply_err (req, EINVAL);
+  start_range (req, dev, start, length, (mode & FALLOC_FL_ZERO_RANGE) != 0,
+               false);
+}
+
+/* BLKDISCARD and BLKZEROOUT of a checked range: a cleared device fails
+ * the I/O. */
+void
+io_discard_range (fuse_req_t req, struct device *dev, uint64_t start,
+                  uint64_t len, bool zero)
+{
+  if (io_dead (dev)) {
+    fuse_reply_ioctl (req, -EIO, NULL, 0);
     return;
   }
-  if (start + length - 1 >= isize) {
-    if (!(mode & FALLOC_FL_KEEP_SIZE)) {
-      fuse_reply_err (req, EINVAL);
-      return;
-    }
-    length = isize - start;
-  }
-  if ((start | length) & (lbs - 1)) {
-    fuse_reply_err (req, EINVAL);
-    return;
-  }
-  if (loopdev_read_only (lo) || io_dead (dev)) {
-    fuse_reply_err (req, loopdev_read_only (lo) ? EPERM : EIO);
-    return;
-  }
-  if (mode != FALLOC_FL_ZERO_RANGE
-      && mode != (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
-      && mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
-    fuse_reply_err (req, EOPNOTSUPP);
-    return;
-  }
-  io = io_req_new (req, length);
-  if (io == NULL)
-    return;
-  io->dev = dev;
-  io->offset = start;
-  if (mode & FALLOC_FL_ZERO_RANGE)
-    backend_zero (dev->backend, length, start, fallocate_done, io);
-  else
-    backend_trim (dev->backend, length, start, fallocate_done, io);
+  start_range (req, dev, start, len, zero, true);
 }

@@ -2,9 +2,11 @@
  *
  * Each ioctl's argument is fetched from the caller in the order the
  * kernel fetches it (so a bad pointer gives EFAULT at the same point),
- * its meaning is asked of the model (control/), and transitions that
- * need a new backend run asynchronously: the FUSE request is answered
- * from the backend's ready callback.
+ * its meaning is asked of the model (control/), and changes that need
+ * a new backend run as a bind transaction (binding.c) that answers
+ * through a callback.  While a transaction is under way on a device,
+ * its later ioctls wait in the device's queue and run in order once it
+ * is over, as the kernel's lo_mutex serialises them.
  *
  * FUSE forwards these ioctls "restricted": LOOP_* and most BLK* numbers
  * encode no size, so the raw argument arrives here and caller.c reads or
@@ -22,25 +24,25 @@
 #include <linux/fs.h>
 #include <linux/loop.h>
 
-#include "backing.h"
+#include "binding.h"
+#include "block-range.h"
 #include "caller.h"
-#include "cleanup.h"
-#include "daemon.h"
-#include "device.h"
+#include "io.h"
+#include "ioctl.h"
 
-/* An ioctl that outlives its handler: a configure, change of backing
- * file, or resize waiting for a backing probe and a backend. */
-struct op {
+/* An ioctl waiting for its device's transaction to end. */
+struct pending_ioctl {
+  struct pending_ioctl *next;
+  fuse_req_t req;
+  struct handle *h;
+  unsigned int cmd;
+  void *arg;
+};
+
+/* The request of a bind transaction, answered when it is over. */
+struct transaction_req {
   fuse_req_t req;
   struct device *dev;
-  unsigned int cmd;
-  bool dev_writable;             /* the loopN handle was opened for write */
-  struct loop_config config;     /* LOOP_SET_FD / LOOP_CONFIGURE */
-  struct loop_info64 info;       /* LOOP_SET_STATUS(64) */
-  struct loopdev_binding binding;
-  int fd;                        /* backing descriptor, owned */
-  int result;                    /* the answer, once known */
-  struct backing_probe probe;
 };
 
 /* Answer an ioctl with a result R >= 0 or an error R < 0.
@@ -52,28 +54,6 @@ static void
 reply_result (fuse_req_t req, int r)
 {
   fuse_reply_ioctl (req, r, NULL, 0);
-}
-
-/* Answer OP with its result, free it, and let waiting ioctls run. */
-static void
-op_complete (void *opaque)
-{
-  struct op *op = opaque;
-  struct device *dev = op->dev;
-
-  reply_result (op->req, op->result);
-  free (op);
-  device_end (dev);
-}
-
-/* Finish OP with result R.  A descriptor OP still holds is closed first,
- * as the kernel's fput() of a refused backing file happens before the
- * ioctl returns. */
-static void
-op_finish (struct op *op, int r)
-{
-  op->result = r;
-  backing_close_then (daemon_state.loop, TAKE_FD (op->fd), op_complete, op);
 }
 
 /* The caller's thread id, as FUSE reports it. */
@@ -97,7 +77,7 @@ caller_of (fuse_req_t req, const struct handle *h)
 void
 ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
 {
-  struct daemon *d = &daemon_state;
+  struct daemon *d = fuse_req_userdata (req);
   unsigned long parm = (unsigned long) arg;
   int r;
 
@@ -119,216 +99,75 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
   reply_result (req, r);
 }
 
-/* The kernel attach of a configure's backend is done (or off). */
-static void
-configure_attached (struct device *dev, struct backend *b, int nbd_index,
-                    int nbd_fd, int err, void *opaque)
+static void ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
+                           void *arg);
+
+/* Mark DEV busy for a bind transaction answering REQ.  Returns what to
+ * hand the transaction as its DONE argument, or NULL with REQ answered
+ * (ENOMEM). */
+static struct transaction_req *
+transaction_begin (fuse_req_t req, struct device *dev)
 {
-  struct op *op = opaque;
-  struct daemon *d = &daemon_state;
+  struct transaction_req *t = malloc (sizeof *t);
 
-  if (err) {
-    device_discard_backend (d, b);
-    loopdev_configure_abort (dev->lo);
-    op_finish (op, -err);
-    return;
-  }
-  device_install_backend (d, dev, b, TAKE_FD (op->fd), nbd_index, nbd_fd);
-  loopdev_configure_commit (dev->lo, &op->binding);
-  op_finish (op, 0);
-}
-
-/* The backend of a configure is ready (or failed). */
-static void
-configure_backend_ready (struct device *dev, struct backend *b, int err,
-                         void *opaque)
-{
-  struct op *op = opaque;
-
-  if (err) {
-    loopdev_configure_abort (dev->lo);
-    op_finish (op, -err);
-    return;
-  }
-  device_kernel_attach (&daemon_state, dev, b, &op->binding,
-                        configure_attached, op);
-}
-
-/* The kernel attach of a backend replacing the current one is done. */
-static void
-rebind_attached (struct device *dev, struct backend *b, int nbd_index,
-                 int nbd_fd, int err, void *opaque)
-{
-  struct op *op = opaque;
-  struct daemon *d = &daemon_state;
-
-  if (err) {
-    device_discard_backend (d, b);
-    op_finish (op, -err);
-    return;
-  }
-  /* LOOP_CHANGE_FD brings a new descriptor; a resize keeps the old. */
-  device_install_backend (d, dev, b,
-                          op->fd >= 0 ? TAKE_FD (op->fd) : dev->backing_fd,
-                          nbd_index, nbd_fd);
-  loopdev_set_binding (dev->lo, &op->binding);
-  op_finish (op, 0);
-}
-
-/* A new backend replacing the current one is ready (or failed). */
-static void
-rebind_backend_ready (struct device *dev, struct backend *b, int err,
-                      void *opaque)
-{
-  struct op *op = opaque;
-
-  if (err) {
-    op_finish (op, -err);
-    return;
-  }
-  device_kernel_attach (&daemon_state, dev, b, &op->binding,
-                        rebind_attached, op);
-}
-
-/* Start the backend for OP's binding. */
-static void
-op_start_backend (struct op *op, int fd, device_backend_cb cb)
-{
-  int r = device_start_backend (&daemon_state, op->dev, &op->binding, fd,
-                                cb, op);
-  if (r < 0) {
-    if (cb == configure_backend_ready)
-      loopdev_configure_abort (op->dev->lo);
-    op_finish (op, r);
-  }
-}
-
-/* Classify a probed backing file relative to device DEV: a node of our
- * own instance is recognised by the mount's st_dev, the device itself
- * by its inode number (EBADF, as loop_validate_file says). */
-static void
-classify_self (struct device *dev, struct backing_probe *p)
-{
-  if (p->backing.kind == LOOP_BACKING_LOOPFS
-      && p->backing.dev == daemon_state.mount_dev
-      && p->backing.ino == (ino_t) (DEVICE_INO_BASE + dev->lo->number))
-    p->backing.kind = LOOP_BACKING_SELF;
-}
-
-/* The backing file of LOOP_SET_FD / LOOP_CONFIGURE / LOOP_CHANGE_FD has
- * been probed: decide and start the backend. */
-static void
-bind_probed (struct backing_probe *probe)
-{
-  struct op *op = (struct op *) ((char *) probe - offsetof (struct op, probe));
-  struct device *dev = op->dev;
-  int r = probe->err;
-
-  if (r < 0) {
-    op_finish (op, r);
-    return;
-  }
-  classify_self (dev, probe);
-  dev->backing_uid = probe->uid;
-  dev->backing_gid = probe->gid;
-
-  if (op->cmd == LOOP_CHANGE_FD) {
-    r = loopdev_change_fd_check (dev->lo, &probe->backing, &op->binding);
-    if (r < 0) {
-      op_finish (op, r);
-      return;
-    }
-    op_start_backend (op, op->fd, rebind_backend_ready);
-    return;
-  }
-
-  r = loopdev_configure_check (dev->lo, &op->config, &probe->backing,
-                               op->dev_writable, &op->binding);
-  if (r < 0) {
-    op_finish (op, r);
-    return;
-  }
-  loopdev_configure_begin (dev->lo);
-  op_start_backend (op, op->fd, configure_backend_ready);
-}
-
-/* The backing file of LOOP_SET_CAPACITY has been probed for its size. */
-static void
-capacity_probed (struct backing_probe *probe)
-{
-  struct op *op = (struct op *) ((char *) probe - offsetof (struct op, probe));
-  struct device *dev = op->dev;
-  int r = probe->err;
-
-  op->fd = -1;              /* the probe looked at the device's own fd */
-  if (r == 0)
-    r = loopdev_set_capacity_check (dev->lo, probe->backing.size,
-                                    &op->binding);
-  if (r < 0 || op->binding.size == dev->lo->b.size) {
-    if (r == 0)
-      loopdev_set_binding (dev->lo, &op->binding);
-    op_finish (op, r);
-    return;
-  }
-  op_start_backend (op, dev->backing_fd, rebind_backend_ready);
-}
-
-/* Allocate an operation for REQ on DEV and mark the device busy. */
-static struct op *
-op_new (fuse_req_t req, struct device *dev, unsigned int cmd,
-        const struct handle *h)
-{
-  struct op *op = calloc (1, sizeof *op);
-
-  if (op == NULL)
+  if (t == NULL) {
+    reply_result (req, -ENOMEM);
     return NULL;
-  op->req = req;
-  op->dev = dev;
-  op->cmd = cmd;
-  op->dev_writable = h->writable;
-  op->fd = -1;
-  device_begin (dev);
-  return op;
+  }
+  *t = (struct transaction_req) { .req = req, .dev = dev };
+  dev->busy = true;
+  return t;
+}
+
+/* A bind transaction is over: answer its request, then run the ioctls
+ * that waited, in order, until one of them starts another one. */
+static void
+transaction_done (void *opaque, int result)
+{
+  struct transaction_req *t = opaque;
+  struct device *dev = t->dev;
+
+  reply_result (t->req, result);
+  free (t);
+  dev->busy = false;
+  while (!dev->busy && dev->queue) {
+    struct pending_ioctl *p = dev->queue;
+    dev->queue = p->next;
+    ioctl_dispatch (p->req, p->h, p->cmd, p->arg);
+    free (p);
+  }
 }
 
 /* LOOP_SET_FD, LOOP_CONFIGURE and LOOP_CHANGE_FD: fetch the argument
- * and the caller's descriptor, then probe the file off the loop. */
+ * and the caller's descriptor, then bind. */
 static void
 ioctl_bind (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
 {
+  struct daemon *d = fuse_req_userdata (req);
   struct device *dev = h->dev;
   pid_t pid = req_caller (req);
-  struct op *op = op_new (req, dev, cmd, h);
-  int r;
+  struct loop_config config = { .fd = (uint32_t) (uintptr_t) arg };
+  struct transaction_req *t = transaction_begin (req, dev);
+  int r = 0, fd = -1;
 
-  if (op == NULL) {
-    reply_result (req, -ENOMEM);
+  if (t == NULL)
     return;
-  }
-  if (cmd == LOOP_CONFIGURE) {
-    r = caller_read (pid, (uintptr_t) arg, &op->config, sizeof op->config);
-    if (r < 0) {
-      op_finish (op, r);
-      return;
-    }
-  }
-  else
-    op->config.fd = (uint32_t) (uintptr_t) arg;
-
-  r = caller_take_fd (pid, (int) op->config.fd);
+  if (cmd == LOOP_CONFIGURE)
+    r = caller_read (pid, (uintptr_t) arg, &config, sizeof config);
+  if (r == 0)
+    r = fd = caller_take_fd (pid, (int) config.fd);
   if (r < 0) {
-    op_finish (op, r);
+    transaction_done (t, r);
     return;
   }
-  op->fd = r;
-  op->probe.fd = op->fd;
-  op->probe.done = bind_probed;
-  r = backing_probe_start (daemon_state.loop, &op->probe);
-  if (r < 0)
-    op_finish (op, r);
+  if (cmd == LOOP_CHANGE_FD)
+    binding_change_fd (d, dev, fd, transaction_done, t);
+  else
+    binding_configure (d, dev, &config, fd, h->writable, transaction_done, t);
 }
 
-/* LOOP_SET_STATUS and LOOP_SET_STATUS64. */
+/* LOOP_SET_STATUS and LOOP_SET_STATUS64: a new offset or size limit
+ * needs a new backend. */
 static void
 ioctl_set_status (fuse_req_t req, struct handle *h, unsigned int cmd,
                   void *arg)
@@ -337,8 +176,8 @@ ioctl_set_status (fuse_req_t req, struct handle *h, unsigned int cmd,
   pid_t pid = req_caller (req);
   struct loop_info64 info64;
   struct loopdev_binding binding;
+  struct transaction_req *t;
   bool resized;
-  struct op *op;
   int r;
 
   if (cmd == LOOP_SET_STATUS) {
@@ -357,13 +196,10 @@ ioctl_set_status (fuse_req_t req, struct handle *h, unsigned int cmd,
     reply_result (req, r);
     return;
   }
-  op = op_new (req, dev, cmd, h);
-  if (op == NULL) {
-    reply_result (req, -ENOMEM);
-    return;
-  }
-  op->binding = binding;
-  op_start_backend (op, dev->backing_fd, rebind_backend_ready);
+  t = transaction_begin (req, dev);
+  if (t)
+    binding_rebind (fuse_req_userdata (req), dev, &binding, transaction_done,
+                    t);
 }
 
 /* LOOP_SET_CAPACITY: the backing file's size is probed off the loop. */
@@ -372,7 +208,7 @@ ioctl_set_capacity (fuse_req_t req, struct handle *h)
 {
   struct device *dev = h->dev;
   struct loopdev_binding binding;
-  struct op *op;
+  struct transaction_req *t;
   int r;
 
   if (dev->backing_fd < 0 || dev->lo->state != LOOPDEV_BOUND) {
@@ -380,16 +216,9 @@ ioctl_set_capacity (fuse_req_t req, struct handle *h)
     reply_result (req, r < 0 ? r : -ENXIO);
     return;
   }
-  op = op_new (req, dev, LOOP_SET_CAPACITY, h);
-  if (op == NULL) {
-    reply_result (req, -ENOMEM);
-    return;
-  }
-  op->probe.fd = dev->backing_fd;
-  op->probe.done = capacity_probed;
-  r = backing_probe_start (daemon_state.loop, &op->probe);
-  if (r < 0)
-    op_finish (op, r);
+  t = transaction_begin (req, dev);
+  if (t)
+    binding_set_capacity (fuse_req_userdata (req), dev, transaction_done, t);
 }
 
 /* LOOP_GET_STATUS and LOOP_GET_STATUS64. */
@@ -422,25 +251,6 @@ put_int (fuse_req_t req, void *arg, int value)
                        sizeof value);
 }
 
-/* A BLKDISCARD or BLKZEROOUT request in flight. */
-struct range_req {
-  fuse_req_t req;
-  struct device *dev;
-  uint64_t start, len;
-};
-
-/* A BLKDISCARD or BLKZEROOUT request finished in the backend. */
-static void
-range_done (void *opaque, int err)
-{
-  struct range_req *rr = opaque;
-
-  if (!err)
-    device_invalidate_kernel_cache (rr->dev, rr->start, rr->len);
-  reply_result (rr->req, err ? -EIO : 0);
-  free (rr);
-}
-
 /* BLKDISCARD and BLKZEROOUT, in the order the kernel checks: the range
  * is copied in first (EFAULT), then the descriptor must be writable
  * (EBADF); a read-only device fails BLKDISCARD before the range is
@@ -449,8 +259,6 @@ static void
 ioctl_range (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
 {
   struct loopdev *lo = h->dev->lo;
-  struct backend *b = h->dev->backend;
-  struct range_req *rr;
   uint64_t range[2];
   int r;
 
@@ -465,23 +273,11 @@ ioctl_range (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
       : loopdev_check_zeroout_range (lo, range[0], range[1]);
   if (r == 0 && loopdev_read_only (lo))
     r = -EPERM;
-  if (r == 0 && (lo->state != LOOPDEV_BOUND || b == NULL))
-    r = -EIO;
   if (r < 0) {
     reply_result (req, r);
     return;
   }
-  rr = malloc (sizeof *rr);
-  if (rr == NULL) {
-    reply_result (req, -ENOMEM);
-    return;
-  }
-  *rr = (struct range_req) { .req = req, .dev = h->dev, .start = range[0],
-                             .len = range[1] };
-  if (cmd == BLKDISCARD)
-    backend_trim (b, range[1], range[0], range_done, rr);
-  else
-    backend_zero (b, range[1], range[0], range_done, rr);
+  io_discard_range (req, h->dev, range[0], range[1], cmd == BLKZEROOUT);
 }
 
 /* Run one ioctl on loopN. */
@@ -572,15 +368,24 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
   reply_result (req, r);
 }
 
-/* An ioctl on loopN: run it, or queue it behind a transition. */
+/* An ioctl on loopN: run it, or queue it behind a bind transaction. */
 void
 ioctl_device (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
 {
-  if (device_busy (h->dev)) {
-    int r = device_queue_ioctl (h->dev, req, h, cmd, arg);
-    if (r < 0)
-      reply_result (req, r);
+  struct device *dev = h->dev;
+  struct pending_ioctl *p, **tail;
+
+  if (!dev->busy) {
+    ioctl_dispatch (req, h, cmd, arg);
     return;
   }
-  ioctl_dispatch (req, h, cmd, arg);
+  p = malloc (sizeof *p);
+  if (p == NULL) {
+    reply_result (req, -ENOMEM);
+    return;
+  }
+  *p = (struct pending_ioctl) { .req = req, .h = h, .cmd = cmd, .arg = arg };
+  for (tail = &dev->queue; *tail; tail = &(*tail)->next)
+    ;
+  *tail = p;
 }

@@ -29,9 +29,12 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "device.h"
+#include "fs.h"
+#include "fuse-loop.h"
 #include "kernel-nbd.h"
 #include "log.h"
 #include "mount-helper.h"
+#include "open-files.h"
 #include "reaper.h"
 #include "service-notify.h"
 #include "userns.h"
@@ -39,8 +42,6 @@
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
 #endif
-
-struct daemon daemon_state;
 
 static int ready_fd = -1;        /* pipe to the waiting parent, or -1 */
 static uv_signal_t sig_term, sig_int;
@@ -457,7 +458,7 @@ run (struct daemon *d, bool foreground)
   uv_run (d->loop, UV_RUN_DEFAULT);
 
   /* Daemon state goes while the loop can still run the closes it queues. */
-  fs_free_handles (d);
+  open_files_free (d);
   instance_free (&d->inst);
   uv_walk (d->loop, close_walk, NULL);
   uv_run (d->loop, UV_RUN_DEFAULT);
@@ -478,7 +479,8 @@ main (int argc, char *argv[])
     { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
-  struct daemon *d = &daemon_state;
+  struct daemon daemon = { 0 };
+  struct daemon *d = &daemon;
   bool foreground = false;
   char resolved[PATH_MAX];
   struct stat st;

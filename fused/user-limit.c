@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "daemon.h"
+#include "options.h"
 #include "log.h"
 #include "user-limit.h"
 #include "userns.h"

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 
+#include "block-range.h"
 #include "loopdev.h"
 #include "test-main.h"
 
@@ -1700,6 +1702,73 @@ START_TEST (test_zeroout_range)
 }
 END_TEST
 
+/* fallocate (blkdev_fallocate): only zeroing and punching with
+ * KEEP_SIZE, inside the device (cut short with KEEP_SIZE), aligned to
+ * the logical block size, on a writable bound device; errors in the
+ * kernel's order. */
+START_TEST (test_fallocate_range)
+{
+  const int zero = FALLOC_FL_ZERO_RANGE;
+  const int zero_keep = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+  const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  struct loop_backing backing = file_backing (MiB);
+  struct loopdev lo;
+  uint64_t start = 7, len = 7;
+
+  loopdev_init (&lo, 3);
+  ck_assert_int_eq (loopdev_open (&lo), 0);
+  ck_assert_int_eq (bind_plain (&lo, &backing, true), 0);
+
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 4096, 512, &start,
+                                             &len), 0);
+  ck_assert_uint_eq (start, 4096);
+  ck_assert_uint_eq (len, 512);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, punch, 0, MiB, &start,
+                                             &len), 0);
+  /* Past the end: cut short with KEEP_SIZE, refused without. */
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero_keep, MiB - 512, 4096,
+                                             &start, &len), 0);
+  ck_assert_uint_eq (len, 512);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, MiB - 512, 4096,
+                                             &start, &len), -EINVAL);
+  /* Bad ranges. */
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, -512, 512, &start,
+                                             &len), -EINVAL);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 0, 0, &start, &len),
+                    -EINVAL);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, MiB, 512, &start,
+                                             &len), -EINVAL);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 1, 512, &start,
+                                             &len), -EINVAL);
+  /* Unknown bits fail first; known but unsupported modes last. */
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, FALLOC_FL_COLLAPSE_RANGE,
+                                             1, 1, &start, &len),
+                    -EOPNOTSUPP);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, 0, 0, 512, &start, &len),
+                    -EOPNOTSUPP);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, FALLOC_FL_PUNCH_HOLE, 0,
+                                             512, &start, &len), -EOPNOTSUPP);
+  /* A refused range leaves the outputs alone. */
+  start = len = 7;
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, 0, 1, 512, &start, &len),
+                    -EINVAL);
+  ck_assert_uint_eq (start, 7);
+  ck_assert_uint_eq (len, 7);
+
+  /* Cleared while open: the size stays, the I/O fails. */
+  ck_assert_int_eq (loopdev_clr_fd (&lo), 0);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 0, 512, &start,
+                                             &len), -EIO);
+
+  /* Read-only: EPERM after the range checks. */
+  make_bound (&lo);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 0, 512, &start,
+                                             &len), -EPERM);
+  ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 1, 512, &start,
+                                             &len), -EINVAL);
+}
+END_TEST
+
 /* ---- names ---- */
 
 /* Every state has its own name. */
@@ -1797,6 +1866,7 @@ loopdev_suite (void)
   tc = tcase_create ("ranges");
   tcase_add_test (tc, test_discard_range);
   tcase_add_test (tc, test_zeroout_range);
+  tcase_add_test (tc, test_fallocate_range);
   tcase_add_test (tc, test_state_names);
   suite_add_tcase (s, tc);
 
