@@ -81,7 +81,8 @@
 
 /* Parse TEXT, the contents of USER_LIMIT_FILE, into *LIMIT: one decimal
  * number from 0 to USER_LIMIT_MAX (as strtoul reads it), optionally
- * followed by spaces and newlines.  Returns 0 or -EINVAL; *LIMIT is unchanged on failure. */
+ * followed by spaces and newlines.  Returns 0 or -EINVAL; *LIMIT is
+ * unchanged on failure. */
 static inline int
 user_limit_parse (const char *text, unsigned *limit)
 {

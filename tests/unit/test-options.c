@@ -169,12 +169,12 @@ START_TEST (test_bad_values)
              "bad value for 'max': '0' (expected a number from 1 to 1048576)");
   parse_bad ("max=1048577", "bad value for 'max': '1048577' (expected a "
              "number from 1 to 1048576)");
-  parse_bad ("max=-1",
-             "bad value for 'max': '-1' (expected a number from 1 to 1048576)");
+  parse_bad ("max=-1", "bad value for 'max': '-1' (expected a number from "
+             "1 to 1048576)");
   parse_bad ("max=",
              "bad value for 'max': '' (expected a number from 1 to 1048576)");
-  parse_bad ("max=8x",
-             "bad value for 'max': '8x' (expected a number from 1 to 1048576)");
+  parse_bad ("max=8x", "bad value for 'max': '8x' (expected a number from "
+             "1 to 1048576)");
   parse_bad ("max=99999999999999999999", "bad value for 'max': "
              "'99999999999999999999' (expected a number from 1 to 1048576)");
   parse_bad ("connections=0", "bad value for 'connections': '0' (expected "
