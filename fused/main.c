@@ -453,6 +453,11 @@ run (struct daemon *d, bool foreground)
     log_error ("cannot start the reaper: %s", strerror (-r));
     goto out;
   }
+  r = backend_prepare ();
+  if (r < 0) {
+    log_error ("cannot start the nbdkit spawner: %s", strerror (-r));
+    goto out;
+  }
 
   d->loop = uv_default_loop ();
   r = offload_init (d->loop);
@@ -480,6 +485,7 @@ run (struct daemon *d, bool foreground)
   uv_walk (d->loop, close_walk, NULL);
   uv_run (d->loop, UV_RUN_DEFAULT);
   r = ready_err;
+  backend_unprepare ();
  out:
   signal_parent (r < 0 ? r : 0);
   fuse_session_unmount (d->se);
