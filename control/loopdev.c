@@ -89,14 +89,24 @@ resolve_block_size (const struct loopdev_binding *binding, uint32_t requested,
 
 /* loop_validate_file(): only regular files and block devices may back a
  * loop device, never the device itself, and (in loopfs) never another
- * loopfs device, so no chain and no cycle of loop devices can form. */
+ * loopfs device, so no chain and no cycle of loop devices can form.
+ *
+ * loopfs also wants a descriptor it may read (EBADF, as read(2) says on
+ * an O_WRONLY one) and one without O_APPEND (EPERM, as open(2) says to
+ * a writer of an append-only file without it).  The kernel serves both
+ * (a device of such a file reads it, and writes it anywhere), but its
+ * devices are root's; a loopfs device belongs to whoever bound it, who
+ * could otherwise read a file it may only write, or overwrite the start
+ * of a log it may only append to (tests/conformance/DIFFERENCES.md). */
 static int
 validate_backing (const struct loop_backing *backing)
 {
   switch (backing->kind) {
   case LOOP_BACKING_FILE:
   case LOOP_BACKING_BLOCK:
-    return 0;
+    if (backing->write_only)
+      return -EBADF;
+    return backing->append ? -EPERM : 0;
   case LOOP_BACKING_SELF:
     return -EBADF;
   case LOOP_BACKING_LOOPFS:

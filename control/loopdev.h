@@ -55,6 +55,8 @@ struct loop_backing {
   dev_t rdev;              /* st_rdev: reported as lo_rdevice */
   uint64_t size;           /* bytes: st_size, or BLKGETSIZE64 for a block device */
   bool writable;           /* the descriptor was opened for writing */
+  bool write_only;         /* ... and not for reading (O_WRONLY) */
+  bool append;             /* the descriptor has O_APPEND */
   bool o_direct;           /* the descriptor has O_DIRECT */
   uint32_t dio_align;      /* minimum direct-I/O alignment, 0 if the file
                               cannot do O_DIRECT (no FMODE_CAN_ODIRECT) */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -51,11 +52,12 @@ probe_dio_align (int fd, const struct stat *st)
   return LOOPDEV_SECTOR_SIZE;
 }
 
-/* Fill PROBE from its descriptor (thread pool side). */
+/* Fill PROBE from its descriptor (on the job's thread). */
 static void
-probe_work (uv_work_t *work)
+probe_work (struct offload *job)
 {
-  struct backing_probe *p = work->data;
+  struct backing_probe *p = (struct backing_probe *)
+    ((char *) job - offsetof (struct backing_probe, job));
   struct loop_backing *b = &p->backing;
   struct statfs sfs;
   struct stat st;
@@ -73,6 +75,8 @@ probe_work (uv_work_t *work)
   b->ino = st.st_ino;
   b->rdev = st.st_rdev;
   b->writable = (flags & O_ACCMODE) != O_RDONLY;
+  b->write_only = (flags & O_ACCMODE) == O_WRONLY;
+  b->append = (flags & O_APPEND) != 0;
   b->o_direct = (flags & O_DIRECT) != 0;
 
   if (S_ISREG (st.st_mode)) {
@@ -114,65 +118,59 @@ probe_work (uv_work_t *work)
 
 /* Hand the result back on the loop. */
 static void
-probe_after (uv_work_t *work, int status)
+probe_after (struct offload *job)
 {
-  struct backing_probe *p = work->data;
+  struct backing_probe *p = (struct backing_probe *)
+    ((char *) job - offsetof (struct backing_probe, job));
 
-  if (status < 0)
-    p->err = status == UV_ECANCELED ? -ECANCELED : -EIO;
   p->done (p);
 }
 
-/* Inspect PROBE->fd on the thread pool, then call PROBE->done. */
+/* Inspect PROBE->fd off the loop, then call PROBE->done. */
 int
-backing_probe_start (uv_loop_t *loop, struct backing_probe *probe)
+backing_probe_start (struct backing_probe *probe)
 {
-  probe->work.data = probe;
   probe->err = 0;
-  return uv_queue_work (loop, &probe->work, probe_work, probe_after) < 0
-    ? -ENOMEM : 0;
+  return offload_run (&probe->job, probe_work, probe_after);
 }
 
 /* A descriptor being closed off the loop. */
-struct close_work {
-  uv_work_t work;
+struct close_job {
+  struct offload job;             /* first: the job is the request */
   int fd;
   void (*done) (void *opaque);
   void *opaque;
 };
 
-/* Close the descriptor (thread pool side). */
+/* Close the descriptor (on the job's thread). */
 static void
-close_work (uv_work_t *work)
+close_work (struct offload *job)
 {
-  struct close_work *c = work->data;
+  struct close_job *c = (struct close_job *) job;
 
   close (c->fd);
 }
 
 /* The descriptor is closed: tell the caller, free the request. */
 static void
-close_after (uv_work_t *work, int status)
+close_after (struct offload *job)
 {
-  struct close_work *c = work->data;
+  struct close_job *c = (struct close_job *) job;
 
-  (void) status;
   if (c->done)
     c->done (c->opaque);
   free (c);
 }
 
-/* Close FD on the thread pool, then call DONE (OPAQUE). */
+/* Close FD off the loop, then call DONE (OPAQUE). */
 void
-backing_close_then (uv_loop_t *loop, int fd, void (*done) (void *opaque),
-                    void *opaque)
+backing_close_then (int fd, void (*done) (void *opaque), void *opaque)
 {
-  struct close_work *c = fd >= 0 ? malloc (sizeof *c) : NULL;
+  struct close_job *c = fd >= 0 ? malloc (sizeof *c) : NULL;
 
   if (c) {
-    *c = (struct close_work) { .fd = fd, .done = done, .opaque = opaque };
-    c->work.data = c;
-    if (uv_queue_work (loop, &c->work, close_work, close_after) == 0)
+    *c = (struct close_job) { .fd = fd, .done = done, .opaque = opaque };
+    if (offload_run (&c->job, close_work, close_after) == 0)
       return;
     free (c);
   }
@@ -183,9 +181,9 @@ backing_close_then (uv_loop_t *loop, int fd, void (*done) (void *opaque),
     done (opaque);
 }
 
-/* Close backing descriptor FD on the thread pool. */
+/* Close backing descriptor FD off the loop. */
 void
-backing_close (uv_loop_t *loop, int fd)
+backing_close (int fd)
 {
-  backing_close_then (loop, fd, NULL, NULL);
+  backing_close_then (fd, NULL, NULL);
 }

@@ -3,8 +3,8 @@
  * Inspecting a caller's backing descriptor may block: it can live on
  * another FUSE filesystem (even fuse2fs mounted on one of our own
  * devices), so fstat or getxattr on it wait for that filesystem's
- * daemon.  The inspection therefore runs on libuv's thread pool and
- * reports back on the loop.
+ * daemon.  The inspection therefore runs on a thread of its own
+ * (offload.h) and reports back on the loop.
  */
 #ifndef LOOPFSD_BACKING_H
 #define LOOPFSD_BACKING_H
@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "loopdev.h"
+#include "offload.h"
 
 struct backing_probe {
   int fd;                        /* in: the descriptor to inspect */
@@ -22,26 +23,25 @@ struct backing_probe {
   gid_t gid;
   char node[32];                 /* out: loopfs node name ("loopN",
                                     "loop-control") or "" */
-  uv_work_t work;
+  struct offload job;
   void (*done) (struct backing_probe *probe);
 };
 
-/* Inspect PROBE->fd on the thread pool, then call PROBE->done on the
- * loop.  Returns 0 or a negative errno (then DONE is not called). */
-int backing_probe_start (uv_loop_t *loop, struct backing_probe *probe);
+/* Inspect PROBE->fd off the loop, then call PROBE->done on the loop.
+ * Returns 0 or a negative errno (then DONE is not called). */
+int backing_probe_start (struct backing_probe *probe);
 
-/* Close backing descriptor FD on the thread pool.  close(2) of a file
+/* Close backing descriptor FD off the loop.  close(2) of a file
  * on a FUSE filesystem waits for that filesystem's FLUSH, and the
  * filesystem may be this very daemon (a node offered as backing file)
  * or need this daemon to answer (fuse2fs on one of our devices), so the
  * loop thread must never close a caller's descriptor itself. */
-void backing_close (uv_loop_t *loop, int fd);
+void backing_close (int fd);
 
 /* The same, then call DONE (OPAQUE) on the loop once the descriptor is
  * closed: the kernel drops a refused backing file before the ioctl
  * returns, so the RELEASE of a loopfs node offered as backing must be
  * handled before the ioctl is answered. */
-void backing_close_then (uv_loop_t *loop, int fd,
-                         void (*done) (void *opaque), void *opaque);
+void backing_close_then (int fd, void (*done) (void *opaque), void *opaque);
 
 #endif /* LOOPFSD_BACKING_H */

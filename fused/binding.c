@@ -5,16 +5,16 @@
  * that errno and changes nothing (a configure's model binding is
  * aborted, a backend already started is stopped):
  *
- *   PROBE    the backing file is inspected on the thread pool
+ *   PROBE    the backing file is inspected off the loop
  *            (backing.c): what it is, its size, its owner
  *   CHECK    the model decides (control/loopdev.c); a configure marks
  *            the model device as binding
  *   START    nbdkit is started for the new binding (nbd-backend/)
  *   ATTACH   with kernel NBD, the backend becomes /dev/nbdX on the
- *            thread pool (nbd-backend/kernel-attach.c): a bound
+ *            job's thread (nbd-backend/kernel-attach.c): a bound
  *            device's /dev/nbdX is moved over in place
  *   COMMIT   the backend is installed (device.c) and the model changed
- *   FINISH   a descriptor still held is closed on the thread pool, then
+ *   FINISH   a descriptor still held is closed off the loop, then
  *            DONE is called
  *
  * Walk of one LOOP_CONFIGURE through the files: fuse-loop.c receives
@@ -43,6 +43,7 @@
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
 #include "log.h"
+#include "offload.h"
 #include "reaper.h"
 
 /* What the transaction does to the device. */
@@ -94,7 +95,7 @@ static void
 finish (struct transaction *t, int r)
 {
   t->result = r;
-  backing_close_then (t->d->loop, TAKE_FD (t->fd), report, t);
+  backing_close_then (TAKE_FD (t->fd), report, t);
 }
 
 /* Fail with R < 0, undoing what the transaction did so far. */
@@ -117,7 +118,7 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   struct transaction *t = calloc (1, sizeof *t);
 
   if (t == NULL) {
-    backing_close (d->loop, fd);
+    backing_close (fd);
     done (opaque, -ENOMEM);
     return NULL;
   }
@@ -154,7 +155,7 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
 
 /* A kernel attach in progress (ATTACH). */
 struct attach_work {
-  uv_work_t work;
+  struct offload job;       /* first: the job is the request */
   struct transaction *t;
   struct kernel_attach_config config;
   char socket_path[108];
@@ -170,12 +171,12 @@ struct attach_work {
   char resize_msg[256];     /* why the move failed */
 };
 
-/* Attach (thread pool side): move the device in place if there is one
- * to move, else (or if that fails) attach a new one. */
+/* Attach (on the job's thread): move the device in place if there is
+ * one to move, else (or if that fails) attach a new one. */
 static void
-attach_run (uv_work_t *work)
+attach_run (struct offload *job)
 {
-  struct attach_work *w = work->data;
+  struct attach_work *w = (struct attach_work *) job;
   char path[32];
 
   w->nbd_fd = -1;
@@ -208,15 +209,13 @@ attach_run (uv_work_t *work)
  * backing file or offset (LOOP_CHANGE_FD, LOOP_SET_STATUS64): they are
  * dropped. */
 static void
-attach_done (uv_work_t *work, int status)
+attach_done (struct offload *job)
 {
-  struct attach_work *w = work->data;
+  struct attach_work *w = (struct attach_work *) job;
   struct transaction *t = w->t;
   struct device *dev = t->dev;
   int index = -1, nbd_fd = -1, err = 0;
 
-  if (status < 0 && w->err == 0)
-    w->err = -ECANCELED;
   if (w->resize_index >= 0 && !w->resized)
     log_error ("loop%d: resizing /dev/nbd%d in place: %s; attaching anew",
                dev->lo->number, w->resize_index, w->resize_msg);
@@ -285,8 +284,7 @@ attach (struct transaction *t)
     .read_only = (t->binding.flags & LO_FLAGS_READ_ONLY) != 0,
     .identifier = w->identifier,
   };
-  w->work.data = w;
-  if (uv_queue_work (d->loop, &w->work, attach_run, attach_done) < 0) {
+  if (offload_run (&w->job, attach_run, attach_done) < 0) {
     kernel_attach_link_close (&w->link);
     free (w);
     if (d->opts.nbd == NBD_MODE_ON)
@@ -416,7 +414,7 @@ probe (struct transaction *t, int fd, void (*done) (struct backing_probe *))
 
   t->probe.fd = fd;
   t->probe.done = done;
-  r = backing_probe_start (t->d->loop, &t->probe);
+  r = backing_probe_start (&t->probe);
   if (r < 0)
     fail (t, r);
 }

@@ -16,28 +16,38 @@
 #include "caller.h"
 #include "cleanup.h"
 
-/* Copy LEN bytes at ADDR in process PID into BUF. */
-int
-caller_read (pid_t pid, uintptr_t addr, void *buf, size_t len)
-{
-  struct iovec local = { .iov_base = buf, .iov_len = len };
-  struct iovec remote = { .iov_base = (void *) addr, .iov_len = len };
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
 
-  if (process_vm_readv (pid, &local, 1, &remote, 1, 0) != (ssize_t) len)
-    return -EFAULT;
-  return 0;
+/* Make the copy (on the job's thread). */
+static void
+copy_work (struct offload *job)
+{
+  struct caller_copy *c = (struct caller_copy *) job;
+  struct iovec local = { .iov_base = c->buf, .iov_len = c->len };
+  struct iovec remote = { .iov_base = (void *) c->addr, .iov_len = c->len };
+  ssize_t n = c->to_caller
+    ? process_vm_writev (c->pid, &local, 1, &remote, 1, 0)
+    : process_vm_readv (c->pid, &local, 1, &remote, 1, 0);
+
+  c->result = n == (ssize_t) c->len ? 0 : -EFAULT;
 }
 
-/* Copy LEN bytes from BUF to ADDR in process PID. */
-int
-caller_write (pid_t pid, uintptr_t addr, const void *buf, size_t len)
+/* Report the copy on the loop. */
+static void
+copy_done (struct offload *job)
 {
-  struct iovec local = { .iov_base = (void *) buf, .iov_len = len };
-  struct iovec remote = { .iov_base = (void *) addr, .iov_len = len };
+  struct caller_copy *c = (struct caller_copy *) job;
 
-  if (process_vm_writev (pid, &local, 1, &remote, 1, 0) != (ssize_t) len)
-    return -EFAULT;
-  return 0;
+  c->done (c);
+}
+
+/* Start COPY off the loop. */
+int
+caller_copy_start (struct caller_copy *copy)
+{
+  return offload_run (&copy->job, copy_work, copy_done);
 }
 
 /* Read one "Key:\tvalue" line of /proc/TID/status into VALUE. */
@@ -66,25 +76,39 @@ read_status_field (pid_t tid, const char *key, char *value, size_t size)
   return r;
 }
 
-/* Duplicate descriptor FD of the caller into this process.
- *
- * pidfd_open() wants a thread-group leader (PIDFD_THREAD only exists
- * since Linux 6.9), and FUSE gives the caller's thread id, so the Tgid
- * is looked up first. */
+/* A pidfd for thread TID, through which pidfd_getfd() reads that
+ * thread's descriptor table: a thread made without CLONE_FILES (or
+ * after unshare(CLONE_FILES)) has a table of its own, and LOOP_SET_FD
+ * takes the descriptor from the caller's table, not its leader's.
+ * PIDFD_THREAD exists since Linux 6.9; before it, pidfd_open() wants a
+ * thread-group leader, so the Tgid is looked up and its (shared) table
+ * used. */
+static int
+thread_pidfd (pid_t tid)
+{
+  char tgid[32];
+  int pidfd = pidfd_open (tid, PIDFD_THREAD);
+
+  if (pidfd >= 0 || errno != EINVAL)
+    return pidfd < 0 ? -errno : pidfd;
+  if (read_status_field (tid, "Tgid", tgid, sizeof tgid) < 0)
+    return -ESRCH;
+  pidfd = pidfd_open (atoi (tgid), 0);
+  return pidfd < 0 ? -errno : pidfd;
+}
+
+/* Duplicate descriptor FD of the caller into this process. */
 int
 caller_take_fd (pid_t tid, int fd)
 {
   CLEANUP_CLOSE int pidfd = -1;
-  char tgid[32];
   int newfd, flags;
 
   if (fd < 0)
     return -EBADF;
-  if (read_status_field (tid, "Tgid", tgid, sizeof tgid) < 0)
-    return -ESRCH;
-  pidfd = pidfd_open (atoi (tgid), 0);
+  pidfd = thread_pidfd (tid);
   if (pidfd < 0)
-    return -errno;
+    return pidfd;
   newfd = pidfd_getfd (pidfd, fd, 0);
   if (newfd < 0)
     return errno == EBADF ? -EBADF : -errno;

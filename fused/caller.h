@@ -16,16 +16,32 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Copy LEN bytes at ADDR in process PID into BUF: 0 or -EFAULT. */
-int caller_read (pid_t pid, uintptr_t addr, void *buf, size_t len);
+#include "offload.h"
 
-/* Copy LEN bytes from BUF to ADDR in process PID: 0 or -EFAULT. */
-int caller_write (pid_t pid, uintptr_t addr, const void *buf, size_t len);
+/* A copy between a caller's memory and ours.  It runs off the loop
+ * (offload.h): the caller's page may be a mapping that FUSE fills by
+ * asking a daemon, this one included, whose loop must stay free to
+ * answer, or the copy would never end. */
+struct caller_copy {
+  struct offload job;            /* private */
+  pid_t pid;                     /* in: the caller (a thread id) */
+  uintptr_t addr;                /* in: where in its memory */
+  void *buf;                     /* in: our buffer */
+  size_t len;                    /* in */
+  bool to_caller;                /* in: write BUF there, else read into it */
+  int result;                    /* out: 0 or -EFAULT */
+  void (*done) (struct caller_copy *copy);   /* in: then, on the loop */
+};
 
-/* Duplicate descriptor FD of the process that thread TID belongs to into
- * this process.  Returns the new descriptor (close-on-exec) or -EBADF
- * when FD is not an open descriptor there (also for O_PATH descriptors,
- * which fget() refuses), or another negative errno. */
+/* Start COPY; its DONE runs on the loop once it is over.  Returns 0,
+ * or a negative errno without calling DONE. */
+int caller_copy_start (struct caller_copy *copy);
+
+/* Duplicate descriptor FD of thread TID (from its own descriptor table,
+ * which may not be its process's) into this process.  Returns the new
+ * descriptor (close-on-exec) or -EBADF when FD is not an open
+ * descriptor there (also for O_PATH descriptors, which fget()
+ * refuses), or another negative errno. */
 int caller_take_fd (pid_t tid, int fd);
 
 /* True when thread TID has capability CAP over the instance: CAP in its

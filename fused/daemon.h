@@ -7,9 +7,9 @@
  * ioctls are decoded in ioctl.c, their meaning is decided by the model
  * (control/), bind transactions run in binding.c, device data flows
  * through io.c, and device.c holds each device's backend, all through
- * nbd-backend/.  Work that may block on another filesystem (inspecting
- * a backing file) runs on libuv's thread pool, so the loop never waits
- * on anything.
+ * nbd-backend/.  Work that may block on someone else (a backing file's
+ * filesystem, a caller's memory, the kernel's NBD driver) runs on a
+ * thread of its own (offload.h), so the loop never waits on anything.
  *
  * This header holds only the shared types; each file declares its own
  * functions in a header of its own.  Handlers reach the daemon through

@@ -14,6 +14,7 @@
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
 #include "log.h"
+#include "offload.h"
 
 /* The daemon's state of model device LO. */
 struct device *
@@ -72,7 +73,7 @@ device_destroyed (void *opaque, struct loopdev *lo)
   struct daemon *d = opaque;
   struct device *dev = lo->priv;
 
-  backing_close (d->loop, dev->backing_fd);
+  backing_close (dev->backing_fd);
   kernel_attach_link_close (&dev->nbd_link);
   user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
@@ -128,7 +129,7 @@ device_nbd_identifier (const struct daemon *d, const struct device *dev,
 
 /* A backend being retired together with its kernel NBD device. */
 struct retire_work {
-  uv_work_t work;
+  struct offload job;       /* first: the job is the request */
   uv_timer_t grace;
   struct daemon *d;
   struct backend *b;
@@ -138,12 +139,12 @@ struct retire_work {
   char identifier[KERNEL_NBD_IDENTIFIER_MAX];
 };
 
-/* Disconnect the kernel device (thread pool side): the kernel flushes
- * and fails what is queued while nbdkit still answers. */
+/* Disconnect the kernel device (on the job's thread): the kernel
+ * flushes and fails what is queued while nbdkit still answers. */
 static void
-retire_disconnect (uv_work_t *work)
+retire_disconnect (struct offload *job)
 {
-  struct retire_work *w = work->data;
+  struct retire_work *w = (struct retire_work *) job;
   int r;
 
   /* The kernel keeps a device's configuration until its last close. */
@@ -177,11 +178,10 @@ retire_grace_over (uv_timer_t *timer)
  * NBD_CMD_DISC may still be on their way through nbdkit, which would
  * answer them ESHUTDOWN once told to stop; give them a moment. */
 static void
-retire_stop (uv_work_t *work, int status)
+retire_stop (struct offload *job)
 {
-  struct retire_work *w = work->data;
+  struct retire_work *w = (struct retire_work *) job;
 
-  (void) status;
   uv_timer_init (w->d->loop, &w->grace);
   w->grace.data = w;
   uv_timer_start (&w->grace, retire_grace_over, RETIRE_GRACE_MS, 0);
@@ -199,7 +199,7 @@ retire_backend (struct daemon *d, struct device *dev, struct backend *b,
 
   if (nbd_index < 0 || (w = calloc (1, sizeof *w)) == NULL) {
     kernel_attach_link_close (link);
-    backing_close (d->loop, nbd_fd);
+    backing_close (nbd_fd);
     stop_backend (d, b);
     return;
   }
@@ -211,12 +211,11 @@ retire_backend (struct daemon *d, struct device *dev, struct backend *b,
   w->link = *link;
   kernel_attach_link_init (link);
   device_nbd_identifier (d, dev, w->identifier, sizeof w->identifier);
-  w->work.data = w;
-  if (uv_queue_work (d->loop, &w->work, retire_disconnect, retire_stop) < 0) {
+  if (offload_run (&w->job, retire_disconnect, retire_stop) < 0) {
     d->stopping_backends--;
     kernel_attach_link_close (&w->link);
     free (w);
-    backing_close (d->loop, nbd_fd);
+    backing_close (nbd_fd);
     stop_backend (d, b);
   }
 }
@@ -236,7 +235,7 @@ device_install_backend (struct daemon *d, struct device *dev,
                       &dev->nbd_link);
   }
   if (dev->backing_fd != fd)
-    backing_close (d->loop, dev->backing_fd);
+    backing_close (dev->backing_fd);
   kernel_attach_link_close (&dev->nbd_link);
   if (link) {
     if (nbd_index >= 0)

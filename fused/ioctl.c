@@ -138,56 +138,158 @@ transaction_done (void *opaque, int result)
   }
 }
 
-/* LOOP_SET_FD, LOOP_CONFIGURE and LOOP_CHANGE_FD: fetch the argument
- * and the caller's descriptor, then bind. */
-static void
-ioctl_bind (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
-{
-  struct daemon *d = fuse_req_userdata (req);
-  struct device *dev = h->dev;
-  pid_t pid = req_caller (req);
-  struct loop_config config = { .fd = (uint32_t) (uintptr_t) arg };
-  struct transaction_req *t = transaction_begin (req, dev);
-  int r = 0, fd = -1;
+/* An ioctl waiting for a copy from or to its caller's memory. */
+struct ioctl_call {
+  struct caller_copy copy;       /* first: the copy is the call */
+  fuse_req_t req;
+  struct handle *h;
+  unsigned int cmd;
+  struct transaction_req *t;     /* LOOP_CONFIGURE's transaction */
+  union {
+    struct loop_config config;
+    struct loop_info info;
+    struct loop_info64 info64;
+    uint64_t range[2];
+    unsigned long ulong;
+    int i;
+  } data;
+};
 
-  if (t == NULL)
-    return;
-  if (cmd == LOOP_CONFIGURE)
-    r = caller_read (pid, (uintptr_t) arg, &config, sizeof config);
-  if (r == 0)
-    r = fd = caller_take_fd (pid, (int) config.fd);
+/* Copy LEN bytes of CALL->data to or from the caller's ARG off the loop,
+ * then run THEN (CALL) on the loop.  If the copy cannot start, CALL is
+ * freed and its request answered with the error. */
+static void
+call_copy (struct ioctl_call *call, void *arg, size_t len, bool to_caller,
+           void (*then) (struct caller_copy *copy))
+{
+  int r;
+
+  call->copy = (struct caller_copy) {
+    .pid = req_caller (call->req), .addr = (uintptr_t) arg,
+    .buf = &call->data, .len = len, .to_caller = to_caller, .done = then,
+  };
+  r = caller_copy_start (&call->copy);
   if (r < 0) {
-    transaction_done (t, r);
+    if (call->t)
+      transaction_done (call->t, r);
+    else
+      reply_result (call->req, r);
+    free (call);
+  }
+}
+
+/* A new call for REQ on handle H, or NULL with REQ answered (ENOMEM). */
+static struct ioctl_call *
+call_new (fuse_req_t req, struct handle *h, unsigned int cmd)
+{
+  struct ioctl_call *call = calloc (1, sizeof *call);
+
+  if (call == NULL)
+    reply_result (req, -ENOMEM);
+  else {
+    call->req = req;
+    call->h = h;
+    call->cmd = cmd;
+  }
+  return call;
+}
+
+/* A result has been written to the caller: answer. */
+static void
+result_written (struct caller_copy *copy)
+{
+  struct ioctl_call *call = (struct ioctl_call *) copy;
+
+  reply_result (call->req, copy->result);
+  free (call);
+}
+
+/* Answer REQ by writing LEN bytes of DATA to the caller's ARG. */
+static void
+reply_by_writing (fuse_req_t req, void *arg, const void *data, size_t len)
+{
+  struct ioctl_call *call = call_new (req, NULL, 0);
+
+  if (call == NULL)
+    return;
+  memcpy (&call->data, data, len);
+  call_copy (call, arg, len, true, result_written);
+}
+
+/* Bind with the caller's descriptor FD_NUMBER and CONFIG. */
+static void
+bind_with (struct transaction_req *t, fuse_req_t req, struct handle *h,
+           unsigned int cmd, const struct loop_config *config)
+{
+  int fd = caller_take_fd (req_caller (req), (int) config->fd);
+
+  if (fd < 0) {
+    transaction_done (t, fd);
     return;
   }
   if (cmd == LOOP_CHANGE_FD)
-    binding_change_fd (d, dev, fd, transaction_done, t);
+    binding_change_fd (fuse_req_userdata (req), t->dev, fd, transaction_done,
+                       t);
   else
-    binding_configure (d, dev, &config, fd, h->writable, transaction_done, t);
+    binding_configure (fuse_req_userdata (req), t->dev, config, fd,
+                       h->writable, transaction_done, t);
 }
 
-/* LOOP_SET_STATUS and LOOP_SET_STATUS64: a new offset or size limit
- * needs a new backend. */
+/* LOOP_CONFIGURE's struct loop_config has been read. */
 static void
-ioctl_set_status (fuse_req_t req, struct handle *h, unsigned int cmd,
-                  void *arg)
+config_read (struct caller_copy *copy)
 {
-  struct device *dev = h->dev;
-  pid_t pid = req_caller (req);
-  struct loop_info64 info64;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
+
+  if (copy->result < 0)
+    transaction_done (call->t, copy->result);
+  else
+    bind_with (call->t, call->req, call->h, call->cmd, &call->data.config);
+  free (call);
+}
+
+/* LOOP_SET_FD, LOOP_CONFIGURE and LOOP_CHANGE_FD: fetch the argument
+ * (EFAULT first) and the caller's descriptor (EBADF), then bind.  The
+ * device is busy from here on, so later ioctls wait for the answer. */
+static void
+ioctl_bind (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
+{
+  struct transaction_req *t = transaction_begin (req, h->dev);
+  struct loop_config config = { .fd = (uint32_t) (uintptr_t) arg };
+  struct ioctl_call *call;
+
+  if (t == NULL)
+    return;
+  if (cmd != LOOP_CONFIGURE) {
+    bind_with (t, req, h, cmd, &config);
+    return;
+  }
+  call = calloc (1, sizeof *call);
+  if (call == NULL) {
+    transaction_done (t, -ENOMEM);
+    return;
+  }
+  *call = (struct ioctl_call) { .req = req, .h = h, .cmd = cmd, .t = t };
+  call_copy (call, arg, sizeof call->data.config, false, config_read);
+}
+
+/* LOOP_SET_STATUS(64)'s struct loop_info(64) has been read: a new offset
+ * or size limit needs a new backend. */
+static void
+status_read (struct caller_copy *copy)
+{
+  struct ioctl_call *call = (struct ioctl_call *) copy;
+  struct device *dev = call->h->dev;
+  fuse_req_t req = call->req;
+  struct loop_info64 info64 = call->data.info64;
   struct loopdev_binding binding;
   struct transaction_req *t;
-  bool resized;
-  int r;
+  bool resized = false;
+  int r = copy->result;
 
-  if (cmd == LOOP_SET_STATUS) {
-    struct loop_info info;
-    r = caller_read (pid, (uintptr_t) arg, &info, sizeof info);
-    if (r == 0)
-      loopdev_info64_from_old (&info, &info64);
-  }
-  else
-    r = caller_read (pid, (uintptr_t) arg, &info64, sizeof info64);
+  if (r == 0 && call->cmd == LOOP_SET_STATUS)
+    loopdev_info64_from_old (&call->data.info, &info64);
+  free (call);
   if (r == 0)
     r = loopdev_set_status_check (dev->lo, &info64, &binding, &resized);
   if (r < 0 || !resized) {
@@ -200,6 +302,18 @@ ioctl_set_status (fuse_req_t req, struct handle *h, unsigned int cmd,
   if (t)
     binding_rebind (fuse_req_userdata (req), dev, &binding, transaction_done,
                     t);
+}
+
+/* LOOP_SET_STATUS and LOOP_SET_STATUS64. */
+static void
+ioctl_set_status (fuse_req_t req, struct handle *h, unsigned int cmd,
+                  void *arg)
+{
+  struct ioctl_call *call = call_new (req, h, cmd);
+
+  if (call)
+    call_copy (call, arg, cmd == LOOP_SET_STATUS ? sizeof (struct loop_info)
+               : sizeof (struct loop_info64), false, status_read);
 }
 
 /* LOOP_SET_CAPACITY: the backing file's size is probed off the loop. */
@@ -222,62 +336,81 @@ ioctl_set_capacity (fuse_req_t req, struct handle *h)
 }
 
 /* LOOP_GET_STATUS and LOOP_GET_STATUS64. */
-static int
+static void
 ioctl_get_status (fuse_req_t req, struct device *dev, unsigned int cmd,
                   void *arg)
 {
-  pid_t pid = req_caller (req);
+  struct loop_info info;
+  struct loop_info64 info64;
   int r;
 
   if (arg == NULL)
-    return -EINVAL;
-  if (cmd == LOOP_GET_STATUS) {
-    struct loop_info info;
+    r = -EINVAL;
+  else if (cmd == LOOP_GET_STATUS) {
     r = loopdev_get_status (dev->lo, &info);
-    return r < 0 ? r : caller_write (pid, (uintptr_t) arg, &info, sizeof info);
+    if (r == 0) {
+      reply_by_writing (req, arg, &info, sizeof info);
+      return;
+    }
   }
   else {
-    struct loop_info64 info;
-    r = loopdev_get_status64 (dev->lo, &info);
-    return r < 0 ? r : caller_write (pid, (uintptr_t) arg, &info, sizeof info);
+    r = loopdev_get_status64 (dev->lo, &info64);
+    if (r == 0) {
+      reply_by_writing (req, arg, &info64, sizeof info64);
+      return;
+    }
   }
+  reply_result (req, r);
 }
 
-/* Write an int result of a block ioctl to the caller. */
-static int
-put_int (fuse_req_t req, void *arg, int value)
-{
-  return caller_write (req_caller (req), (uintptr_t) arg, &value,
-                       sizeof value);
-}
-
-/* BLKDISCARD and BLKZEROOUT, in the order the kernel checks: the range
- * is copied in first (EFAULT), then the descriptor must be writable
- * (EBADF); a read-only device fails BLKDISCARD before the range is
- * validated and BLKZEROOUT after; a cleared device fails the I/O. */
+/* BLKDISCARD and BLKZEROOUT's range has been read: the descriptor must
+ * be writable (EBADF); a read-only device fails BLKDISCARD before the
+ * range is validated and BLKZEROOUT after; a cleared device fails the
+ * I/O (io.c). */
 static void
-ioctl_range (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
+range_read (struct caller_copy *copy)
 {
-  struct loopdev *lo = h->dev->lo;
-  uint64_t range[2];
-  int r;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
+  struct device *dev = call->h->dev;
+  struct loopdev *lo = dev->lo;
+  fuse_req_t req = call->req;
+  unsigned int cmd = call->cmd;
+  uint64_t start = call->data.range[0], len = call->data.range[1];
+  int r = copy->result;
 
-  r = caller_read (req_caller (req), (uintptr_t) arg, range, sizeof range);
-  if (r == 0 && !h->writable)
+  if (r == 0 && !call->h->writable)
     r = -EBADF;
+  free (call);
   if (r == 0 && cmd == BLKDISCARD && loopdev_read_only (lo))
     r = -EPERM;
   if (r == 0)
     r = cmd == BLKDISCARD
-      ? loopdev_check_discard_range (lo, range[0], range[1])
-      : loopdev_check_zeroout_range (lo, range[0], range[1]);
+      ? loopdev_check_discard_range (lo, start, len)
+      : loopdev_check_zeroout_range (lo, start, len);
   if (r == 0 && loopdev_read_only (lo))
     r = -EPERM;
   if (r < 0) {
     reply_result (req, r);
     return;
   }
-  io_discard_range (req, h->dev, range[0], range[1], cmd == BLKZEROOUT);
+  io_discard_range (req, dev, start, len, cmd == BLKZEROOUT);
+}
+
+/* BLKDISCARD and BLKZEROOUT: the range is copied in first (EFAULT). */
+static void
+ioctl_range (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
+{
+  struct ioctl_call *call = call_new (req, h, cmd);
+
+  if (call)
+    call_copy (call, arg, sizeof call->data.range, false, range_read);
+}
+
+/* Answer a block ioctl that returns an int in the caller's memory. */
+static void
+reply_int (fuse_req_t req, void *arg, int value)
+{
+  reply_by_writing (req, arg, &value, sizeof value);
 }
 
 /* Run one ioctl on loopN. */
@@ -325,13 +458,12 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
     break;
   case LOOP_GET_STATUS:
   case LOOP_GET_STATUS64:
-    r = ioctl_get_status (req, h->dev, cmd, arg);
-    break;
+    ioctl_get_status (req, h->dev, cmd, arg);
+    return;
   case BLKGETSIZE: {
     unsigned long sectors = loopdev_size (lo) >> 9;
-    r = caller_write (req_caller (req), (uintptr_t) arg, &sectors,
-                      sizeof sectors);
-    break;
+    reply_by_writing (req, arg, &sectors, sizeof sectors);
+    return;
   }
   case BLKGETSIZE64:
     size64 = loopdev_size (lo);
@@ -344,14 +476,14 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
     return;
   }
   case BLKSSZGET:
-    r = put_int (req, arg, loopdev_logical_block_size (lo));
-    break;
+    reply_int (req, arg, loopdev_logical_block_size (lo));
+    return;
   case BLKPBSZGET:
-    r = put_int (req, arg, loopdev_physical_block_size (lo));
-    break;
+    reply_int (req, arg, loopdev_physical_block_size (lo));
+    return;
   case BLKROGET:
-    r = put_int (req, arg, loopdev_read_only (lo));
-    break;
+    reply_int (req, arg, loopdev_read_only (lo));
+    return;
   case BLKFLSBUF:
     /* blkdev_flushbuf() wants CAP_SYS_ADMIN; loopfs keeps no cache. */
     r = caller_capable (req_caller (req), CAP_SYS_ADMIN) ? 0 : -EACCES;

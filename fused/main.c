@@ -34,6 +34,7 @@
 #include "kernel-nbd.h"
 #include "log.h"
 #include "mount-helper.h"
+#include "offload.h"
 #include "open-files.h"
 #include "reaper.h"
 #include "service-notify.h"
@@ -442,9 +443,16 @@ run (struct daemon *d, bool foreground)
     log_error ("cannot start the reaper: %s", strerror (-r));
     goto out;
   }
+  r = backend_prepare ();
+  if (r < 0) {
+    log_error ("cannot start the nbdkit spawner: %s", strerror (-r));
+    goto out;
+  }
 
   d->loop = uv_default_loop ();
-  r = fuse_loop_start (d);
+  r = offload_init (d->loop);
+  if (r == 0)
+    r = fuse_loop_start (d);
   if (r < 0)
     goto out;
   uv_signal_init (d->loop, &sig_term);
@@ -457,12 +465,17 @@ run (struct daemon *d, bool foreground)
 
   uv_run (d->loop, UV_RUN_DEFAULT);
 
+  /* A job still blocked now (a backing file's close on a hung
+   * filesystem) finishes, if ever, after the state it reports to is
+   * gone: its report is dropped. */
+  offload_close ();
   /* Daemon state goes while the loop can still run the closes it queues. */
   open_files_free (d);
   instance_free (&d->inst);
   uv_walk (d->loop, close_walk, NULL);
   uv_run (d->loop, UV_RUN_DEFAULT);
   r = ready_err;
+  backend_unprepare ();
  out:
   signal_parent (r < 0 ? r : 0);
   fuse_session_unmount (d->se);

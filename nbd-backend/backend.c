@@ -32,6 +32,7 @@
 #include "completion-queue.h"
 #include "connection.h"
 #include "nbdkit-process.h"
+#include "nbdkit-spawner.h"
 #include "request.h"
 
 /* Largest pread/pwrite sent as one NBD command: nbdkit and libnbd
@@ -93,6 +94,20 @@ struct backend {
 static char *nbdkit_program;
 
 static void continue_stop (struct backend *b);
+
+/* Fork the process that starts nbdkit, now. */
+int
+backend_prepare (void)
+{
+  return nbdkit_spawner_start ();
+}
+
+/* End the process that starts nbdkit. */
+void
+backend_unprepare (void)
+{
+  nbdkit_spawner_stop ();
+}
 
 /* Choose the nbdkit binary for later backends. */
 void

@@ -93,6 +93,16 @@ const char *backend_socket_path (const struct backend *b);
  * backend is freed; then STOPPED is called. */
 void backend_stop (struct backend *b, backend_stopped_cb stopped, void *opaque);
 
+/* Prepare to start nbdkit processes in a process that will hold other
+ * descriptors later (the daemon, before it serves anything): the
+ * process that starts them is forked now, while nothing it would copy
+ * can make it wait (nbdkit-spawner.h).  Without this call the first
+ * backend_start does it.  Returns 0 or a negative errno. */
+int backend_prepare (void);
+
+/* Undo backend_prepare, once no backend is left. */
+void backend_unprepare (void);
+
 /* The nbdkit binary to run; "nbdkit" (from PATH) unless set, e.g. by
  * tests through $LOOPFS_NBDKIT. */
 void backend_set_nbdkit_path (const char *path);

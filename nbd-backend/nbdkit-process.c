@@ -13,8 +13,11 @@
  * maps the default export "" to "4" and refuses every other name, so
  * a client can reach nothing but the backing file.
  *
+ * The process is started by the spawner (nbdkit-spawner.h says why)
+ * and becomes nbdkit in nbdkit-child.c.
+ *
  * The daemon closes its copy of the listening socket right after the
- * fork: nbdkit's copy keeps it listening, and once nbdkit is gone a
+ * start: nbdkit's copy keeps it listening, and once nbdkit is gone a
  * later connect (a kernel NBD attach) fails with ECONNREFUSED instead
  * of sitting forever in a backlog nobody accepts from.
  */
@@ -28,45 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cap-ng.h>
-
 #include "cleanup.h"
 #include "nbdkit-process.h"
+#include "nbdkit-spawner.h"
 #include "vector.h"
 
 DEFINE_VECTOR_TYPE (string_vector, char *)
-
-/* Descriptors nbdkit finds at exec. */
-#define CHILD_LISTEN_FD 3       /* SD_LISTEN_FDS_START */
-#define CHILD_BACKING_FD 4
-#define CHILD_FIRST_FREE_FD 5
-
-/* Everything the forked child needs, prepared by the parent so that
- * the child only makes system calls (the daemon may have threads, so
- * nothing that allocates or locks is safe between fork and exec). */
-struct child_plan {
-  const char *exe;
-  char **argv;
-  char **envp;
-  char *listen_pid;             /* LISTEN_PID digits, written by the child */
-  size_t listen_pid_size;
-  int listen_fd;
-  int backing_fd;
-  int devnull_fd;
-  pid_t parent;
-  bool change_ids;              /* setgroups/setresgid/setresuid */
-  uid_t uid;
-  gid_t gid;
-  bool runs_as_root;            /* nbdkit's uid will be 0 */
-};
 
 /* Free every string of V and its storage. */
 static void
@@ -193,33 +169,18 @@ is_dropped_env (const char *entry)
   return false;
 }
 
-/* Build the child's environment: ours, plus LISTEN_FDS=1 and a
- * LISTEN_PID= entry whose digits the child writes once it knows its
- * pid. */
+/* Build the child's environment: ours, plus LISTEN_FDS=1 and an empty
+ * LISTEN_PID= entry, whose digits the child writes once it knows its
+ * pid (nbdkit-spawner.c makes room for them). */
 static int
-build_envp (string_vector *envp, struct child_plan *plan)
+build_envp (string_vector *envp)
 {
-  static const char listen_pid[] = "LISTEN_PID=";
-  char *entry;
-
   for (char **e = environ; *e; e++)
     if (!is_dropped_env (*e) && append_copy (envp, *e) < 0)
       return -ENOMEM;
-  if (append_copy (envp, "LISTEN_FDS=1") < 0)
-    return -ENOMEM;
-
-  entry = calloc (1, sizeof listen_pid + 3 * sizeof (pid_t));
-  if (entry == NULL)
-    return -ENOMEM;
-  memcpy (entry, listen_pid, sizeof listen_pid);
-  if (string_vector_append (envp, entry) < 0) {
-    free (entry);
-    return -ENOMEM;
-  }
-  plan->listen_pid = entry + sizeof listen_pid - 1;
-  plan->listen_pid_size = 3 * sizeof (pid_t) + 1;
-
-  if (string_vector_append (envp, NULL) < 0)
+  if (append_copy (envp, "LISTEN_FDS=1") < 0
+      || append_copy (envp, "LISTEN_PID=") < 0
+      || string_vector_append (envp, NULL) < 0)
     return -ENOMEM;
   return 0;
 }
@@ -290,139 +251,7 @@ create_listener (const char *runtime_dir, const char *name,
   return 0;
 }
 
-/* Write S to descriptor FD, ignoring errors (the child's last words). */
-static void
-write_str (int fd, const char *s)
-{
-  ssize_t r = write (fd, s, strlen (s));
-
-  (void) r;
-}
-
-/* Write the decimal digits of N into BUF (async-signal-safe). */
-static void
-format_unsigned (char *buf, size_t size, unsigned long n)
-{
-  char tmp[24];
-  size_t len = 0, i;
-
-  do {
-    tmp[len++] = '0' + n % 10;
-    n /= 10;
-  } while (n && len < sizeof tmp);
-  for (i = 0; i < len && i < size - 1; i++)
-    buf[i] = tmp[len - 1 - i];
-  buf[i] = '\0';
-}
-
-/* Report which step of the child setup failed, and exit. */
-static void __attribute__ ((noreturn))
-child_fail (const char *what)
-{
-  const char *desc = strerrordesc_np (errno);
-
-  write_str (STDERR_FILENO, "loopfs: nbd-backend: starting nbdkit: ");
-  write_str (STDERR_FILENO, what);
-  write_str (STDERR_FILENO, ": ");
-  write_str (STDERR_FILENO, desc ? desc : "unknown error");
-  write_str (STDERR_FILENO, "\n");
-  _exit (127);
-}
-
-/* Put the listening socket at fd 3, the backing file at fd 4 and
- * /dev/null at fd 0, and close everything else above stderr.  The
- * three are first copied above fd 4 so that no dup2 can overwrite a
- * descriptor still to be moved. */
-static void
-child_setup_fds (const struct child_plan *plan)
-{
-  int listen_fd = fcntl (plan->listen_fd, F_DUPFD, CHILD_FIRST_FREE_FD);
-  int backing_fd = fcntl (plan->backing_fd, F_DUPFD, CHILD_FIRST_FREE_FD);
-  int devnull_fd = fcntl (plan->devnull_fd, F_DUPFD, CHILD_FIRST_FREE_FD);
-
-  if (listen_fd == -1 || backing_fd == -1 || devnull_fd == -1)
-    child_fail ("fcntl F_DUPFD");
-  if (dup2 (devnull_fd, STDIN_FILENO) == -1 ||
-      dup2 (listen_fd, CHILD_LISTEN_FD) == -1 ||
-      dup2 (backing_fd, CHILD_BACKING_FD) == -1)
-    child_fail ("dup2");
-  if (close_range (CHILD_FIRST_FREE_FD, ~0U, 0) == -1)
-    child_fail ("close_range");
-}
-
-/* Empty the capability bounding set, so that exec cannot grant
- * capabilities back (a uid-0 exec gets the whole bounding set).
- * Without CAP_SETPCAP this is only acceptable when nbdkit will not run
- * as root, because then exec grants nothing anyway. */
-static void
-child_drop_bounding_set (const struct child_plan *plan)
-{
-  for (unsigned long cap = 0; ; cap++) {
-    int r = prctl (PR_CAPBSET_READ, cap, 0, 0, 0);
-
-    if (r == -1)
-      break;                    /* EINVAL: past the last capability */
-    if (r == 1 && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) == -1) {
-      if (errno == EPERM && !plan->runs_as_root)
-        return;
-      child_fail ("PR_CAPBSET_DROP");
-    }
-  }
-}
-
-/* The forked child: reset signals, arrange descriptors, take the
- * owner's credentials, drop every privilege, tie our life to the
- * daemon's and exec nbdkit.  Only system calls from here on; the
- * credential changes use raw syscalls because this single-threaded
- * copy must not run glibc's all-threads setxid machinery. */
-static void __attribute__ ((noreturn))
-child_exec (const struct child_plan *plan)
-{
-  struct sigaction dfl = { .sa_handler = SIG_DFL };
-  sigset_t none;
-
-  for (int sig = 1; sig < NSIG; sig++)
-    sigaction (sig, &dfl, NULL);
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-
-  child_setup_fds (plan);
-
-  if (plan->change_ids) {
-    if (syscall (SYS_setgroups, 0, NULL) == -1)
-      child_fail ("setgroups");
-    if (syscall (SYS_setresgid, plan->gid, plan->gid, plan->gid) == -1)
-      child_fail ("setresgid");
-  }
-  /* Needs CAP_SETPCAP, which the uid change below takes away. */
-  child_drop_bounding_set (plan);
-  if (plan->change_ids &&
-      syscall (SYS_setresuid, plan->uid, plan->uid, plan->uid) == -1)
-    child_fail ("setresuid");
-
-  capng_clear (CAPNG_SELECT_BOTH);
-  if (capng_apply (CAPNG_SELECT_CAPS) == -1)
-    child_fail ("capng_apply");
-  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
-      errno != EINVAL)
-    child_fail ("PR_CAP_AMBIENT_CLEAR_ALL");
-  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-    child_fail ("PR_SET_NO_NEW_PRIVS");
-
-  /* A credential change clears the parent-death signal, so set it
-   * last; then make sure the daemon did not die before it was set. */
-  if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
-    child_fail ("PR_SET_PDEATHSIG");
-  if (getppid () != plan->parent)
-    _exit (127);
-
-  format_unsigned (plan->listen_pid, plan->listen_pid_size,
-                   (unsigned long) getpid ());
-  execve (plan->exe, plan->argv, plan->envp);
-  child_fail ("execve");
-}
-
-/* Start nbdkit: prepare everything, fork, and take a pidfd for it. */
+/* Start nbdkit: prepare everything and have the spawner start it. */
 int
 nbdkit_process_spawn (const char *program, const struct backend_config *config,
                       struct nbdkit_process *proc)
@@ -444,7 +273,7 @@ nbdkit_process_spawn (const char *program, const struct backend_config *config,
     return r;
   r = build_argv (exe, config, &argv);
   if (r == 0)
-    r = build_envp (&envp, &plan);
+    r = build_envp (&envp);
   if (r < 0)
     goto out;
 
@@ -470,22 +299,8 @@ nbdkit_process_spawn (const char *program, const struct backend_config *config,
   plan.gid = config->gid;
   plan.runs_as_root = plan.change_ids ? config->uid == 0 : geteuid () == 0;
 
-  pid = fork ();
-  if (pid == -1) {
-    r = -errno;
-    unlink (socket_path);
-    goto out;
-  }
-  if (pid == 0)
-    child_exec (&plan);
-
-  pidfd = pidfd_open (pid, 0);
-  if (pidfd == -1) {
-    /* Without a pidfd the child cannot be tracked: end it now.  It has
-     * not started serving yet, so waiting for it is short. */
-    r = -errno;
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
+  r = nbdkit_spawner_spawn (&plan, &pid, &pidfd);
+  if (r < 0) {
     unlink (socket_path);
     goto out;
   }

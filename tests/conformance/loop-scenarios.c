@@ -1283,6 +1283,37 @@ sc_backing_loop (struct scen *s)
   get_status64 (s, "b_unbound", db, b);
 }
 
+/* Backing descriptors loopfs refuses and the kernel takes (DIFFERENCES
+ * D4): one open only for writing, one with O_APPEND.  A kernel binding
+ * is undone quietly, so both drivers print the same lines after it. */
+static void
+sc_backing_modes (struct scen *s)
+{
+  static const struct {
+    const char *label;
+    int flags;
+  } modes[] = {
+    { "write_only", O_WRONLY },
+    { "append", O_RDWR | O_APPEND },
+    { "read_write", O_RDWR },
+  };
+  int n, d, f;
+  size_t i;
+
+  d = take_device (s, &n, O_RDWR);
+  if (d < 0 || make_file (s, "f", 65536, 4) < 0)
+    return;
+  for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    f = open_file (s, "f", modes[i].flags);
+    if (f < 0)
+      return;
+    if (set_fd (s, modes[i].label, d, n, f) == 0
+        && reset_dev (s, &d, n, O_RDWR) < 0)
+      return;
+    close_fd (s, f);
+  }
+}
+
 /* LOOP_CONFIGURE: a full configuration, then every field the kernel
  * validates, each on a fresh unbound device. */
 static void
@@ -2248,6 +2279,7 @@ static const struct {
   { "set_fd", sc_set_fd },
   { "set_fd_errors", sc_set_fd_errors },
   { "backing_loop", sc_backing_loop },
+  { "backing_modes", sc_backing_modes },
   { "configure", sc_configure },
   { "status64", sc_status64 },
   { "status_old", sc_status_old },

@@ -191,6 +191,11 @@ differences=(
   # D3: a read of a device in rundown: the kernel answers from its page
   # cache what an earlier read brought in; loopfs keeps no cache.
   "set_fd.after_clr_read pread(0, 4096)|4096 match|-1 EIO"
+  # D4: a backing descriptor not open for reading, or with O_APPEND:
+  # the kernel takes both, loopfs refuses them (its devices are not
+  # only root's).
+  "backing_modes.write_only LOOP_SET_FD|0|-1 EBADF"
+  "backing_modes.append LOOP_SET_FD|0|-1 EPERM"
 )
 
 # Print the rules as "KEY<TAB>KERNEL<TAB>LOOPFS" lines for awk.

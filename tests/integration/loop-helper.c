@@ -11,7 +11,8 @@
  *   loop-helper clr DEV               LOOP_CLR_FD
  *   loop-helper capacity DEV ro|rw    LOOP_SET_CAPACITY through a
  *                                     read-only or read-write descriptor
- *   loop-helper set-fd DEV FILE ro|rw LOOP_SET_FD with FILE opened so
+ *   loop-helper set-fd DEV FILE ro|rw|wo|append
+ *                                     LOOP_SET_FD with FILE opened so
  *   loop-helper add CONTROL N         LOOP_CTL_ADD, prints the number
  *   loop-helper remove CONTROL N      LOOP_CTL_REMOVE
  *   loop-helper get-free CONTROL      LOOP_CTL_GET_FREE, prints the number
@@ -134,7 +135,8 @@ cmd_capacity (char **argv)
   return ioctl (fd, LOOP_SET_CAPACITY, 0) < 0 ? -errno : 0;
 }
 
-/* Bind FILE, opened read-only ("ro") or read-write ("rw"), to DEV with
+/* Bind FILE, opened read-only ("ro"), read-write ("rw"), write-only
+ * ("wo") or read-write with O_APPEND ("append"), to DEV with
  * LOOP_SET_FD.  DEV is opened read-write, so only the backing
  * descriptor decides whether the device is read-only. */
 static int
@@ -148,6 +150,10 @@ cmd_set_fd (char **argv)
     mode = O_RDONLY;
   else if (strcmp (argv[2], "rw") == 0)
     mode = O_RDWR;
+  else if (strcmp (argv[2], "wo") == 0)
+    mode = O_WRONLY;
+  else if (strcmp (argv[2], "append") == 0)
+    mode = O_RDWR | O_APPEND;
   else
     return -EINVAL;
   dev = open_path (argv[0], O_RDWR);

@@ -696,6 +696,38 @@ START_TEST (test_configure_backing_kind)
 }
 END_TEST
 
+/* loopfs's own rule (DIFFERENCES D4): a descriptor not open for
+ * reading is refused with EBADF, one with O_APPEND with EPERM, for a
+ * bind and for LOOP_CHANGE_FD alike; an unsuitable kind is refused
+ * first, as the kernel does. */
+START_TEST (test_backing_write_only_append)
+{
+  struct loopdev lo, ro;
+  struct loop_backing backing = file_backing (MiB);
+  struct loop_config config;
+  struct loopdev_binding out;
+
+  memset (&config, 0, sizeof config);
+  loopdev_init (&lo, 0);
+  make_bound (&ro);
+  backing.write_only = true;
+  ck_assert_int_eq (loopdev_configure_check (&lo, &config, &backing, true,
+                                             &out), -EBADF);
+  ck_assert_int_eq (loopdev_change_fd_check (&ro, &backing, &out), -EBADF);
+  backing.kind = LOOP_BACKING_OTHER;
+  ck_assert_int_eq (loopdev_configure_check (&lo, &config, &backing, true,
+                                             &out), -EINVAL);
+  backing = file_backing (MiB);
+  backing.append = true;
+  ck_assert_int_eq (loopdev_configure_check (&lo, &config, &backing, true,
+                                             &out), -EPERM);
+  ck_assert_int_eq (loopdev_change_fd_check (&ro, &backing, &out), -EPERM);
+  backing.append = false;
+  ck_assert_int_eq (loopdev_configure_check (&lo, &config, &backing, true,
+                                             &out), 0);
+}
+END_TEST
+
 /* Only the four LOOP_CONFIGURE_SETTABLE_FLAGS may be passed. */
 START_TEST (test_configure_flags)
 {
@@ -1826,6 +1858,7 @@ loopdev_suite (void)
   tcase_add_test (tc, test_configure_defaults);
   tcase_add_test (tc, test_configure_fields);
   tcase_add_test (tc, test_configure_backing_kind);
+  tcase_add_test (tc, test_backing_write_only_append);
   tcase_add_test (tc, test_configure_flags);
   tcase_add_test (tc, test_configure_status_fields);
   tcase_add_test (tc, test_configure_error_order);

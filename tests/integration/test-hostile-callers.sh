@@ -1,0 +1,82 @@
+#!/bin/bash
+# Callers that once confused or hung loopfsd (issue 10):
+# - an ioctl argument inside a MAP_PRIVATE mapping of a bound device of
+#   the same instance: copying it needs a read the daemon itself serves,
+#   so the copy must not stop the loop; every struct-taking ioctl gives
+#   the same answer as with a heap copy, and the instance still answers;
+# - a refused LOOP_SET_FD changes nothing, not even the owner whose
+#   credentials the device's next nbdkit gets;
+# - LOOP_SET_FD takes the descriptor from the calling thread's own table;
+# - a backing descriptor not open for reading (EBADF) or with O_APPEND
+#   (EPERM) is refused.
+set -euo pipefail
+# shellcheck source=../functions.sh
+source "$(dirname "$0")/../functions.sh"
+
+requires_root
+isolate_mounts "$@"
+
+tmp=$(make_tmpdir)
+mnt=$tmp/mnt
+mkdir "$mnt"
+truncate -s 1M "$tmp/zero.img"
+head -c 4M /dev/urandom > "$tmp/disk.img"
+start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
+
+# Run loop-helper ARGS..., failing the test with its output if it fails.
+helper ()
+{
+  local out
+  out=$(timeout 20 "$LOOP_HELPER" "$@") || fail "loop-helper $*: $out"
+  printf '%s\n' "$out"
+}
+
+# The uid nbdkit runs as for device DEV.
+nbdkit_uid ()
+{
+  local pid
+  pid=$(helper xattr "$1" user.loopfs.nbdkit-pid)
+  awk '/^Uid:/ { print $2 }' "/proc/$pid/status"
+}
+
+helper add "$mnt/loop-control" 0 >/dev/null
+helper add "$mnt/loop-control" 1 >/dev/null
+helper set-fd "$mnt/loop0" "$tmp/zero.img" rw >/dev/null
+helper set-fd "$mnt/loop1" "$tmp/disk.img" rw >/dev/null
+
+# --- Arguments in a mapping the daemon serves ---------------------------------
+out=$(timeout -s KILL 30 "$HOSTILE_CALLER" mmap-arg "$mnt/loop1" "$mnt/loop0") \
+  || fail "ioctls with arguments in a mapping of loop0 did not finish: $out"
+echo "$out"
+[ "$(grep -c ' same$' <<<"$out")" -eq 11 ] \
+  || fail "an ioctl answered differently for a mapped argument: $out"
+# The instance still answers, and the calls changed nothing they must not.
+assert_eq "loop1 size after the calls" 4194304 "$(status_field "$mnt/loop1" size)"
+cmp -s "$mnt/loop1" "$tmp/disk.img" || fail "loop1 no longer reads its image"
+
+# --- A refused bind changes nothing --------------------------------------------
+cp "$tmp/disk.img" "$tmp/other.img"
+chown 65534:65534 "$tmp/other.img"
+assert_eq "nbdkit of loop1 before" 0 "$(nbdkit_uid "$mnt/loop1")"
+expect_errno EBUSY "$LOOP_HELPER" set-fd "$mnt/loop1" "$tmp/other.img" rw
+truncate -s 8M "$tmp/disk.img"
+helper capacity "$mnt/loop1" rw >/dev/null
+assert_eq "loop1 size after LOOP_SET_CAPACITY" 8388608 "$(status_field "$mnt/loop1" size)"
+assert_eq "nbdkit of loop1 after a refused bind and a resize" 0 \
+  "$(nbdkit_uid "$mnt/loop1")"
+
+# --- The calling thread's descriptor table -------------------------------------
+helper add "$mnt/loop-control" 2 >/dev/null
+out=$(timeout 20 "$HOSTILE_CALLER" thread-fd "$mnt/loop2" "$tmp/zero.img" \
+        "$tmp/other.img") || fail "thread-fd: $out"
+bound=${out%% *}
+assert_eq "LOOP_SET_FD from a thread with its own table binds" \
+  "bound=$(stat -c %i "$tmp/other.img")" "$bound"
+helper clr "$mnt/loop2" >/dev/null
+
+# --- Write-only and append-only backing descriptors ---------------------------
+expect_errno EBADF "$LOOP_HELPER" set-fd "$mnt/loop2" "$tmp/other.img" wo
+expect_errno EPERM "$LOOP_HELPER" set-fd "$mnt/loop2" "$tmp/other.img" append
+helper set-fd "$mnt/loop2" "$tmp/other.img" rw >/dev/null
+helper clr "$mnt/loop2" >/dev/null
+echo "PASS"
