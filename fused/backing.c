@@ -9,18 +9,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <linux/fs.h>
-#include <linux/magic.h>
 
 #include "backing.h"
 #include "daemon.h"
 #include "log.h"
-
-#ifndef FUSE_SUPER_MAGIC
-#define FUSE_SUPER_MAGIC 0x65735546
-#endif
 
 /* Find the direct-I/O alignment of FD, 0 when it cannot do O_DIRECT.
  *
@@ -52,6 +46,43 @@ probe_dio_align (int fd, const struct stat *st)
   return LOOPDEV_SECTOR_SIZE;
 }
 
+/* The size of block device FD, which may be an O_PATH descriptor (an
+ * ioctl needs an open one, made through the magic link). */
+static int
+block_size_of (int fd, bool path_only, uint64_t *size)
+{
+  char path[64];
+  int r, dev = fd;
+
+  if (path_only) {
+    snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+    dev = open (path, O_RDONLY | O_CLOEXEC);
+    if (dev < 0)
+      return -errno;
+  }
+  r = ioctl (dev, BLKGETSIZE64, size) < 0 ? -errno : 0;
+  if (path_only)
+    close (dev);
+  return r;
+}
+
+/* Replace P's descriptor, a caller's open file, by an O_PATH descriptor
+ * of the same file (see backing.h). */
+static int
+keep_path_only (struct backing_probe *p)
+{
+  char path[64];
+  int fd;
+
+  snprintf (path, sizeof path, "/proc/self/fd/%d", p->fd);
+  fd = open (path, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  close (p->fd);
+  p->fd = fd;
+  return 0;
+}
+
 /* Fill PROBE from its descriptor (on the job's thread). */
 static void
 probe_work (struct offload *job)
@@ -59,8 +90,9 @@ probe_work (struct offload *job)
   struct backing_probe *p = (struct backing_probe *)
     ((char *) job - offsetof (struct backing_probe, job));
   struct loop_backing *b = &p->backing;
-  struct statfs sfs;
+  bool path_only;
   struct stat st;
+  ssize_t n;
   int flags;
 
   memset (b, 0, sizeof *b);
@@ -69,6 +101,7 @@ probe_work (struct offload *job)
     p->err = -errno;
     return;
   }
+  path_only = (flags & O_PATH) != 0;
   p->uid = st.st_uid;
   p->gid = st.st_gid;
   b->dev = st.st_dev;
@@ -87,10 +120,9 @@ probe_work (struct offload *job)
   else if (S_ISBLK (st.st_mode)) {
     uint64_t size;
     b->kind = LOOP_BACKING_BLOCK;
-    if (ioctl (p->fd, BLKGETSIZE64, &size) < 0) {
-      p->err = -errno;
+    p->err = block_size_of (p->fd, path_only, &size);
+    if (p->err < 0)
       return;
-    }
     b->size = size;
     b->can_discard = true;
   }
@@ -99,21 +131,28 @@ probe_work (struct offload *job)
     p->err = 0;
     return;
   }
+  p->err = 0;
+  /* A device's own descriptor, probed again for its size. */
+  if (path_only)
+    return;
   b->dio_align = probe_dio_align (p->fd, &st);
 
-  /* A loopfs node, of this instance or another, answers XATTR_NODE.
-   * Only FUSE files are asked, so no other filesystem sees the query. */
-  if (fstatfs (p->fd, &sfs) == 0 && sfs.f_type == FUSE_SUPER_MAGIC) {
-    ssize_t n = fgetxattr (p->fd, XATTR_NODE, p->node, sizeof p->node - 1);
-    if (n > 0) {
-      p->node[n] = '\0';
-      b->kind = strcmp (p->node, CONTROL_NAME) == 0
-        ? LOOP_BACKING_OTHER : LOOP_BACKING_LOOPFS;
-    }
-    else
-      p->node[0] = '\0';
+  /* A loopfs node, of this instance or another, answers XATTR_NODE,
+   * also when it is reached through a filesystem stacked on the
+   * instance: overlayfs (a layer on the instance) and passthrough
+   * filesystems hand user.* attributes down to the node, and such a
+   * path would otherwise close a cycle that the filesystem type cannot
+   * show.  So every backing file is asked, not only FUSE files; on any
+   * other file the query costs one getxattr that finds nothing. */
+  n = fgetxattr (p->fd, XATTR_NODE, p->node, sizeof p->node - 1);
+  if (n > 0) {
+    p->node[n] = '\0';
+    b->kind = strcmp (p->node, CONTROL_NAME) == 0
+      ? LOOP_BACKING_OTHER : LOOP_BACKING_LOOPFS;
   }
-  p->err = 0;
+  else
+    p->node[0] = '\0';
+  p->err = keep_path_only (p);
 }
 
 /* Hand the result back on the loop. */

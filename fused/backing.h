@@ -5,6 +5,15 @@
  * devices), so fstat or getxattr on it wait for that filesystem's
  * daemon.  The inspection therefore runs on a thread of its own
  * (offload.h) and reports back on the loop.
+ *
+ * The daemon keeps a backing file only as an O_PATH descriptor: nbdkit
+ * opens the file through it (/proc/self/fd/4, with its own
+ * credentials), and closing an O_PATH descriptor sends no flush.  Every
+ * other close does, and waits for it: at the daemon's exit, even after
+ * SIGKILL, the kernel closes every descriptor in turn, and a flush to a
+ * filesystem that itself waits for this daemon (another FUSE filesystem
+ * serving a file of one of our devices) would never end, leaving the
+ * daemon, its mount and every caller stuck.
  */
 #ifndef LOOPFSD_BACKING_H
 #define LOOPFSD_BACKING_H
@@ -16,7 +25,11 @@
 #include "offload.h"
 
 struct backing_probe {
-  int fd;                        /* in: the descriptor to inspect */
+  int fd;                        /* in: the descriptor to inspect, owned:
+                                    a caller's open file (a new backing
+                                    file), or a device's O_PATH one (its
+                                    size again); out: O_PATH, once a
+                                    caller's file was probed */
   int err;                       /* out: 0 or a negative errno */
   struct loop_backing backing;   /* out */
   uid_t uid;                     /* out: owner of the file */

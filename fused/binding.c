@@ -358,6 +358,7 @@ new_file_probed (struct backing_probe *probe)
   struct loopdev *lo = t->dev->lo;
   int r = probe->err;
 
+  t->fd = probe->fd;        /* now an O_PATH descriptor (backing.h) */
   if (r < 0) {
     fail (t, r);
     return;

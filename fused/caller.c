@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,22 @@ caller_take_fd (pid_t tid, int fd)
     return -EBADF;
   }
   return newfd;
+}
+
+/* True when TID is being killed: SIGKILL pending for the thread or its
+ * process ("SigPnd" / "ShdPnd" of /proc/TID/status, hex masks whose bit
+ * N-1 stands for signal N). */
+bool
+caller_dying (pid_t tid)
+{
+  static const char *const keys[] = { "SigPnd", "ShdPnd" };
+  char value[64];
+
+  for (size_t i = 0; i < 2; i++)
+    if (read_status_field (tid, keys[i], value, sizeof value) == 0
+        && (strtoull (value, NULL, 16) & (1ULL << (SIGKILL - 1))))
+      return true;
+  return false;
 }
 
 /* True when user namespace NS (a descriptor) is the one at PATH or has

@@ -44,6 +44,9 @@ int caller_copy_start (struct caller_copy *copy);
  * refuses), or another negative errno. */
 int caller_take_fd (pid_t tid, int fd);
 
+/* True when thread TID is being killed (SIGKILL pending). */
+bool caller_dying (pid_t tid);
+
 /* True when thread TID has capability CAP over the instance: CAP in its
  * effective set, in the daemon's user namespace or an ancestor of it
  * (ns_capable() on the instance's namespace, as the loopfs patch asks). */

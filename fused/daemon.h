@@ -42,6 +42,7 @@
 #include "loopfs-interface.h"
 
 struct device;
+struct interruptible;
 
 /* One open file handle (fi->fh) on loop-control or on loopN. */
 struct handle {
@@ -70,6 +71,10 @@ struct daemon {
                                RELEASE of files closed while the mount is
                                torn down, so these are freed at exit */
   struct timespec mount_time;  /* the nodes' timestamps */
+  struct interruptible *interrupted;  /* requests whose caller got a
+                               signal, checked again by INTERRUPT_TIMER
+                               (interrupt.c) */
+  uv_timer_t interrupt_timer;
   unsigned stopping_backends;  /* backends still shutting down */
   void (*all_stopped) (struct daemon *d);  /* once the instance is going
                                away: called when no backend is left */

@@ -295,6 +295,12 @@ fs_statfs (fuse_req_t req, fuse_ino_t ino)
   fuse_reply_statfs (req, &sv);
 }
 
+/* No .flush: nothing is buffered, and libfuse's ENOSYS for the first
+ * FLUSH makes the kernel send no FLUSH at all afterwards.  A FLUSH is
+ * waited for uninterruptibly at every close(2), so a process closing a
+ * node (also while being killed) would otherwise hang in D state for as
+ * long as the daemon does not answer: stopped, stuck in a cycle of
+ * filesystems, or closing one of its own nodes itself when killed. */
 const struct fuse_lowlevel_ops loopfs_ops = {
   .init        = fs_init,
   .lookup      = fs_lookup,
@@ -303,7 +309,6 @@ const struct fuse_lowlevel_ops loopfs_ops = {
   .readdir     = fs_readdir,
   .open        = file_open,
   .release     = file_release,
-  .flush       = file_flush,
   .read        = file_read,
   .write       = file_write,
   .fsync       = file_fsync,

@@ -17,6 +17,7 @@
 
 #include "block-range.h"
 #include "fuse-loop.h"
+#include "interrupt.h"
 #include "io.h"
 
 /* Writes up to this size are copied out of the FUSE receive buffer;
@@ -27,10 +28,10 @@
  * the thread pool. */
 #define REPLY_OFFLOAD_MIN (128 * 1024)
 
-/* One data request in flight. */
+/* One request in flight: a read or write, a flush, or the discard or
+ * zeroing of a range (fallocate, BLKDISCARD, BLKZEROOUT). */
 struct io_req {
-  fuse_req_t req;
-  struct daemon *d;
+  struct interruptible it;       /* REQ, answered early if its caller dies */
   struct device *dev;
   uint64_t offset;
   void *mem;         /* owned memory to free when done */
@@ -53,7 +54,7 @@ reply_read (uv_work_t *work)
 {
   struct io_req *io = work->data;
 
-  fuse_reply_buf (io->req, io->data, io->count);
+  fuse_reply_buf (io->it.req, io->data, io->count);
 }
 
 /* A large read reply has been written. */
@@ -73,20 +74,21 @@ read_done (void *opaque, int err)
 {
   struct io_req *io = opaque;
 
-  if (err)
-    fuse_reply_err (io->req, EIO);
+  if (!interruptible_finish (&io->it))
+    ;
+  else if (err)
+    fuse_reply_err (io->it.req, EIO);
   else if (io->count >= REPLY_OFFLOAD_MIN) {
     io->work.data = io;
-    if (uv_queue_work (io->d->loop, &io->work, reply_read,
+    if (uv_queue_work (io->it.d->loop, &io->work, reply_read,
                        reply_read_done) == 0)
       return;
-    fuse_reply_buf (io->req, io->data, io->count);
+    fuse_reply_buf (io->it.req, io->data, io->count);
   }
   else
-    fuse_reply_buf (io->req, io->data, io->count);
+    fuse_reply_buf (io->it.req, io->data, io->count);
   io_req_free (io);
 }
-
 /* The end of the data of LO that I/O can reach: the size rounded down
  * to the logical block size.  A partial last block (a 4608-byte device
  * with 4096-byte blocks) is inside the device but cannot be read or
@@ -120,9 +122,11 @@ io_count (const struct device *dev, size_t size, off_t off)
   return end - off < size ? (ssize_t) (end - off) : (ssize_t) size;
 }
 
-/* A new request for REQ moving COUNT bytes, its memory still unset. */
+/* A new request for REQ on DEV moving COUNT bytes at OFFSET, its
+ * memory still unset (answered as an ioctl when AS_IOCTL). */
 static struct io_req *
-io_req_new (fuse_req_t req, ssize_t count)
+io_req_new (fuse_req_t req, struct device *dev, ssize_t count,
+            uint64_t offset, bool as_ioctl)
 {
   struct io_req *io;
 
@@ -132,12 +136,27 @@ io_req_new (fuse_req_t req, ssize_t count)
   }
   io = calloc (1, sizeof *io);
   if (io == NULL) {
-    fuse_reply_err (req, ENOMEM);
+    if (as_ioctl)
+      fuse_reply_ioctl (req, -ENOMEM, NULL, 0);
+    else
+      fuse_reply_err (req, ENOMEM);
     return NULL;
   }
-  io->req = req;
+  interruptible_start (&io->it, fuse_req_userdata (req), req, as_ioctl);
+  io->dev = dev;
+  io->offset = offset;
   io->count = count;
   return io;
+}
+
+/* Free IO, which found no memory, and answer ENOMEM (unless its caller
+ * was answered already). */
+static void
+io_req_no_memory (struct io_req *io)
+{
+  if (interruptible_finish (&io->it))
+    fuse_reply_err (io->it.req, ENOMEM);
+  free (io);
 }
 
 /* read(2) on loopN. */
@@ -154,14 +173,12 @@ io_read (fuse_req_t req, struct device *dev, size_t size, off_t off)
     fuse_reply_buf (req, NULL, 0);
     return;
   }
-  io = io_req_new (req, io_count (dev, size, off));
+  io = io_req_new (req, dev, io_count (dev, size, off), off, false);
   if (io == NULL)
     return;
-  io->d = fuse_req_userdata (req);
   io->mem = io->data = malloc (io->count);
   if (io->mem == NULL) {
-    free (io);
-    fuse_reply_err (req, ENOMEM);
+    io_req_no_memory (io);
     return;
   }
   backend_pread (dev->backend, io->data, io->count, off, read_done, io);
@@ -173,12 +190,14 @@ write_done (void *opaque, int err)
 {
   struct io_req *io = opaque;
 
-  if (err)
-    fuse_reply_err (io->req, EIO);
-  else {
+  if (!err)
     device_invalidate_kernel_cache (io->dev, io->offset, io->count);
-    fuse_reply_write (io->req, io->count);
-  }
+  if (!interruptible_finish (&io->it))
+    ;
+  else if (err)
+    fuse_reply_err (io->it.req, EIO);
+  else
+    fuse_reply_write (io->it.req, io->count);
   io_req_free (io);
 }
 
@@ -202,11 +221,9 @@ io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
     fuse_reply_err (req, off < 0 ? EINVAL : ENOSPC);
     return;
   }
-  io = io_req_new (req, io_count (dev, size, off));
+  io = io_req_new (req, dev, io_count (dev, size, off), off, false);
   if (io == NULL)
     return;
-  io->dev = dev;
-  io->offset = off;
   if (io->count <= WRITE_COPY_MAX) {
     io->mem = io->data = malloc (io->count);
     if (io->mem)
@@ -217,18 +234,29 @@ io_write (fuse_req_t req, struct device *dev, const char *buf, size_t size,
     io->data = (char *) buf;
   }
   if (io->mem == NULL) {
-    free (io);
-    fuse_reply_err (req, ENOMEM);
+    io_req_no_memory (io);
     return;
   }
   backend_pwrite (dev->backend, io->data, io->count, off, write_done, io);
 }
 
-/* A flush, trim or zero finished in the backend. */
+/* A flush, or a discard or zeroing of a range, finished in the
+ * backend; a changed range is dropped from the kernel NBD device's
+ * cache. */
 static void
 simple_done (void *opaque, int err)
 {
-  fuse_reply_err (opaque, err ? EIO : 0);
+  struct io_req *io = opaque;
+
+  if (!err && io->count)
+    device_invalidate_kernel_cache (io->dev, io->offset, io->count);
+  if (!interruptible_finish (&io->it))
+    ;
+  else if (io->it.as_ioctl)
+    fuse_reply_ioctl (io->it.req, err ? -EIO : 0, NULL, 0);
+  else
+    fuse_reply_err (io->it.req, err ? EIO : 0);
+  io_req_free (io);
 }
 
 /* fsync(2) on loopN.  An unbound or cleared loop device fails the
@@ -238,6 +266,7 @@ void
 io_fsync (fuse_req_t req, struct device *dev)
 {
   struct loopdev *lo = dev->lo;
+  struct io_req *io;
 
   if (io_dead (dev)) {
     fuse_reply_err (req, EIO);
@@ -247,31 +276,9 @@ io_fsync (fuse_req_t req, struct device *dev)
     fuse_reply_err (req, 0);
     return;
   }
-  backend_flush (dev->backend, simple_done, req);
-}
-
-/* A discard or zeroing (fallocate, BLKDISCARD, BLKZEROOUT) finished in
- * the backend: answered as an ioctl when AS_IOCTL, else as fallocate. */
-struct range_req {
-  fuse_req_t req;
-  struct device *dev;
-  uint64_t start, len;
-  bool as_ioctl;
-};
-
-/* A range request finished in the backend. */
-static void
-range_done (void *opaque, int err)
-{
-  struct range_req *rr = opaque;
-
-  if (!err)
-    device_invalidate_kernel_cache (rr->dev, rr->start, rr->len);
-  if (rr->as_ioctl)
-    fuse_reply_ioctl (rr->req, err ? -EIO : 0, NULL, 0);
-  else
-    fuse_reply_err (rr->req, err ? EIO : 0);
-  free (rr);
+  io = io_req_new (req, dev, 0, 0, false);
+  if (io)
+    backend_flush (dev->backend, simple_done, io);
 }
 
 /* Zero (ZERO) or discard LEN bytes at START of bound device DEV. */
@@ -279,21 +286,14 @@ static void
 start_range (fuse_req_t req, struct device *dev, uint64_t start,
              uint64_t len, bool zero, bool as_ioctl)
 {
-  struct range_req *rr = malloc (sizeof *rr);
+  struct io_req *io = io_req_new (req, dev, len, start, as_ioctl);
 
-  if (rr == NULL) {
-    if (as_ioctl)
-      fuse_reply_ioctl (req, -ENOMEM, NULL, 0);
-    else
-      fuse_reply_err (req, ENOMEM);
+  if (io == NULL)
     return;
-  }
-  *rr = (struct range_req) { .req = req, .dev = dev, .start = start,
-                             .len = len, .as_ioctl = as_ioctl };
   if (zero)
-    backend_zero (dev->backend, len, start, range_done, rr);
+    backend_zero (dev->backend, len, start, simple_done, io);
   else
-    backend_trim (dev->backend, len, start, range_done, rr);
+    backend_trim (dev->backend, len, start, simple_done, io);
 }
 
 /* fallocate(2) on loopN, with blkdev_fallocate()'s rules (the model's

@@ -112,15 +112,6 @@ file_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   fuse_reply_err (req, 0);
 }
 
-/* close(2) of one descriptor: nothing is buffered here. */
-void
-file_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-  (void) ino;
-  (void) fi;
-  fuse_reply_err (req, 0);
-}
-
 /* The handle behind FI, or NULL with the request answered EINVAL for
  * loop-control, which has no data (a misc device without read/write). */
 static struct handle *

@@ -7,7 +7,6 @@
 
 void file_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void file_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void file_flush (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void file_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 struct fuse_file_info *fi);
 void file_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

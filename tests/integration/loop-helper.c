@@ -13,6 +13,9 @@
  *                                     read-only or read-write descriptor
  *   loop-helper set-fd DEV FILE ro|rw|wo|append
  *                                     LOOP_SET_FD with FILE opened so
+ *   loop-helper change-fd DEV FILE    LOOP_CHANGE_FD to FILE (read-only)
+ *   loop-helper set-name DEV NAME     LOOP_SET_STATUS64 with lo_file_name
+ *                                     NAME, the rest as it is
  *   loop-helper add CONTROL N         LOOP_CTL_ADD, prints the number
  *   loop-helper remove CONTROL N      LOOP_CTL_REMOVE
  *   loop-helper get-free CONTROL      LOOP_CTL_GET_FREE, prints the number
@@ -165,6 +168,39 @@ cmd_set_fd (char **argv)
   return ioctl (dev, LOOP_SET_FD, file) < 0 ? -errno : 0;
 }
 
+/* LOOP_SET_STATUS64 of DEV with its current status but lo_file_name
+ * NAME (any bytes but NUL, cut at LO_NAME_SIZE - 1 as the kernel
+ * does). */
+static int
+cmd_set_name (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDWR);
+  struct loop_info64 info;
+
+  if (fd < 0)
+    return fd;
+  if (ioctl (fd, LOOP_GET_STATUS64, &info) < 0)
+    return -errno;
+  memset (info.lo_file_name, 0, sizeof info.lo_file_name);
+  strncpy ((char *) info.lo_file_name, argv[1], LO_NAME_SIZE - 1);
+  return ioctl (fd, LOOP_SET_STATUS64, &info) < 0 ? -errno : 0;
+}
+
+/* LOOP_CHANGE_FD of DEV to FILE, opened read-only (a read-only device
+ * is the only kind that may change its file). */
+static int
+cmd_change_fd (char **argv)
+{
+  CLEANUP_CLOSE int dev = open_path (argv[0], O_RDONLY);
+  CLEANUP_CLOSE int file = open_path (argv[1], O_RDONLY);
+
+  if (dev < 0)
+    return dev;
+  if (file < 0)
+    return file;
+  return ioctl (dev, LOOP_CHANGE_FD, file) < 0 ? -errno : 0;
+}
+
 /* Run loop-control ioctl CMD with ARG on CONTROL and print the result. */
 static int
 control_ioctl (const char *control, unsigned long cmd, unsigned long arg)
@@ -313,7 +349,8 @@ usage (void)
 {
   fprintf (stderr,
 "usage: loop-helper status DEV | clr DEV | autoclear DEV | capacity DEV ro|rw\n"
-"       | set-fd DEV FILE ro|rw\n"
+"       | set-fd DEV FILE ro|rw|wo|append | change-fd DEV FILE\n"
+"       | set-name DEV NAME\n"
 "       | add CONTROL N | remove CONTROL N | get-free CONTROL\n"
 "       | xattr FILE NAME | pread DEV OFF LEN [direct]\n"
 "       | pwrite DEV OFF LEN [direct]\n");
@@ -344,6 +381,10 @@ main (int argc, char *argv[])
     r = cmd_capacity (argv);
   else if (strcmp (cmd, "set-fd") == 0 && n == 3)
     r = cmd_set_fd (argv);
+  else if (strcmp (cmd, "change-fd") == 0 && n == 2)
+    r = cmd_change_fd (argv);
+  else if (strcmp (cmd, "set-name") == 0 && n == 2)
+    r = cmd_set_name (argv);
   else if (strcmp (cmd, "add") == 0 && n == 2)
     r = cmd_add (argv);
   else if (strcmp (cmd, "remove") == 0 && n == 2)

@@ -3,7 +3,9 @@
  *
  *   stallfs FILE MOUNTPOINT
  *
- * Serves one file, MOUNTPOINT/disk.img, whose data is FILE's.  After
+ * Serves one file, MOUNTPOINT/disk.img, whose data is FILE's (opened
+ * read-only if it cannot be written).  It hands down no extended
+ * attribute, so a loopfs node as FILE is hidden from loopfsd's check.  After
  * SIGUSR1 every request but LOOKUP and OPEN waits (so a file can still
  * be opened, and then hangs whoever asks anything of it) until SIGUSR2.
  * Runs in the foreground with one thread, and exits when unmounted.
@@ -178,6 +180,8 @@ main (int argc, char **argv)
     return 2;
   }
   backing = open (argv[1], O_RDWR | O_CLOEXEC);
+  if (backing < 0 && (errno == EROFS || errno == EPERM || errno == EACCES))
+    backing = open (argv[1], O_RDONLY | O_CLOEXEC);
   if (backing < 0) {
     perror (argv[1]);
     return 1;

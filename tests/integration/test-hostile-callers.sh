@@ -8,7 +8,10 @@
 #   credentials the device's next nbdkit gets;
 # - LOOP_SET_FD takes the descriptor from the calling thread's own table;
 # - a backing descriptor not open for reading (EBADF) or with O_APPEND
-#   (EPERM) is refused.
+#   (EPERM) is refused;
+# - a node reached through an overlay mount on the instance is refused
+#   like the node itself (EINVAL), for a bind and for LOOP_CHANGE_FD, so
+#   no cycle of devices can form through a stacked filesystem.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
@@ -79,4 +82,20 @@ expect_errno EBADF "$LOOP_HELPER" set-fd "$mnt/loop2" "$tmp/other.img" wo
 expect_errno EPERM "$LOOP_HELPER" set-fd "$mnt/loop2" "$tmp/other.img" append
 helper set-fd "$mnt/loop2" "$tmp/other.img" rw >/dev/null
 helper clr "$mnt/loop2" >/dev/null
+
+# --- Cycles through an overlay mount on the instance -------------------------
+# loop2 and loop3 read-only, so that LOOP_CHANGE_FD is allowed.
+helper add "$mnt/loop-control" 3 >/dev/null
+helper add "$mnt/loop-control" 4 >/dev/null
+helper set-fd "$mnt/loop2" "$tmp/zero.img" ro >/dev/null
+helper set-fd "$mnt/loop3" "$tmp/zero.img" ro >/dev/null
+mkdir "$tmp/ov" "$tmp/empty"
+mount -t overlay overlay -o "lowerdir=$mnt:$tmp/empty" "$tmp/ov" \
+  || fail "cannot mount an overlay on the instance"
+cleanup_fn umount -l "$tmp/ov"
+expect_errno EINVAL "$LOOP_HELPER" set-fd "$mnt/loop4" "$tmp/ov/loop2" ro
+expect_errno EINVAL "$LOOP_HELPER" change-fd "$mnt/loop2" "$tmp/ov/loop3"
+expect_errno EINVAL "$LOOP_HELPER" change-fd "$mnt/loop2" "$tmp/ov/loop2"
+expect_errno EINVAL "$LOOP_HELPER" set-fd "$mnt/loop4" "$tmp/ov/loop-control" ro
+umount "$tmp/ov"
 echo "PASS"
