@@ -177,36 +177,33 @@ build_argv (const char *exe, const struct backend_config *config,
   return 0;
 }
 
-/* True for environment entries the child must not inherit: socket
- * activation variables meant for the daemon itself, and a service
- * manager's notification socket. */
-static bool
-is_dropped_env (const char *entry)
-{
-  static const char *const dropped[] = {
-    "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
-  };
+/* nbdkit's whole environment.  The daemon's own may hold anything
+ * (secrets, LD_PRELOAD, MALLOC_* and GLIBC_TUNABLES that change how
+ * nbdkit runs, the sanitizer build's ASAN_OPTIONS, which mean nothing
+ * to an uninstrumented nbdkit), and nbdkit runs as the backing file's
+ * owner, who can read it in /proc/PID/environ; so nothing is inherited.
+ * The file plugin needs no variable at all; PATH is a fixed standard
+ * one only so that a program nbdkit might start (none with the file
+ * plugin; a test's stand-in script) finds the usual tools.  No LANG:
+ * nbdkit's messages are not translated, and the C locale is what
+ * it gets.  Socket activation adds LISTEN_FDS and LISTEN_PID. */
+static const char *const child_environment[] = {
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  "LISTEN_FDS=1",
+};
 
-  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
-    if (strncmp (entry, dropped[i], strlen (dropped[i])) == 0)
-      return true;
-  return false;
-}
-
-/* Build the child's environment: ours, plus LISTEN_FDS=1 and a
- * LISTEN_PID= entry whose digits the child writes once it knows its
- * pid. */
+/* Build the child's environment: child_environment plus a LISTEN_PID=
+ * entry whose digits the child writes once it knows its pid. */
 static int
 build_envp (string_vector *envp, struct child_plan *plan)
 {
   static const char listen_pid[] = "LISTEN_PID=";
   char *entry;
 
-  for (char **e = environ; *e; e++)
-    if (!is_dropped_env (*e) && append_copy (envp, *e) < 0)
+  for (size_t i = 0;
+       i < sizeof child_environment / sizeof child_environment[0]; i++)
+    if (append_copy (envp, child_environment[i]) < 0)
       return -ENOMEM;
-  if (append_copy (envp, "LISTEN_FDS=1") < 0)
-    return -ENOMEM;
 
   entry = calloc (1, sizeof listen_pid + 3 * sizeof (pid_t));
   if (entry == NULL)
