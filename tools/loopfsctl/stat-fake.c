@@ -52,12 +52,20 @@ struct stat_fake {
   pthread_t thread;
 };
 
-/* The filter.  Offsets into struct seccomp_data; the mode argument of
- * mknod is 32 bits wide, so its low word (little endian) is enough. */
+/* The host's loop-control, 10:237, as mknod's dev argument carries it
+ * (the kernel's new_encode_dev; the kernel reads only the low 32 bits,
+ * and this is the one value among them that decodes to 10:237). */
+#define LOOP_CTRL_DEV_ARG ((MISC_MAJOR << 8) | LOOP_CTRL_MINOR)
+
+/* The filter.  Offsets into struct seccomp_data; the mode and dev
+ * arguments of mknod are 32 bits wide, so their low words (little
+ * endian) are enough.  Jump offsets count the instructions skipped;
+ * the numbers on the left are there to check them. */
 #define ARG_LO(n) (offsetof (struct seccomp_data, args) + 8 * (n))
 #define LOAD(off) BPF_STMT (BPF_LD | BPF_W | BPF_ABS, (off))
 #define RET(v) BPF_STMT (BPF_RET | BPF_K, (v))
 #define JEQ(v, t, f) BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, (v), (t), (f))
+#define JA(k) BPF_JUMP (BPF_JMP | BPF_JA, (k), 0, 0)
 
 static struct sock_filter filter[] = {
   /* 0 */ LOAD (offsetof (struct seccomp_data, arch)),
@@ -66,10 +74,10 @@ static struct sock_filter filter[] = {
   /* 3 */ RET (SECCOMP_RET_ALLOW),
   /* x86_64 and x32 */
   /* 4 */ LOAD (offsetof (struct seccomp_data, nr)),
-  /* 5 */ JEQ (__NR_mknod, 14, 0),
-  /* 6 */ JEQ (__NR_mknodat, 15, 0),
-  /* 7 */ JEQ (X32_BIT | __NR_mknod, 12, 0),
-  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 13, 0),
+  /* 5 */ JEQ (__NR_mknod, 14, 0),                /* 20 */
+  /* 6 */ JEQ (__NR_mknodat, 19, 0),              /* 26 */
+  /* 7 */ JEQ (X32_BIT | __NR_mknod, 12, 0),      /* 20 */
+  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 17, 0),    /* 26 */
   /* 9 */ JEQ (__NR_stat, 5, 0),
   /* 10 */ JEQ (__NR_lstat, 4, 0),
   /* 11 */ JEQ (__NR_fstat, 3, 0),
@@ -79,18 +87,26 @@ static struct sock_filter filter[] = {
   /* 15 */ RET (SECCOMP_RET_USER_NOTIF),
   /* i386 */
   /* 16 */ LOAD (offsetof (struct seccomp_data, nr)),
-  /* 17 */ JEQ (I386_MKNOD, 2, 0),
-  /* 18 */ JEQ (I386_MKNODAT, 3, 0),
+  /* 17 */ JEQ (I386_MKNOD, 2, 0),                /* 20 */
+  /* 18 */ JEQ (I386_MKNODAT, 7, 0),              /* 26 */
   /* 19 */ RET (SECCOMP_RET_ALLOW),
-  /* mknod: the mode is argument 1 */
+  /* mknod: the mode is argument 1, dev argument 2 */
   /* 20 */ LOAD (ARG_LO (1)),
-  /* 21 */ BPF_JUMP (BPF_JMP | BPF_JA, 1, 0, 0),
-  /* mknodat: the mode is argument 2 */
-  /* 22 */ LOAD (ARG_LO (2)),
-  /* 23 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
-  /* 24 */ JEQ (S_IFBLK, 0, 1),
-  /* 25 */ RET (SECCOMP_RET_ERRNO | EPERM),
-  /* 26 */ RET (SECCOMP_RET_ALLOW),
+  /* 21 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 22 */ JEQ (S_IFBLK, 9, 0),                   /* 32 */
+  /* 23 */ JEQ (S_IFCHR, 0, 9),                   /* 33 */
+  /* 24 */ LOAD (ARG_LO (2)),
+  /* 25 */ JA (5),                                /* 31 */
+  /* mknodat: the mode is argument 2, dev argument 3 */
+  /* 26 */ LOAD (ARG_LO (2)),
+  /* 27 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 28 */ JEQ (S_IFBLK, 3, 0),                   /* 32 */
+  /* 29 */ JEQ (S_IFCHR, 0, 3),                   /* 33 */
+  /* 30 */ LOAD (ARG_LO (3)),
+  /* a character device: only loop-control is refused */
+  /* 31 */ JEQ (LOOP_CTRL_DEV_ARG, 0, 1),         /* 32, 33 */
+  /* 32 */ RET (SECCOMP_RET_ERRNO | EPERM),
+  /* 33 */ RET (SECCOMP_RET_ALLOW),
 };
 
 /* glibc has no wrapper for seccomp(2). */

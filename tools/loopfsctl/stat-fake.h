@@ -12,8 +12,10 @@
  * call goes on to the kernel unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE),
  * so a lookup loopfsctl gets wrong can only ever fall back to the truth.
  *
- * The same filter refuses mknod and mknodat of block devices (EPERM),
- * so that root in the sandbox cannot make a node for a host loop device.
+ * The same filter refuses mknod and mknodat of block devices and of
+ * the character device 10:237 (EPERM), so that root in the sandbox
+ * cannot make a node for a host loop device or the host's
+ * loop-control.
  */
 #ifndef LOOPFSCTL_STAT_FAKE_H
 #define LOOPFSCTL_STAT_FAKE_H
