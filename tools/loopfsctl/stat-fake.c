@@ -15,7 +15,6 @@
 #include <unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
-#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -27,6 +26,7 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 
+#include "caller-lookup.h"
 #include "cleanup.h"
 #include "loopfsctl.h"
 #include "stat-fake.h"
@@ -49,6 +49,7 @@ struct stat_fake {
   int listener;             /* the seccomp listener, or -1 */
   int stop;                 /* eventfd: stop the thread */
   dev_t instance_dev;       /* st_dev of the instance's nodes */
+  struct caller_lookup *lookup;   /* the thread's lookups as the caller */
   pthread_t thread;
 };
 
@@ -311,57 +312,6 @@ decode_call (const struct seccomp_notif *req, struct stat_call *call)
   }
 }
 
-/* Open (O_PATH) what CALL of thread PID names, looked up as the kernel
- * would for the caller: relative to its root, working directory or
- * descriptor.  Returns the descriptor or -errno. */
-static int
-open_target (pid_t pid, const struct stat_call *call, const char *path)
-{
-  bool nofollow = call->flags & AT_SYMLINK_NOFOLLOW;
-  char base[64];
-  int fd;
-
-  if (path[0] == '\0') {
-    if (!(call->flags & AT_EMPTY_PATH))
-      return -ENOENT;
-    if (call->dirfd == AT_FDCWD)
-      snprintf (base, sizeof base, "/proc/%d/cwd", (int) pid);
-    else
-      snprintf (base, sizeof base, "/proc/%d/fd/%d", (int) pid, call->dirfd);
-    fd = open (base, O_PATH | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-  }
-  if (path[0] == '/') {
-    /* Absolute symlinks on the way must resolve in the caller's root
-     * too, which RESOLVE_IN_ROOT gives. */
-    struct open_how how = {
-      .flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
-      .resolve = RESOLVE_IN_ROOT,
-    };
-    CLEANUP_CLOSE int root = -1;
-
-    snprintf (base, sizeof base, "/proc/%d/root", (int) pid);
-    root = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0)
-      return -errno;
-    fd = syscall (SYS_openat2, root, path, &how, sizeof how);
-    return fd < 0 ? -errno : fd;
-  }
-  else {
-    CLEANUP_CLOSE int dir = -1;
-
-    if (call->dirfd == AT_FDCWD)
-      snprintf (base, sizeof base, "/proc/%d/cwd", (int) pid);
-    else
-      snprintf (base, sizeof base, "/proc/%d/fd/%d", (int) pid, call->dirfd);
-    dir = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-      return -errno;
-    fd = openat (dir, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
-    return fd < 0 ? -errno : fd;
-  }
-}
-
 /* Which node of the instance FD is: its device number as a kernel loop
  * device would have it, or 0 if FD is not one of the instance's
  * nodes. */
@@ -410,11 +360,12 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     path[0] = '\0';
   else if (read_string (req->pid, call.path, path, sizeof path) < 0)
     return 1;
-  /* The pid and the memory read were the caller's only if the
-   * notification is still pending. */
+  fd = caller_lookup_open (sf->lookup, req->pid, call.dirfd, path,
+                           call.flags);
+  /* The pid, the memory read and what /proc/PID showed were the
+   * caller's only if the notification is still pending. */
   if (ioctl (sf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
     return 1;
-  fd = open_target (req->pid, &call, path);
   if (fd < 0 || fstat (fd, &st) < 0)
     return 1;
   rdev = node_device (sf, fd, &st);
@@ -478,10 +429,18 @@ serve (void *arg)
   CLEANUP_FREE struct seccomp_notif *req = NULL;
   CLEANUP_FREE struct seccomp_notif_resp *resp = NULL;
   struct pollfd fds[2];
+  int r;
 
   sf->listener = receive_listener (sf);
   if (sf->listener < 0)
     return NULL;
+  r = caller_lookup_init (&sf->lookup);
+  if (r < 0) {
+    /* Nothing can be answered as the caller: let every call through
+     * (stock losetup then refuses the nodes, as outside a sandbox). */
+    error ("exec: stat fake: %s", strerror (-r));
+    return NULL;
+  }
   if (seccomp (SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
     return NULL;
   /* The kernel's structures may be larger than our headers'. */
@@ -565,6 +524,7 @@ stat_fake_stop (struct stat_fake *sf)
   if (write (sf->stop, &one, sizeof one) < 0)
     error ("exec: stopping the stat server: %m");
   pthread_join (sf->thread, NULL);
+  caller_lookup_free (sf->lookup);
   if (sf->listener >= 0)
     close (sf->listener);
   close (sf->stop);
