@@ -44,6 +44,18 @@
 
 DEFINE_VECTOR_TYPE (string_vector, char *)
 
+/* Worker threads per connection (nbdkit's --threads; its default is
+ * 16).  nbdkit runs one thread per connection that reads requests and,
+ * with --threads=N above 1, N workers besides, so a device costs
+ * 1 + connections * (1 + N) threads: 69 with the old 4 connections and
+ * 16 workers, which at 255 devices is 17,000 threads.  Measured with
+ * bench/run-bench on 2 CPUs: 1 worker (no worker thread at all, every
+ * request served in turn by the reading thread) lost a third of the
+ * 1 MiB sequential writes, because receiving the next request then
+ * waits for the pwrite of the last; 2 workers on 2 connections kept
+ * every row (see bench/README.md), for 7 threads a device. */
+#define NBDKIT_THREADS 2
+
 /* Descriptors nbdkit finds at exec. */
 #define CHILD_LISTEN_FD 3       /* SD_LISTEN_FDS_START */
 #define CHILD_BACKING_FD 4
@@ -160,6 +172,7 @@ build_argv (const char *exe, const struct backend_config *config,
   if (append_copy (argv, exe) < 0 ||
       append_copy (argv, "--foreground") < 0 ||
       append_copy (argv, "--exit-with-parent") < 0 ||
+      append_format (argv, "--threads=%d", NBDKIT_THREADS) < 0 ||
       (config->read_only && append_copy (argv, "--readonly") < 0) ||
       append_copy (argv, "--filter=exportname") < 0 ||
       append_copy (argv, "--filter=offset") < 0 ||
