@@ -46,13 +46,12 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "fuzz-worker.h"
 #include "monotonic-time.h"
 
 #define SLOW_CALL_MS 5000
 #define MAX_THREADS 64
-#define FDS_PER_THREAD 24
 #define NODE_RANGE 8            /* loop0..loop7 are attacked */
-#define PAGE 4096
 
 /* What a worker does, for the counters. */
 enum call_kind {
@@ -88,128 +87,6 @@ static uint64_t deadline_ms;
 static unsigned n_threads = 3, n_processes = 2;
 static unsigned long seed;
 
-/* A worker's state: its random generator, descriptors and pages. */
-struct worker {
-  uint64_t rng;
-  int fds[FDS_PER_THREAD];
-  bool is_other[FDS_PER_THREAD];  /* a node of --other: never a target */
-  char *pages;                  /* RW, RW, PROT_NONE, RO pages */
-  char *unmapped;               /* an address nothing is mapped at */
-  struct call_slot *slot;
-};
-
-/* xorshift64*: fast, and reproducible for a seed. */
-static uint64_t
-rnd (struct worker *w)
-{
-  w->rng ^= w->rng >> 12;
-  w->rng ^= w->rng << 25;
-  w->rng ^= w->rng >> 27;
-  return w->rng * 2685821657736338717ull;
-}
-
-/* A random number below N. */
-static unsigned
-below (struct worker *w, unsigned n)
-{
-  return rnd (w) % n;
-}
-
-/* Fill BUF with random bytes. */
-static void
-fill_random (struct worker *w, void *buf, size_t size)
-{
-  for (size_t i = 0; i < size; i += 8) {
-    uint64_t v = rnd (w);
-
-    memcpy ((char *) buf + i, &v, size - i < 8 ? size - i : 8);
-  }
-}
-
-/* Pointer kinds for ioctl arguments and I/O buffers.  Each returns a
- * pointer (or a small number disguised as one) for a call that may
- * read or write up to a page there.  A pointer into a mapping of a
- * bound loopN of the attacked instance belongs here once the daemon
- * no longer deadlocks on it (issue 10 item 1). */
-struct pointer_kind {
-  const char *name;
-  void *(*make) (struct worker *w);
-};
-
-static void *
-ptr_null (struct worker *w)
-{
-  (void) w;
-  return NULL;
-}
-
-static void *
-ptr_unmapped (struct worker *w)
-{
-  return w->unmapped;
-}
-
-/* Random contents in a writable page. */
-static void *
-ptr_random_struct (struct worker *w)
-{
-  fill_random (w, w->pages, PAGE);
-  return w->pages;
-}
-
-/* A read-only page: reads succeed, write-backs fault. */
-static void *
-ptr_read_only (struct worker *w)
-{
-  return w->pages + 3 * PAGE;
-}
-
-/* A struct whose first 16 bytes are readable and the rest is an
- * inaccessible page. */
-static void *
-ptr_straddling (struct worker *w)
-{
-  fill_random (w, w->pages + 2 * PAGE - 16, 16);
-  return w->pages + 2 * PAGE - 16;
-}
-
-/* A small number: an fd, a size or a flag word for ioctls taking an
- * integer argument. */
-static void *
-ptr_small_number (struct worker *w)
-{
-  static const uintptr_t numbers[] = { 0, 1, 2, 3, 512, 4096, 65536, ~0ul };
-
-  if (below (w, 2))
-    return (void *) (uintptr_t) w->fds[below (w, FDS_PER_THREAD)];
-  return (void *) numbers[below (w, sizeof numbers / sizeof numbers[0])];
-}
-
-/* A struct loop_config / loop_info64 with a plausible descriptor. */
-static void *
-ptr_plausible_config (struct worker *w)
-{
-  struct loop_config *c = (struct loop_config *) w->pages;
-
-  fill_random (w, c, sizeof *c);
-  c->fd = w->fds[below (w, FDS_PER_THREAD)];
-  c->block_size = below (w, 2) ? 512 : (uint32_t) rnd (w);
-  c->info.lo_offset = below (w, 2) ? 0 : rnd (w);
-  c->info.lo_sizelimit = below (w, 2) ? 0 : rnd (w);
-  c->info.lo_flags = (uint32_t) rnd (w);
-  return c;
-}
-
-static const struct pointer_kind pointer_kinds[] = {
-  { "null", ptr_null },
-  { "unmapped", ptr_unmapped },
-  { "random-struct", ptr_random_struct },
-  { "read-only", ptr_read_only },
-  { "straddling", ptr_straddling },
-  { "small-number", ptr_small_number },
-  { "plausible-config", ptr_plausible_config },
-};
-#define N_POINTER_KINDS (sizeof pointer_kinds / sizeof pointer_kinds[0])
 
 /* The ioctls tried; a random number is added at run time. */
 static const unsigned long ioctls[] = {
@@ -319,7 +196,7 @@ act (struct worker *w)
   if (action < 50) {
     unsigned long cmd = below (w, 8) == 0 ? (unsigned long) rnd (w)
       : ioctls[below (w, N_IOCTLS)];
-    void *arg = pointer_kinds[below (w, N_POINTER_KINDS)].make (w);
+    void *arg = pointer_kinds[below (w, n_pointer_kinds)].make (w);
 
     call_begin (w, CALL_IOCTL, cmd);
     r = ioctl (fd, cmd, arg);
@@ -345,7 +222,7 @@ act (struct worker *w)
     size_t size = sizes[below (w, sizeof sizes / sizeof sizes[0])];
     off_t offset = below (w, 2) ? (off_t) below (w, 1 << 14) * 4096
       : (off_t) (rnd (w) >> 1);
-    void *buf = pointer_kinds[below (w, N_POINTER_KINDS)].make (w);
+    void *buf = pointer_kinds[below (w, n_pointer_kinds)].make (w);
     void *big = NULL;
 
     /* A large transfer needs a real buffer half the time. */

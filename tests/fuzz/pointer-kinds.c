@@ -1,0 +1,84 @@
+/* loopfs-fuzz: the pointer kinds, the arguments and buffers the workers
+ * pass (see fuzz-worker.h). */
+
+#include <stdint.h>
+#include <linux/loop.h>
+
+#include "fuzz-worker.h"
+
+/* NULL. */
+static void *
+ptr_null (struct worker *w)
+{
+  (void) w;
+  return NULL;
+}
+
+/* An address where nothing is mapped. */
+static void *
+ptr_unmapped (struct worker *w)
+{
+  return w->unmapped;
+}
+
+/* Random contents in a writable page. */
+static void *
+ptr_random_struct (struct worker *w)
+{
+  fill_random (w, w->pages, PAGE);
+  return w->pages;
+}
+
+/* A read-only page: reads succeed, write-backs fault. */
+static void *
+ptr_read_only (struct worker *w)
+{
+  return w->pages + 3 * PAGE;
+}
+
+/* A struct whose first 16 bytes are readable and the rest is an
+ * inaccessible page. */
+static void *
+ptr_straddling (struct worker *w)
+{
+  fill_random (w, w->pages + 2 * PAGE - 16, 16);
+  return w->pages + 2 * PAGE - 16;
+}
+
+/* A small number: an fd, a size or a flag word for ioctls taking an
+ * integer argument. */
+static void *
+ptr_small_number (struct worker *w)
+{
+  static const uintptr_t numbers[] = { 0, 1, 2, 3, 512, 4096, 65536, ~0ul };
+
+  if (below (w, 2))
+    return (void *) (uintptr_t) w->fds[below (w, FDS_PER_THREAD)];
+  return (void *) numbers[below (w, sizeof numbers / sizeof numbers[0])];
+}
+
+/* A struct loop_config / loop_info64 with a plausible descriptor. */
+static void *
+ptr_plausible_config (struct worker *w)
+{
+  struct loop_config *c = (struct loop_config *) w->pages;
+
+  fill_random (w, c, sizeof *c);
+  c->fd = w->fds[below (w, FDS_PER_THREAD)];
+  c->block_size = below (w, 2) ? 512 : (uint32_t) rnd (w);
+  c->info.lo_offset = below (w, 2) ? 0 : rnd (w);
+  c->info.lo_sizelimit = below (w, 2) ? 0 : rnd (w);
+  c->info.lo_flags = (uint32_t) rnd (w);
+  return c;
+}
+
+const struct pointer_kind pointer_kinds[] = {
+  { "null", ptr_null },
+  { "unmapped", ptr_unmapped },
+  { "random-struct", ptr_random_struct },
+  { "read-only", ptr_read_only },
+  { "straddling", ptr_straddling },
+  { "small-number", ptr_small_number },
+  { "plausible-config", ptr_plausible_config },
+};
+const size_t n_pointer_kinds = sizeof pointer_kinds / sizeof pointer_kinds[0];
