@@ -362,24 +362,24 @@ open_rewritten (const struct caller_lookup *cl,
 {
   int last = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
   CLEANUP_CLOSE int own = -1;
-  const char *rest = path + own_len;
-  int fd;
+  bool more = own_len > 0 && path[own_len] == '/';
+  int fd, r;
 
   if (own_len == 0) {
     fd = openat (AT_FDCWD, path, last);
     return fd < 0 ? -errno : fd;
   }
   path[own_len] = '\0';
-  if (set_caps (cl->own.caps) < 0 || set_creds (&cl->own) < 0)
-    return -EPERM;
-  own = openat (AT_FDCWD, path, *rest ? O_PATH | O_CLOEXEC : last);
+  if ((r = set_caps (cl->own.caps)) < 0 || (r = set_creds (&cl->own)) < 0)
+    return r;
+  own = openat (AT_FDCWD, path, more ? O_PATH | O_CLOEXEC : last);
   if (own < 0)
     return -errno;
-  if (set_creds (creds) < 0)
-    return -EPERM;
-  if (*rest == '\0')
+  if ((r = set_creds (creds)) < 0)
+    return r;
+  if (!more)
     return TAKE_FD (own);
-  fd = openat (own, rest + 1, last);
+  fd = openat (own, path + own_len + 1, last);
   return fd < 0 ? -errno : fd;
 }
 
@@ -428,12 +428,12 @@ caller_lookup_open (struct caller_lookup *cl, pid_t pid, int dirfd,
     goto out;
 
   if (fchdir (root) < 0 || chroot (".") < 0 ||
-      (base >= 0 && fchdir (base) < 0) || set_creds (&creds) < 0) {
+      (base >= 0 && fchdir (base) < 0))
     r = -errno;
-    restore_own (cl);
-    goto out;
-  }
-  r = rewrite_self (path, nofollow, &ids, rewritten, &own_len);
+  else
+    r = set_creds (&creds);
+  if (r == 0)
+    r = rewrite_self (path, nofollow, &ids, rewritten, &own_len);
   if (r == 0)
     r = open_rewritten (cl, &creds, rewritten, own_len, nofollow);
   restore_own (cl);
