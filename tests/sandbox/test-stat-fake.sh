@@ -6,7 +6,9 @@
 # agree.  The cases: lookups that leave a chroot by "../.." or through
 # an absolute symlink (ENOENT), a directory the caller may not search
 # (EACCES), and the magic links /proc/self/fd/N and /dev/fd/N of an
-# open node (block device), besides lstat of them and plain stat/fstat.
+# open node (block device) or of an open directory with the node in it
+# (a block device, or EACCES when the caller may not search it),
+# besides lstat of them and plain stat/fstat.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
@@ -59,6 +61,8 @@ up=../../../../../../../../..
   "$probe" --open "5=$d/open/node" fd:5 /proc/self/fd/5 /dev/fd/5 \
     /proc/thread-self/fd/5 l:/proc/self/fd/5 l:/dev/fd/5
   "$probe" --open "5=$d/open/node" --uid 65534 /proc/self/fd/5 /dev/fd/5
+  "$probe" --open "6=$d/open" --open "7=$d/closed" --uid 65534 \
+    /proc/self/fd/6/node /dev/fd/6/node /proc/self/fd/7/node
   cd "$d/open" && "$probe" node ../closed/node
 } | sed "s|$d|D|g"
 SCRIPT
