@@ -19,7 +19,7 @@ struct worker {
   int fds[FDS_PER_THREAD];
   bool is_other[FDS_PER_THREAD];  /* a node of --other: never a target */
   char *pages;                  /* RW, RW, PROT_NONE, RO pages */
-  char *unmapped;               /* an address nothing is mapped at */
+  char *unmapped;               /* a PROT_NONE page, never reused */
   struct call_slot *slot;
 };
 

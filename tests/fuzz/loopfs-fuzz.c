@@ -310,7 +310,6 @@ worker_init (struct worker *w, unsigned index)
                       -1, 0);
   if (w->pages == MAP_FAILED || w->unmapped == MAP_FAILED)
     return -1;
-  munmap (w->unmapped, PAGE);
   if (mprotect (w->pages + 2 * PAGE, PAGE, PROT_NONE) < 0 ||
       mprotect (w->pages + 3 * PAGE, PAGE, PROT_READ) < 0)
     return -1;

@@ -14,11 +14,21 @@ ptr_null (struct worker *w)
   return NULL;
 }
 
-/* An address where nothing is mapped. */
+/* An address of ours where nothing can be read or written (a PROT_NONE
+ * reservation, so that no later mapping of ours, such as the sanitizer
+ * allocator's, can land there and be overwritten by a read). */
 static void *
 ptr_unmapped (struct worker *w)
 {
   return w->unmapped;
+}
+
+/* An address in the kernel's half, never a user mapping. */
+static void *
+ptr_kernel_address (struct worker *w)
+{
+  (void) w;
+  return (void *) 0xffff888000000000ul;
 }
 
 /* Random contents in a writable page. */
@@ -75,6 +85,7 @@ ptr_plausible_config (struct worker *w)
 const struct pointer_kind pointer_kinds[] = {
   { "null", ptr_null },
   { "unmapped", ptr_unmapped },
+  { "kernel-address", ptr_kernel_address },
   { "random-struct", ptr_random_struct },
   { "read-only", ptr_read_only },
   { "straddling", ptr_straddling },
