@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "caller-lookup.h"
@@ -338,26 +339,56 @@ rewrite_self (const char *path, bool nofollow, const struct caller_ids *ids,
 }
 
 /* Leave the caller's context: our capabilities first (changing the
- * rest needs them), then our credentials, root and directory.  This
- * thread must never go on with a caller's root or credentials, so a
- * failure here (which needs a kernel that forgot what we had) ends
- * the process. */
+ * rest needs them) and our credentials if AS_CALLER, our root if
+ * CHROOTED, and our directory.  This thread must never go on with a
+ * caller's root or credentials, so a failure here (which needs a kernel
+ * that forgot what we had) ends the process. */
 static void
-restore_own (const struct caller_lookup *cl)
+restore_own (const struct caller_lookup *cl, bool chrooted, bool as_caller)
 {
-  if (set_caps (cl->own.caps) < 0 || set_creds (&cl->own) < 0 ||
-      fchdir (cl->root) < 0 || chroot (".") < 0 || fchdir (cl->cwd) < 0) {
+  if ((as_caller && (set_caps (cl->own.caps) < 0 ||
+                     set_creds (&cl->own) < 0)) ||
+      (chrooted && (fchdir (cl->root) < 0 || chroot (".") < 0)) ||
+      fchdir (cl->cwd) < 0) {
     error ("exec: stat fake: cannot restore its own credentials: %m");
     abort ();
   }
 }
 
-/* In the caller's root and with its credentials: open PATH, of which
- * the first OWN_LEN bytes (a descriptor of the caller's own, see
- * own_fd_prefix) are opened with ours. */
+/* Whether descriptors A and B name the same place: the same mount and
+ * the same inode (a bind mount of a directory has the same inode under
+ * other mounts). */
+static bool
+same_place (int a, int b)
+{
+  struct statx x, y;
+  unsigned want = STATX_INO | STATX_MNT_ID;
+
+  return statx (a, "", AT_EMPTY_PATH, want, &x) == 0 &&
+    statx (b, "", AT_EMPTY_PATH, want, &y) == 0 &&
+    (x.stx_mask & y.stx_mask & want) == want &&
+    x.stx_mnt_id == y.stx_mnt_id && x.stx_ino == y.stx_ino &&
+    x.stx_dev_major == y.stx_dev_major && x.stx_dev_minor == y.stx_dev_minor;
+}
+
+/* Whether a lookup with credentials A is one with B. */
+static bool
+same_creds (const struct lookup_creds *a, const struct lookup_creds *b)
+{
+  return a->fsuid == b->fsuid && a->fsgid == b->fsgid &&
+    a->n_groups == b->n_groups &&
+    memcmp (a->groups, b->groups, a->n_groups * sizeof *a->groups) == 0 &&
+    a->caps[0].effective == b->caps[0].effective &&
+    a->caps[1].effective == b->caps[1].effective;
+}
+
+/* In the caller's root and with its credentials (ours unless
+ * AS_CALLER): open PATH, of which the first OWN_LEN bytes (a
+ * descriptor of the caller's own, see own_fd_prefix) are opened with
+ * ours. */
 static int
 open_rewritten (const struct caller_lookup *cl,
-                const struct lookup_creds *creds, char *path,
+                const struct lookup_creds *creds, bool as_caller, char *path,
                 size_t own_len, bool nofollow)
 {
   int last = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
@@ -370,12 +401,13 @@ open_rewritten (const struct caller_lookup *cl,
     return fd < 0 ? -errno : fd;
   }
   path[own_len] = '\0';
-  if ((r = set_caps (cl->own.caps)) < 0 || (r = set_creds (&cl->own)) < 0)
+  if (as_caller &&
+      ((r = set_caps (cl->own.caps)) < 0 || (r = set_creds (&cl->own)) < 0))
     return r;
   own = openat (AT_FDCWD, path, more ? O_PATH | O_CLOEXEC : last);
   if (own < 0)
     return -errno;
-  if ((r = set_creds (creds)) < 0)
+  if (as_caller && (r = set_creds (creds)) < 0)
     return r;
   if (!more)
     return TAKE_FD (own);
@@ -404,6 +436,7 @@ caller_lookup_open (struct caller_lookup *cl, pid_t pid, int dirfd,
   struct caller_ids ids = { 0 };
   CLEANUP_CLOSE int root = -1, base = -1;
   char fd_name[32], rewritten[PATH_MAX];
+  bool chrooted = false, as_caller = false;
   size_t own_len;
   int r;
 
@@ -427,16 +460,25 @@ caller_lookup_open (struct caller_lookup *cl, pid_t pid, int dirfd,
   if (r < 0)
     goto out;
 
-  if (fchdir (root) < 0 || chroot (".") < 0 ||
-      (base >= 0 && fchdir (base) < 0))
+  /* Most calls come from a caller with our root and credentials (root
+   * in the sandbox's mount namespace): then only the directory
+   * changes. */
+  if (!same_place (root, cl->root)) {
+    chrooted = true;
+    if (fchdir (root) < 0 || chroot (".") < 0)
+      r = -errno;
+  }
+  if (r == 0 && base >= 0 && fchdir (base) < 0)
     r = -errno;
-  else
+  if (r == 0 && !same_creds (&creds, &cl->own)) {
+    as_caller = true;
     r = set_creds (&creds);
+  }
   if (r == 0)
     r = rewrite_self (path, nofollow, &ids, rewritten, &own_len);
   if (r == 0)
-    r = open_rewritten (cl, &creds, rewritten, own_len, nofollow);
-  restore_own (cl);
+    r = open_rewritten (cl, &creds, as_caller, rewritten, own_len, nofollow);
+  restore_own (cl, chrooted, as_caller);
 
  out:
   free (creds.groups);
