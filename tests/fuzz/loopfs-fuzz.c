@@ -82,6 +82,7 @@ struct call_slot {
 struct shared {
   _Atomic uint64_t calls[N_CALL_KINDS];
   _Atomic uint64_t failed[N_CALL_KINDS];
+  _Atomic uint64_t binds;       /* LOOP_SET_FD / LOOP_CONFIGURE that worked */
   _Atomic bool stop;
   struct call_slot slots[MAX_THREADS * 8];
 };
@@ -190,6 +191,56 @@ random_target (struct worker *w)
   return w->is_other[i] ? -1 : w->fds[i];
 }
 
+/* Bind a random device of the instance with a valid LOOP_CONFIGURE
+ * (random offset, size limit, block size and flags) and keep its
+ * descriptor in a random slot, so that the other actions meet bound
+ * devices too: random arguments alone almost never bind one. */
+static void
+bind_random (struct worker *w)
+{
+  static const uint32_t flags[] = {
+    0, LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR, LO_FLAGS_PARTSCAN,
+    LO_FLAGS_DIRECT_IO,
+  };
+  static const uint32_t block_sizes[] = { 0, 512, 1024, 4096 };
+  struct loop_config config = { 0 };
+  unsigned n = below (w, NODE_RANGE), slot = below (w, FDS_PER_THREAD);
+  char path[4096];
+  int ctl, fd, backing_fd;
+  long r;
+
+  snprintf (path, sizeof path, "%s/loop-control", instance);
+  if ((ctl = open (path, O_RDWR | O_CLOEXEC)) >= 0) {
+    ioctl (ctl, LOOP_CTL_ADD, (long) n);
+    close (ctl);
+  }
+  snprintf (path, sizeof path, "%s/loop%u", instance, n);
+  fd = open (path, O_RDWR | O_CLOEXEC);
+  backing_fd = open (backing, O_RDWR | O_CLOEXEC);
+  config.fd = backing_fd;
+  config.block_size = block_sizes[below (w, 4)];
+  config.info.lo_offset = below (w, 2) ? 0 : below (w, 64) * 4096;
+  config.info.lo_sizelimit = below (w, 2) ? 0 : below (w, 256) * 4096;
+  config.info.lo_flags = flags[below (w, 5)];
+  call_begin (w, CALL_IOCTL, LOOP_CONFIGURE);
+  r = ioctl (fd, LOOP_CONFIGURE, &config);
+  call_end (w, CALL_IOCTL, r);
+  if (r == 0)
+    atomic_fetch_add (&shared->binds, 1);
+  else if (errno == EBUSY) {
+    /* Bound already: unbind it, for the next bind's sake. */
+    call_begin (w, CALL_IOCTL, LOOP_CLR_FD);
+    r = ioctl (fd, LOOP_CLR_FD, 0);
+    call_end (w, CALL_IOCTL, r);
+  }
+  if (backing_fd >= 0)
+    close (backing_fd);
+  if (w->fds[slot] >= 0)
+    close (w->fds[slot]);
+  w->fds[slot] = fd;
+  w->is_other[slot] = false;
+}
+
 /* One random action. */
 static void
 act (struct worker *w)
@@ -199,7 +250,9 @@ act (struct worker *w)
   char path[4096];
   long r;
 
-  if (action < 50) {
+  if (action < 5)
+    bind_random (w);
+  else if (action < 50) {
     unsigned long cmd = below (w, 8) == 0 ? (unsigned long) rnd (w)
       : ioctls[below (w, N_IOCTLS)];
     void *arg = pointer_kinds[below (w, n_pointer_kinds)].make (w);
@@ -207,6 +260,9 @@ act (struct worker *w)
     call_begin (w, CALL_IOCTL, cmd);
     r = syscall (SYS_ioctl, fd, cmd, arg);
     call_end (w, CALL_IOCTL, r);
+    /* Whether the bound-device paths were reached at all. */
+    if (r == 0 && (cmd == LOOP_SET_FD || cmd == LOOP_CONFIGURE))
+      atomic_fetch_add (&shared->binds, 1);
   }
   else if (action < 65) {
     unsigned i = below (w, FDS_PER_THREAD);
@@ -562,6 +618,8 @@ main (int argc, char *argv[])
     printf ("%-12s %10" PRIu64 " calls, %10" PRIu64 " failed\n",
             call_names[k], atomic_load (&shared->calls[k]),
             atomic_load (&shared->failed[k]));
+  printf ("%-12s %10" PRIu64 " (LOOP_SET_FD and LOOP_CONFIGURE that "
+          "bound a device)\n", "binds", atomic_load (&shared->binds));
   printf ("loopfs-fuzz: %d finding%s (seed %lu)\n", findings,
           findings == 1 ? "" : "s", seed);
   return findings ? 1 : 0;
