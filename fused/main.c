@@ -59,7 +59,7 @@ usage (FILE *f)
 "  -f, --foreground   stay in the foreground\n"
 "  -o OPT,...         mount options:\n"
 "       max=N             at most N devices in this instance (default %u)\n"
-"       connections=N     NBD connections per bound device, 1-16 (default 4)\n"
+"       connections=N     NBD connections per bound device, 1-16 (default 2)\n"
 "       allow_other       let every user reach the nodes (modes still apply)\n"
 "       nbd=auto|on|off   also attach bound devices as kernel /dev/nbdX\n"
 "                         (auto: when the kernel has nbd and we may; default)\n"

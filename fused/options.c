@@ -24,7 +24,7 @@ options_init (struct options *opts)
 {
   *opts = (struct options) {
     .max_devices = OPTIONS_MAX_DEVICES_LIMIT,
-    .connections = 4,
+    .connections = 2,
   };
 }
 

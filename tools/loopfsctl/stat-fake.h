@@ -5,15 +5,18 @@
  * files.  COMMAND therefore runs under a seccomp filter that hands
  * every stat-family call (stat, lstat, fstat, newfstatat, statx) to
  * loopfsctl as a user notification.  loopfsctl repeats the lookup the
- * caller asked for through /proc/PID/{root,cwd,fd} and, only when it
+ * caller asked for as the caller would make it (caller-lookup.h: its
+ * root, directory, credentials and /proc/self) and, only when it
  * lands on a node of the sandbox's instance, answers with that node's
  * real attributes made to look like a kernel loop device's (S_IFBLK
  * 7:N for loopN, S_IFCHR 10:237 for loop-control, size 0); every other
  * call goes on to the kernel unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE),
  * so a lookup loopfsctl gets wrong can only ever fall back to the truth.
  *
- * The same filter refuses mknod and mknodat of block devices (EPERM),
- * so that root in the sandbox cannot make a node for a host loop device.
+ * The same filter refuses mknod and mknodat of block devices and of
+ * the character device 10:237 (EPERM), so that root in the sandbox
+ * cannot make a node for a host loop device or the host's
+ * loop-control.
  */
 #ifndef LOOPFSCTL_STAT_FAKE_H
 #define LOOPFSCTL_STAT_FAKE_H
