@@ -389,6 +389,10 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
   struct stat st;
   dev_t rdev;
 
+  /* decode_call knows the x86_64 numbers only; an OCI profile's rules
+   * also send i386 and x32 calls here, which run unchanged. */
+  if (req->data.arch != AUDIT_ARCH_X86_64 || (req->data.nr & X32_BIT))
+    return 1;
   decode_call (req, &call);
   if (call.path == 0)
     path[0] = '\0';
@@ -463,7 +467,8 @@ serve (void *arg)
   CLEANUP_FREE struct seccomp_notif_resp *resp = NULL;
   struct pollfd fds[2];
 
-  sf->listener = receive_listener (sf);
+  if (sf->listener < 0)
+    sf->listener = receive_listener (sf);
   if (sf->listener < 0)
     return NULL;
   if (seccomp (SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
@@ -497,35 +502,38 @@ serve (void *arg)
   return NULL;
 }
 
-int
-stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+/* Make a stat_fake for INSTANCE that gets its listener from SOCKET
+ * (or -1) or already has LISTENER (or -1), and start its thread.  Takes
+ * ownership of both descriptors. */
+static int
+start (int socket, int listener, const char *instance, struct stat_fake **out)
 {
   struct stat_fake *sf;
   struct stat st;
   int r;
 
   if (stat (instance, &st) < 0) {
-    error ("exec: %s: %m", instance);
-    close (socket);
-    return -errno;
+    r = -errno;
+    error ("%s: %m", instance);
+    goto fail_fds;
   }
   sf = calloc (1, sizeof *sf);
   if (sf == NULL) {
-    close (socket);
-    return -ENOMEM;
+    r = -ENOMEM;
+    goto fail_fds;
   }
   sf->socket = socket;
-  sf->listener = -1;
+  sf->listener = listener;
   sf->instance_dev = st.st_dev;
   sf->stop = eventfd (0, EFD_CLOEXEC);
   if (sf->stop < 0) {
     r = -errno;
-    error ("exec: eventfd: %m");
+    error ("eventfd: %m");
     goto fail;
   }
   r = -pthread_create (&sf->thread, NULL, serve, sf);
   if (r < 0) {
-    error ("exec: pthread_create: %s", strerror (-r));
+    error ("pthread_create: %s", strerror (-r));
     goto fail;
   }
   *out = sf;
@@ -534,9 +542,25 @@ stat_fake_start (int socket, const char *instance, struct stat_fake **out)
  fail:
   if (sf->stop >= 0)
     close (sf->stop);
-  close (socket);
   free (sf);
+ fail_fds:
+  if (socket >= 0)
+    close (socket);
+  if (listener >= 0)
+    close (listener);
   return r;
+}
+
+int
+stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+{
+  return start (socket, -1, instance, out);
+}
+
+int
+stat_fake_serve (int listener, const char *instance, struct stat_fake **out)
+{
+  return start (-1, listener, instance, out);
 }
 
 void
@@ -552,6 +576,7 @@ stat_fake_stop (struct stat_fake *sf)
   if (sf->listener >= 0)
     close (sf->listener);
   close (sf->stop);
-  close (sf->socket);
+  if (sf->socket >= 0)
+    close (sf->socket);
   free (sf);
 }

@@ -31,6 +31,13 @@ int stat_fake_install (int socket);
 int stat_fake_start (int socket, const char *instance,
                      struct stat_fake **out);
 
+/* For a listener received by other means (loopfs-oci's supervisor gets
+ * it from the OCI runtime): start a thread that answers the
+ * notifications of LISTENER (taking ownership of it) for the instance
+ * mounted at INSTANCE.  Returns 0 or -errno after a message. */
+int stat_fake_serve (int listener, const char *instance,
+                     struct stat_fake **out);
+
 /* Stop answering (once COMMAND and its descendants are gone) and free
  * SF; NULL is allowed. */
 void stat_fake_stop (struct stat_fake *sf);

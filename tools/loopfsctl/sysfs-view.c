@@ -26,7 +26,6 @@
 
 #define SYS_BLOCK "/sys/block"
 #define SYS_DEV_BLOCK "/sys/dev/block"
-#define DEV_BLOCK_NAME ".dev-block"
 
 #define ROOT_INO FUSE_ROOT_ID
 #define DEV_BLOCK_INO 2
@@ -293,7 +292,7 @@ view_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
   struct device_status st;
   int number, index, i;
 
-  if (parent == ROOT_INO && strcmp (name, DEV_BLOCK_NAME) == 0) {
+  if (parent == ROOT_INO && strcmp (name, SYSFS_VIEW_DEV_BLOCK) == 0) {
     reply_entry (req, DEV_BLOCK_INO, 0);
     return;
   }
@@ -497,14 +496,15 @@ serve (void *arg)
   return NULL;
 }
 
-int
-sysfs_view_mount (const char *instance, struct sysfs_view **out)
+/* Mount a view of the instance at INSTANCE on MOUNTPOINT with the FUSE
+ * options OPTIONS and serve it from a thread; *OUT is set (for
+ * sysfs_view_unmount) as soon as the mount exists. */
+static int
+view_start (const char *instance, const char *mountpoint, const char *options,
+            struct sysfs_view **out)
 {
   char *argv[] = {
-    (char *) "loopfsctl",
-    (char *) "-o",
-    (char *) "ro,allow_other,fsname=loopfs-sysfs,subtype=loopfs-sysfs",
-    NULL,
+    (char *) "loopfsctl", (char *) "-o", (char *) options, NULL,
   };
   struct fuse_args args = FUSE_ARGS_INIT (3, argv);
   struct sysfs_view *sv;
@@ -521,8 +521,8 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
     free (sv);
     return -EIO;
   }
-  if (fuse_session_mount (sv->se, SYS_BLOCK) != 0) {
-    error ("exec: mounting the sysfs view on %s failed", SYS_BLOCK);
+  if (fuse_session_mount (sv->se, mountpoint) != 0) {
+    error ("exec: mounting the sysfs view on %s failed", mountpoint);
     fuse_session_destroy (sv->se);
     free (sv);
     return -EIO;
@@ -534,13 +534,38 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
     return r;
   }
   sv->thread_started = true;
-  if (mount (SYS_BLOCK "/" DEV_BLOCK_NAME, SYS_DEV_BLOCK, NULL, MS_BIND,
+  return 0;
+}
+
+int
+sysfs_view_mount (const char *instance, struct sysfs_view **out)
+{
+  struct sysfs_view *sv = NULL;
+  int r;
+
+  r = view_start (instance, SYS_BLOCK,
+                  "ro,allow_other,fsname=loopfs-sysfs,subtype=loopfs-sysfs",
+                  &sv);
+  *out = sv;
+  if (r < 0)
+    return r;
+  if (mount (SYS_BLOCK "/" SYSFS_VIEW_DEV_BLOCK, SYS_DEV_BLOCK, NULL, MS_BIND,
              NULL) < 0) {
     error ("exec: binding the sysfs view over %s: %m", SYS_DEV_BLOCK);
     return -errno;
   }
   sv->dev_block_bound = true;
   return 0;
+}
+
+int
+sysfs_view_mount_at (const char *instance, const char *dir,
+                     struct sysfs_view **out)
+{
+  /* auto_unmount: nothing stays mounted on the host if we are killed. */
+  return view_start (instance, dir,
+                     "ro,allow_other,auto_unmount,fsname=loopfs-sysfs,"
+                     "subtype=loopfs-sysfs", out);
 }
 
 void
