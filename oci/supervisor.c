@@ -229,9 +229,12 @@ parse_state (const char *json, int *index, pid_t *init)
 }
 
 /* Receive one message of the runtime on CONN: its descriptors into FDS
- * (*N_FDS of them) and the state JSON, read to the end, into BUF. */
+ * (*N_FDS of them), and from the state JSON that comes with them (read
+ * until it is complete: runc keeps the connection open), the listener's
+ * index and the container's init (see parse_state). */
 static int
-receive_state (int conn, char *buf, size_t size, int *fds, int *n_fds)
+receive_state (int conn, char *buf, size_t size, int *fds, int *n_fds,
+               int *index, pid_t *init)
 {
   union {
     char buf[CMSG_SPACE (FDS_MAX * sizeof (int))];
@@ -256,14 +259,16 @@ receive_state (int conn, char *buf, size_t size, int *fds, int *n_fds)
       *n_fds = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
       memcpy (fds, CMSG_DATA (cmsg), *n_fds * sizeof (int));
     }
-  /* The runtime closes the connection after the message. */
-  for (got = n; n > 0 && got < size - 1; got += n) {
-    if (poll (&pfd, 1, 5000) <= 0)
+  for (got = n; ; got += n) {
+    buf[got] = '\0';
+    if (parse_state (buf, index, init) == 0)
+      return 0;
+    if (n <= 0 || got >= size - 1 || poll (&pfd, 1, 5000) <= 0)
       break;
     n = read (conn, buf + got, size - 1 - got);
   }
-  buf[got] = '\0';
-  return 0;
+  error ("the runtime's message has no seccompFd or no pid: %s", buf);
+  return -EINVAL;
 }
 
 /* Take one connection of the runtime: serve the listener it sends, and
@@ -274,15 +279,13 @@ accept_runtime (struct supervisor *s)
   CLEANUP_FREE char *buf = malloc (STATE_MAX);
   CLEANUP_CLOSE int conn = accept4 (s->server, NULL, NULL, SOCK_CLOEXEC);
   struct stat_fake **fakes;
-  int fds[FDS_MAX], n_fds = 0, index, i, listener = -1;
+  int fds[FDS_MAX], n_fds = 0, index = -1, i, listener = -1;
   pid_t init = 0;
 
-  if (conn < 0 || buf == NULL
-      || receive_state (conn, buf, STATE_MAX, fds, &n_fds) < 0)
+  if (conn < 0 || buf == NULL)
     return;
-  if (parse_state (buf, &index, &init) < 0 || index >= n_fds)
-    error ("the runtime's message has no seccompFd or no pid: %s", buf);
-  else
+  if (receive_state (conn, buf, STATE_MAX, fds, &n_fds, &index, &init) == 0
+      && index < n_fds)
     listener = fds[index];
   for (i = 0; i < n_fds; i++)
     if (fds[i] != listener)
