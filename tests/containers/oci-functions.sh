@@ -35,6 +35,12 @@ ctr_name ()
   echo "loopfs-test-$$-$1"
 }
 
+# podman rm -f of container NAME, quietly (a cleanup).
+oci_remove ()
+{
+  podman rm -f -t 0 "$1" >/dev/null 2>&1
+}
+
 # podman run of this test's container WHAT through loopfs-oci with the
 # options this machine needs (see README, Containers), loopfs enabled
 # unless the arguments say otherwise; removed at exit.
@@ -43,7 +49,7 @@ oci_run ()
   local name
   name=$(ctr_name "$1")
   shift
-  cleanup_fn podman rm -f -t 0 "$name" >/dev/null 2>&1
+  cleanup_fn oci_remove "$name"
   podman run --name "$name" --runtime "$LOOPFS_OCI" \
     --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none \
     --annotation io.loopfs.enable=true "$@"

@@ -13,8 +13,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
@@ -39,6 +43,7 @@
 struct sysfs_view {
   const char *instance;
   struct fuse_session *se;
+  int stop;                 /* eventfd: stop the thread */
   pthread_t thread;
   bool thread_started;
   bool dev_block_bound;
@@ -486,13 +491,37 @@ static const struct fuse_lowlevel_ops view_ops = {
   .readdir = view_readdir,
 };
 
-/* The thread serving the view until it is unmounted. */
+/* The thread serving the view until it is unmounted or told to stop.
+ * Not fuse_session_loop: a bind of the view in a namespace that
+ * outlives us (a running container's /sys/block) keeps the connection
+ * open after our unmount, and the loop's read would never return. */
 static void *
 serve (void *arg)
 {
   struct sysfs_view *sv = arg;
+  struct fuse_buf buf = { .mem = NULL };
+  struct pollfd fds[2] = {
+    { .fd = fuse_session_fd (sv->se), .events = POLLIN },
+    { .fd = sv->stop, .events = POLLIN },
+  };
+  int r;
 
-  fuse_session_loop (sv->se);
+  while (!fuse_session_exited (sv->se)) {
+    if (poll (fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (fds[1].revents || (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
+      break;
+    r = fuse_session_receive_buf (sv->se, &buf);
+    if (r == -EINTR || r == -EAGAIN)
+      continue;
+    if (r <= 0)
+      break;
+    fuse_session_process_buf (sv->se, &buf);
+  }
+  free (buf.mem);
   return NULL;
 }
 
@@ -514,16 +543,24 @@ view_start (const char *instance, const char *mountpoint, const char *options,
   if (sv == NULL)
     return -ENOMEM;
   sv->instance = instance;
+  sv->stop = eventfd (0, EFD_CLOEXEC);
+  if (sv->stop < 0) {
+    error ("exec: eventfd: %m");
+    free (sv);
+    return -EIO;
+  }
   sv->se = fuse_session_new (&args, &view_ops, sizeof view_ops, sv);
   fuse_opt_free_args (&args);
   if (sv->se == NULL) {
     error ("exec: the sysfs view: fuse_session_new failed");
+    close (sv->stop);
     free (sv);
     return -EIO;
   }
   if (fuse_session_mount (sv->se, mountpoint) != 0) {
     error ("exec: mounting the sysfs view on %s failed", mountpoint);
     fuse_session_destroy (sv->se);
+    close (sv->stop);
     free (sv);
     return -EIO;
   }
@@ -571,15 +608,20 @@ sysfs_view_mount_at (const char *instance, const char *dir,
 void
 sysfs_view_unmount (struct sysfs_view *sv)
 {
+  uint64_t one = 1;
+
   if (sv == NULL)
     return;
   if (sv->dev_block_bound && umount2 (SYS_DEV_BLOCK, MNT_DETACH) < 0)
     error ("exec: unmounting %s: %m", SYS_DEV_BLOCK);
-  /* The last unmount ends the connection, and with it the loop. */
   fuse_session_exit (sv->se);
   fuse_session_unmount (sv->se);
-  if (sv->thread_started)
+  if (sv->thread_started) {
+    if (write (sv->stop, &one, sizeof one) < 0)
+      error ("exec: stopping the sysfs view: %m");
     pthread_join (sv->thread, NULL);
+  }
   fuse_session_destroy (sv->se);
+  close (sv->stop);
   free (sv);
 }
