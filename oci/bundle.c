@@ -51,7 +51,7 @@ bundle_load (const char *bundle, struct json_object **config)
   *config = json_object_from_file (path);
   if (*config == NULL || !json_object_is_type (*config, json_type_object)) {
     error ("%s: not a valid OCI config (%s)", path,
-           *config ? "not a JSON object" : json_util_get_last_err ());
+           *config ? "not a JSON object" : "not valid JSON");
     json_object_put (*config);
     *config = NULL;
     return -EINVAL;
