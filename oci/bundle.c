@@ -78,11 +78,37 @@ parse_max (const char *value, unsigned *max)
   return 0;
 }
 
+/* The host id that MAPPINGS (linux.uidMappings or gidMappings) give
+ * the container's id 0, or -1 when none does. */
+static long long
+host_id_of_root (struct json_object *mappings)
+{
+  struct json_object *m, *container, *host;
+  size_t i;
+
+  if (mappings == NULL || !json_object_is_type (mappings, json_type_array))
+    return -1;
+  for (i = 0; i < json_object_array_length (mappings); i++) {
+    m = json_object_array_get_idx (mappings, i);
+    if (json_object_object_get_ex (m, "containerID", &container)
+        && json_object_object_get_ex (m, "hostID", &host)
+        && json_object_get_int64 (container) == 0)
+      return json_object_get_int64 (host);
+  }
+  return -1;
+}
+
 int
 bundle_request (struct json_object *config, struct loopfs_request *req)
 {
-  struct json_object *annotations;
+  struct json_object *annotations, *linux_, *uids = NULL, *gids = NULL;
 
+  if (json_object_object_get_ex (config, "linux", &linux_)) {
+    json_object_object_get_ex (linux_, "uidMappings", &uids);
+    json_object_object_get_ex (linux_, "gidMappings", &gids);
+  }
+  req->uid = host_id_of_root (uids);
+  req->gid = host_id_of_root (gids);
   if (!json_object_object_get_ex (config, "annotations", &annotations))
     return 0;
   if (!json_object_is_type (annotations, json_type_object)) {
@@ -149,12 +175,20 @@ string_array (const char *const *s)
 }
 
 /* Append a bind mount of host path SOURCE on DESTINATION to MOUNTS,
- * replacing one there from an earlier edit. */
+ * replacing one there from an earlier edit.  The flags repeat those of
+ * the mounts on the host (nosuid, nodev, and ro for the sysfs view,
+ * RO): in a user namespace they are locked, and runc's remount of the
+ * bind fails with EPERM if it would clear one. */
 static void
 add_bind (struct json_object *mounts, const char *source,
-          const char *destination)
+          const char *destination, bool ro)
 {
-  static const char *const options[] = { "bind", "nosuid", NULL };
+  static const char *const options[] = {
+    "bind", "nosuid", "nodev", "ro", NULL,
+  };
+  static const char *const rw_options[] = {
+    "bind", "nosuid", "nodev", NULL,
+  };
   struct json_object *m, *dest;
   size_t i;
 
@@ -169,7 +203,8 @@ add_bind (struct json_object *mounts, const char *source,
                           json_object_new_string (destination));
   json_object_object_add (m, "type", json_object_new_string ("bind"));
   json_object_object_add (m, "source", json_object_new_string (source));
-  json_object_object_add (m, "options", string_array (options));
+  json_object_object_add (m, "options",
+                          string_array (ro ? options : rw_options));
   json_object_array_add (mounts, m);
 }
 
@@ -331,10 +366,10 @@ bundle_edit (struct json_object *config, const struct loopfs_paths *paths)
   if (asprintf (&control, "%s/loop-control", paths->instance) < 0
       || asprintf (&dev_block, "%s/" SYSFS_VIEW_DEV_BLOCK, paths->sysfs) < 0)
     return -ENOMEM;
-  add_bind (mounts, paths->instance, CONTAINER_INSTANCE);
-  add_bind (mounts, control, "/dev/loop-control");
-  add_bind (mounts, paths->sysfs, "/sys/block");
-  add_bind (mounts, dev_block, "/sys/dev/block");
+  add_bind (mounts, paths->instance, CONTAINER_INSTANCE, false);
+  add_bind (mounts, control, "/dev/loop-control", false);
+  add_bind (mounts, paths->sysfs, "/sys/block", true);
+  add_bind (mounts, dev_block, "/sys/dev/block", true);
   unmask (linux_, "/sys/block");
   unmask (linux_, "/sys/dev/block");
   return edit_seccomp (linux_, paths->listener);

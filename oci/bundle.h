@@ -19,6 +19,8 @@ struct json_object;
 struct loopfs_request {
   bool enable;              /* io.loopfs.enable (or "always" configured) */
   unsigned max;             /* io.loopfs.max, 0 for none */
+  long long uid, gid;       /* the container's root as the host sees it
+                               (its user namespace mapping), or -1 */
 };
 
 /* Where the supervisor serves the container, on the host. */
@@ -32,8 +34,9 @@ struct loopfs_paths {
  * message. */
 int bundle_load (const char *bundle, struct json_object **config);
 
-/* Read the io.loopfs.* annotations of CONFIG into REQ (REQ->enable
- * preset when always configured).  Returns 0 or -EINVAL after a message
+/* Read the io.loopfs.* annotations of CONFIG, and the host ids of the
+ * container's root, into REQ (REQ->enable preset when always
+ * configured).  Returns 0 or -EINVAL after a message
  * for an unknown io.loopfs.* annotation or a bad value. */
 int bundle_request (struct json_object *config, struct loopfs_request *req);
 

@@ -289,7 +289,8 @@ create (const struct settings *s, char **argv, const char *id,
   pid = fork ();
   if (pid == 0) {
     struct supervisor_config sc = {
-      .state = &st, .loopfsd = loopfsd, .max = req->max, .ready = ready[1],
+      .state = &st, .loopfsd = loopfsd, .max = req->max,
+      .uid = req->uid, .gid = req->gid, .ready = ready[1],
     };
 
     close (ready[0]);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -104,6 +105,18 @@ detach (struct supervisor *s)
   return 0;
 }
 
+/* OPTIONS with ",NAME=VALUE" appended (OPTIONS freed), or NULL. */
+static char *
+append_option (char *options, const char *name, long long value)
+{
+  char *longer;
+
+  if (asprintf (&longer, "%s,%s=%lld", options, name, value) < 0)
+    longer = NULL;
+  free (options);
+  return longer;
+}
+
 /* Start the container's loopfsd on the state directory's mountpoint. */
 static int
 start_loopfsd (struct supervisor *s, const sigset_t *child_mask)
@@ -113,11 +126,16 @@ start_loopfsd (struct supervisor *s, const sigset_t *child_mask)
   int status, r;
 
   /* allow_other: the container's processes are not necessarily us;
-   * auto_unmount: no mount stays on the host if loopfsd is killed. */
-  if (s->config->max
-      ? asprintf (&options, "allow_other,auto_unmount,max=%u",
-                  s->config->max) < 0
-      : (options = strdup ("allow_other,auto_unmount")) == NULL)
+   * auto_unmount: no mount stays on the host if loopfsd is killed;
+   * uid, gid: the nodes belong to the container's root. */
+  options = strdup ("allow_other,auto_unmount");
+  if (options && s->config->max)
+    options = append_option (options, "max", s->config->max);
+  if (options && s->config->uid >= 0)
+    options = append_option (options, "uid", s->config->uid);
+  if (options && s->config->gid >= 0)
+    options = append_option (options, "gid", s->config->gid);
+  if (options == NULL)
     return -ENOMEM;
   argv[1] = options;
   s->loopfsd = loopfsd_spawn (s->config->loopfsd, s->st->instance, argv,
@@ -165,14 +183,17 @@ listen_for_runtime (struct supervisor *s)
 }
 
 /* Make /dev/loopN -> loopfs/loopN in the container's /dev (as loopfsctl
- * exec's sandbox-dev), owned by whoever owns that /dev: the container's
- * root. */
+ * exec's sandbox-dev), as whoever owns that /dev: the container's root.
+ * (A tmpfs of a user namespace refuses files of an id it cannot map,
+ * host root's included.) */
 static void
 make_links (struct supervisor *s)
 {
   unsigned links = s->config->max ? s->config->max : user_device_limit ();
   char path[64], name[32], target[48];
   CLEANUP_CLOSE int dev = -1;
+  uid_t fsuid = getuid ();
+  gid_t fsgid = getgid ();
   struct stat st;
   unsigned n;
 
@@ -184,17 +205,19 @@ make_links (struct supervisor *s)
     error ("%s: %m", path);
     return;
   }
+  /* setfsuid and setfsgid change the calling thread only. */
+  setfsgid (st.st_gid);
+  setfsuid (st.st_uid);
   for (n = 0; n < links; n++) {
     snprintf (name, sizeof name, "loop%u", n);
     snprintf (target, sizeof target, "loopfs/loop%u", n);
-    if (symlinkat (target, dev, name) < 0) {
-      if (errno != EEXIST)
-        error ("%s/%s: %m", path, name);
-      continue;
+    if (symlinkat (target, dev, name) < 0 && errno != EEXIST) {
+      error ("%s/%s: %m", path, name);
+      break;
     }
-    if (fchownat (dev, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
-      error ("chown %s/%s: %m", path, name);
   }
+  setfsuid (fsuid);
+  setfsgid (fsgid);
 }
 
 /* From runc's state message JSON (an OCI ContainerProcessState), the

@@ -20,6 +20,7 @@ struct supervisor_config {
   const struct oci_state *state;
   const char *loopfsd;      /* the loopfsd program to run */
   unsigned max;             /* -o max=, 0 for none */
+  long long uid, gid;       /* -o uid=, gid=, or -1 for none */
   int ready;                /* pipe to the wrapper (READY_* bytes) */
 };
 

@@ -3,8 +3,10 @@
 #
 # Every container a test makes is named loopfs-test-<pid>-<what> and
 # removed by name at exit.  The supervisor's mounts are made in the
-# mount namespace podman runs in (ours), so the tests do not isolate
-# their mounts: they read /proc/self/mountinfo to see them.
+# mount namespace the runtime runs in: ours, or for a container with a
+# user namespace a private one of podman's.  So the tests do not isolate
+# their mounts, reach the instance through /proc/SUPERVISOR/root and
+# look for leftover mounts in every mount namespace.
 
 # shellcheck source=../integration/leftovers.sh
 source "$(dirname "$0")/../integration/leftovers.sh"
@@ -84,6 +86,15 @@ instance_of ()
   echo "$id $sup $loopfsd $nbdkit"
 }
 
+# The instance of the running container WHAT, as a path that reaches it
+# from any mount namespace.
+instance_dir ()
+{
+  local id
+  id=$(ctr_field "$1" .Id) || fail "inspect $1"
+  echo "/proc/$(cat "$OCI_STATE/$id/supervisor.pid")/root$OCI_STATE/$id/instance"
+}
+
 # Fail (saying WHAT) unless everything of the instance INSTANCE
 # (instance_of's words) is gone within 20 s: supervisor, loopfsd,
 # nbdkit processes, mounts, the state directory, loopfsd's files.
@@ -93,8 +104,11 @@ check_gone ()
   shift 4
   wait_all_gone 20000 "$sup" "$loopfsd" "$@" >/dev/null \
     || fail "$what: processes of $id left"
-  ! grep -q " $OCI_STATE/$id/" /proc/self/mountinfo \
-    || fail "$what: mounts left: $(grep " $OCI_STATE/$id/" /proc/self/mountinfo)"
+  local left
+  left=$(_one_process_per_namespace | while read -r pid _; do
+    grep -s " $OCI_STATE/$id/" "/proc/$pid/mountinfo" || true
+  done)
+  [ -z "$left" ] || fail "$what: mounts left: $left"
   [ ! -e "$OCI_STATE/$id" ] \
     || fail "$what: $OCI_STATE/$id left: $(ls -la "$OCI_STATE/$id")"
   check_daemon_leftovers "$what" "$loopfsd"

@@ -26,7 +26,7 @@ out=$(oci_exec one $S/losetup -f --show /data/disk.img) \
   || fail "losetup -f --show: $out"
 assert_eq "losetup -f --show" /dev/loop0 "$out"
 assert_eq "bound in the container's instance on the host" /data/disk.img \
-  "$(status_field "$OCI_STATE/${instance[0]}/instance/loop0" file_name)"
+  "$(status_field "$(instance_dir one)/loop0" file_name)"
 out=$(oci_exec one $S/losetup -l -n -O NAME,BACK-FILE) || fail "losetup -l: $out"
 assert_eq "losetup -l" "/dev/loop0 /data/disk.img" "$(tr -s ' ' <<<"$out")"
 out=$(oci_exec one $S/losetup -j /data/disk.img) || fail "losetup -j: $out"

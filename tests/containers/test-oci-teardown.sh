@@ -71,7 +71,7 @@ wait_all_gone 20000 "${inst[@]:1}" >/dev/null \
 check_daemon_leftovers "podman restart" "${inst[2]}"
 read -r -a fresh <<<"$(instance_of restart)"
 [ "${fresh[2]}" != "${inst[2]}" ] || fail "restart kept loopfsd ${inst[2]}"
-[ "$(grep -c " $OCI_STATE/${fresh[0]}/" /proc/self/mountinfo)" = 2 ] \
+[ "$(grep -c " $OCI_STATE/${fresh[0]}/" "/proc/${fresh[1]}/mountinfo")" = 2 ] \
   || fail "podman restart: not one instance and one view mounted"
 out=$(oci_exec restart $S/losetup -l -n) || fail "losetup -l: $out"
 assert_eq "devices after restart" "" "$out"

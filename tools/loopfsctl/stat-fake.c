@@ -377,6 +377,31 @@ node_type (dev_t rdev)
   return major (rdev) == LOOP_MAJOR ? S_IFBLK : S_IFCHR;
 }
 
+/* ID (a uid or gid as we see it) as process PID sees it through MAP
+ * ("uid_map" or "gid_map"), as the kernel's stat would show it to a
+ * caller in a user namespace (a container's); the overflow id 65534
+ * when unmapped. */
+static unsigned
+id_for_caller (pid_t pid, const char *map, unsigned id)
+{
+  unsigned long long inside, outside, count;
+  unsigned result = 65534;
+  char path[64];
+  FILE *fp;
+
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, map);
+  fp = fopen (path, "re");
+  if (fp == NULL)
+    return id;
+  while (fscanf (fp, "%llu %llu %llu", &inside, &outside, &count) == 3)
+    if (id >= outside && id - outside < count) {
+      result = inside + (id - outside);
+      break;
+    }
+  fclose (fp);
+  return result;
+}
+
 /* Work out the answer to notification REQ: 0 with the faked result
  * written into the caller's buffer, 1 to let the kernel run the call,
  * or -errno for the call to fail with. */
@@ -416,6 +441,8 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     if (statx (fd, "", AT_EMPTY_PATH | sync, call.mask, &stx) < 0)
       return 1;
     stx.stx_mode = node_type (rdev) | (stx.stx_mode & 07777);
+    stx.stx_uid = id_for_caller (req->pid, "uid_map", stx.stx_uid);
+    stx.stx_gid = id_for_caller (req->pid, "gid_map", stx.stx_gid);
     stx.stx_rdev_major = major (rdev);
     stx.stx_rdev_minor = minor (rdev);
     stx.stx_size = 0;
@@ -424,6 +451,8 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     return write_memory (req->pid, call.buf, &stx, sizeof stx);
   }
   st.st_mode = node_type (rdev) | (st.st_mode & 07777);
+  st.st_uid = id_for_caller (req->pid, "uid_map", st.st_uid);
+  st.st_gid = id_for_caller (req->pid, "gid_map", st.st_gid);
   st.st_rdev = rdev;
   st.st_size = 0;
   st.st_blocks = 0;
