@@ -266,6 +266,21 @@ wait_ready (int fd, char wanted)
   return 0;
 }
 
+/* Copy the supervisor's log LOG to stderr: it goes with the state
+ * directory, and says why the supervisor failed. */
+static void
+show_log (const char *log)
+{
+  FILE *fp = fopen (log, "re");
+  char line[1024];
+
+  if (fp == NULL)
+    return;
+  while (fgets (line, sizeof line, fp))
+    fputs (line, stderr);
+  fclose (fp);
+}
+
 /* "create" of container ID from BUNDLE with an instance, as REQ asks.
  * Returns the exit status. */
 static int
@@ -298,7 +313,8 @@ create (const struct settings *s, char **argv, const char *id,
   }
   close (ready[1]);
   if (pid < 0 || wait_ready (ready[0], READY_SET_UP) < 0) {
-    error ("the supervisor of %s did not start (its log: %s)", id, st.log);
+    error ("the supervisor of %s did not start:", id);
+    show_log (st.log);
     goto fail_pipe;
   }
   if (bundle_edit (config, &(struct loopfs_paths) {
@@ -315,7 +331,8 @@ create (const struct settings *s, char **argv, const char *id,
   }
   if (wait_ready (ready[0], READY_CONTAINER) < 0) {
     error ("the runtime did not hand the seccomp listener of %s to the "
-           "supervisor", id);
+           "supervisor:", id);
+    show_log (st.log);
     goto fail_pipe;
   }
   close (ready[0]);

@@ -1,8 +1,8 @@
 /* loopfs-oci: what its files share.
  *
  * A container's files on the host live in one state directory,
- * RUN_DIR/ID (RUN_DIR is /run/loopfs-oci for root, else
- * $XDG_RUNTIME_DIR/loopfs-oci): the instance's mountpoint, the sysfs
+ * RUN_DIR/ID (RUN_DIR is /run/loopfs-oci for root, else, rootless podman's
+ * runtime included, $XDG_RUNTIME_DIR/loopfs-oci): the instance's mountpoint, the sysfs
  * view's, the seccomp listener socket, the supervisor's log, its pid
  * file and a lock file the supervisor holds while it lives (so that a
  * pid file left by a dead supervisor is never trusted).

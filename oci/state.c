@@ -22,6 +22,23 @@
 #define TERM_TIMEOUT_MS 15000
 #define KILL_TIMEOUT_MS 5000
 
+/* Are we root of the initial user namespace (not rootless podman's
+ * root, which is a user's uid mapped to 0)? */
+static bool
+real_root (void)
+{
+  FILE *fp = fopen ("/proc/self/uid_map", "re");
+  unsigned long long inside, outside, count;
+  bool initial = false;
+
+  if (fp) {
+    initial = fscanf (fp, "%llu %llu %llu", &inside, &outside, &count) == 3
+              && inside == 0 && outside == 0 && count == 4294967295ull;
+    fclose (fp);
+  }
+  return geteuid () == 0 && initial;
+}
+
 /* The directory holding every container's state directory. */
 static char *
 run_dir (void)
@@ -29,7 +46,7 @@ run_dir (void)
   const char *xdg = getenv ("XDG_RUNTIME_DIR");
   char *dir;
 
-  if (geteuid () == 0 || xdg == NULL || xdg[0] == '\0')
+  if (real_root () || xdg == NULL || xdg[0] == '\0')
     return strdup ("/run/loopfs-oci");
   return asprintf (&dir, "%s/loopfs-oci", xdg) < 0 ? NULL : dir;
 }

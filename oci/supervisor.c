@@ -80,8 +80,10 @@ detach (struct supervisor *s)
   int lock;
   FILE *fp;
 
-  if (null < 0 || log < 0)
+  if (null < 0 || log < 0) {
+    error ("%s: %m", null < 0 ? "/dev/null" : s->st->log);
     return -errno;
+  }
   setsid ();
   /* The runtime's caller (conmon) reads our inherited stdout and
    * stderr until they close: keep neither. */
@@ -382,9 +384,11 @@ serve (struct supervisor *s)
 
 /* Stop serving, unmount the instance (loopfsd then detaches every
  * device, stops its nbdkit processes and exits) and remove the state
- * directory. */
+ * directory; but when the set-up failed (SET_UP false), leave the
+ * directory with our log to the wrapper, which shows the log and
+ * removes it. */
 static void
-tear_down (struct supervisor *s)
+tear_down (struct supervisor *s, bool set_up)
 {
   struct pollfd pfd = { .fd = s->loopfsd_pidfd, .events = POLLIN };
   size_t i;
@@ -406,6 +410,8 @@ tear_down (struct supervisor *s)
   }
   if (s->server >= 0)
     unlink (s->st->listener);
+  if (!set_up)
+    return;
   unlink (s->st->pid_file);
   unlink (s->st->log);
   rmdir (s->st->instance);
@@ -425,6 +431,7 @@ supervisor_run (const struct supervisor_config *config)
     .ready = config->ready,
   };
   sigset_t stop, original;
+  bool set_up = false;
 
   sigemptyset (&stop);
   sigaddset (&stop, SIGTERM);
@@ -437,9 +444,10 @@ supervisor_run (const struct supervisor_config *config)
       && start_loopfsd (&s, &original) == 0
       && sysfs_view_mount_at (s.st->instance, s.st->sysfs, &s.view) == 0
       && listen_for_runtime (&s) == 0) {
+    set_up = true;
     tell_wrapper (&s, READY_SET_UP);
     serve (&s);
   }
-  tear_down (&s);
+  tear_down (&s, set_up);
   _exit (0);
 }

@@ -379,16 +379,22 @@ node_type (dev_t rdev)
 
 /* ID (a uid or gid as we see it) as process PID sees it through MAP
  * ("uid_map" or "gid_map"), as the kernel's stat would show it to a
- * caller in a user namespace (a container's); the overflow id 65534
- * when unmapped. */
+ * caller in another user namespace (a container's); the overflow id
+ * 65534 when unmapped.  The map shows our ids only when we are in
+ * another namespace than PID (else it shows the parent's). */
 static unsigned
 id_for_caller (pid_t pid, const char *map, unsigned id)
 {
   unsigned long long inside, outside, count;
   unsigned result = 65534;
+  struct stat ours, theirs;
   char path[64];
   FILE *fp;
 
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
+  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0
+      || (ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev))
+    return id;
   snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, map);
   fp = fopen (path, "re");
   if (fp == NULL)
