@@ -41,6 +41,11 @@ void state_free (struct oci_state *st);
  * after a message. */
 int state_create (const struct oci_state *st);
 
+/* Remove the files and directories of ST, mountpoints included (not
+ * what is mounted on them).  Returns rmdir's result for the state
+ * directory itself (0, or -1 with errno set). */
+int state_remove_files (const struct oci_state *st);
+
 /* End container ST's supervisor if one runs (SIGTERM, then SIGKILL
  * after a while) and remove whatever of the state directory is left,
  * mounts included.  Quiet when there is nothing.  Returns 0, or -EIO

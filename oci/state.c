@@ -108,6 +108,19 @@ state_create (const struct oci_state *st)
   return 0;
 }
 
+int
+state_remove_files (const struct oci_state *st)
+{
+  unlink (st->listener);
+  unlink (st->pid_file);
+  unlink (st->log);
+  rmdir (st->instance);
+  rmdir (st->sysfs);
+  /* The lock last: whoever waits for it finds nothing else left. */
+  unlink (st->lock);
+  return rmdir (st->dir);
+}
+
 /* Wait up to MS milliseconds until nobody holds lock file FD. */
 static bool
 wait_unlocked (int fd, long ms)
@@ -173,13 +186,7 @@ state_remove (const struct oci_state *st)
     r = stop_supervisor (st, lock_fd);
   unmount_leftover (st->instance);
   unmount_leftover (st->sysfs);
-  unlink (st->listener);
-  unlink (st->pid_file);
-  unlink (st->log);
-  unlink (st->lock);
-  rmdir (st->instance);
-  rmdir (st->sysfs);
-  if (rmdir (st->dir) < 0 && errno != ENOENT) {
+  if (state_remove_files (st) < 0 && errno != ENOENT) {
     error ("removing %s: %m", st->dir);
     r = -EIO;
   }

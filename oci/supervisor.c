@@ -408,18 +408,8 @@ tear_down (struct supervisor *s, bool set_up)
     }
     waitpid (s->loopfsd, NULL, 0);
   }
-  if (s->server >= 0)
-    unlink (s->st->listener);
-  if (!set_up)
-    return;
-  unlink (s->st->pid_file);
-  unlink (s->st->log);
-  rmdir (s->st->instance);
-  rmdir (s->st->sysfs);
-  /* Last, while we still hold it: whoever waits for the lock finds
-   * nothing left. */
-  unlink (s->st->lock);
-  rmdir (s->st->dir);
+  if (set_up)
+    state_remove_files (s->st);
 }
 
 void
