@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,18 +53,6 @@ static const char *const valued_options[] = {
   "--root", "--log", "--log-format", "--log-level", "--criu",
   "--rootless", "--cgroup-manager", NULL,
 };
-
-void
-error (const char *fmt, ...)
-{
-  va_list ap;
-
-  fputs ("loopfs-oci: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-}
 
 /* Find program NAME (a path, or a name to look up in $PATH and
  * FALLBACK_PATH).  Returns the path, or NULL. */

@@ -12,6 +12,8 @@
 
 #include <sys/types.h>
 
+#include "error.h"
+
 /* The supervisor says "set up" and then "container seen" with these
  * bytes on its ready pipe. */
 #define READY_SET_UP 'R'
@@ -27,8 +29,6 @@ struct oci_state {
   char *lock;               /* DIR/lock */
 };
 
-/* Print "loopfs-oci: MESSAGE" and a newline on stderr. */
-void error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 /* Fill ST with the paths of container ID's state directory.  Returns 0,
  * or -EINVAL after a message when ID cannot be a directory name. */
