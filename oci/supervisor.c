@@ -75,11 +75,16 @@ tell_wrapper (struct supervisor *s, char byte)
 static int
 detach (struct supervisor *s)
 {
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  int log = open (s->st->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  int lock;
+  int null, log, lock;
   FILE *fp;
 
+  /* No descriptor the runtime's caller passed down (its sync pipes,
+   * the console socket) stays open here: only our pipe to the wrapper. */
+  if (s->ready > STDERR_FILENO + 1)
+    close_range (STDERR_FILENO + 1, s->ready - 1, 0);
+  close_range (s->ready + 1, ~0u, 0);
+  null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  log = open (s->st->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (null < 0 || log < 0) {
     error ("%s: %m", null < 0 ? "/dev/null" : s->st->log);
     return -errno;
@@ -429,8 +434,8 @@ supervisor_run (const struct supervisor_config *config)
   sigaddset (&stop, SIGHUP);
   sigprocmask (SIG_BLOCK, &stop, &original);
   signal (SIGPIPE, SIG_IGN);
-  s.signals = signalfd (-1, &stop, SFD_CLOEXEC);
-  if (s.signals >= 0 && detach (&s) == 0
+  if (detach (&s) == 0
+      && (s.signals = signalfd (-1, &stop, SFD_CLOEXEC)) >= 0
       && start_loopfsd (&s, &original) == 0
       && sysfs_view_mount_at (s.st->instance, s.st->sysfs, &s.view) == 0
       && listen_for_runtime (&s) == 0) {

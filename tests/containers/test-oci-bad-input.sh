@@ -4,8 +4,9 @@
 # io.loopfs.* annotation, bad values, a runtime that does not exist, a
 # bundle that is not valid JSON, a bad config file.  Also: commands and
 # options pass through to the runtime unchanged, a container that does
-# not opt in has its bundle untouched, and a runtime whose create fails
-# leaves no instance.  Driven directly with a stub runtime, and the
+# not opt in has its bundle untouched, a runtime whose create fails
+# leaves no instance, and after a wrapper killed during create the
+# runtime's delete removes what it started.  Driven directly with a stub runtime, and the
 # annotation cases once through podman.
 set -euo pipefail
 # shellcheck source=../functions.sh
@@ -19,6 +20,7 @@ stub=$tmp/runtime
 cat >"$stub" <<'STUB'
 #!/bin/sh
 echo "$*" >>"${0%/*}/calls"
+[ ! -e "${0%/*}/hang" ] || { echo $$ >"${0%/*}/hang"; exec sleep 600; }
 exit "$(cat "${0%/*}/status" 2>/dev/null || echo 0)"
 STUB
 chmod +x "$stub"
@@ -105,6 +107,30 @@ grep -q '"listenerPath"' "$bundle/config.json" || fail "bundle not edited"
 [ ! -e "$OCI_STATE/$id" ] || fail "failed create left $OCI_STATE/$id"
 ! grep -q " $OCI_STATE/$id/" /proc/self/mountinfo || fail "failed create left mounts"
 rm "$tmp/status"
+
+# The wrapper killed while the runtime's create runs: the supervisor
+# it started stays (the runtime may still connect) until the engine's
+# delete, which ends it and removes everything.
+config '"io.loopfs.enable":"true"'
+touch "$tmp/hang"
+"$LOOPFS_OCI" --runtime-path "$stub" create --bundle "$bundle" "$id" &
+wrapper=$!
+cleanup_fn kill -KILL "$wrapper"
+rm -f "$tmp/calls"
+for ((i = 0; i < 100; i++)); do
+  [ -s "$tmp/hang" ] && break
+  sleep 0.1
+done
+[ -s "$tmp/hang" ] || fail "the runtime's create did not start"
+sup=$(cat "$OCI_STATE/$id/supervisor.pid") || fail "no supervisor"
+loopfsd=$(loopfsd_pid "$OCI_STATE/$id/instance") || fail "no loopfsd"
+kill -KILL "$wrapper"
+wait "$wrapper" 2>/dev/null || true
+kill -KILL "$(cat "$tmp/hang")"
+rm "$tmp/hang"
+kill -0 "$sup" || fail "the supervisor died with the wrapper"
+"$LOOPFS_OCI" --runtime-path "$stub" delete --force "$id" || fail "delete"
+check_gone "delete after the wrapper was killed" "$id" "$sup" "$loopfsd"
 
 # Through podman: the message reaches the user, nothing is left.
 # (oci_run in $(...) cannot register the removal itself.)
