@@ -322,6 +322,12 @@ accept_runtime (struct supervisor *s)
       close (fds[i]);
   if (listener < 0)
     return;
+  /* The fakes of processes gone (each podman exec makes one) go first. */
+  for (i = s->n_fakes; i-- > 0;)
+    if (stat_fake_finished (s->fakes[i])) {
+      stat_fake_stop (s->fakes[i]);
+      s->fakes[i] = s->fakes[--s->n_fakes];
+    }
   fakes = realloc (s->fakes, (s->n_fakes + 1) * sizeof *fakes);
   if (fakes == NULL) {
     close (listener);

@@ -114,10 +114,13 @@ check_gone ()
   check_daemon_leftovers "$what" "$loopfsd"
 }
 
-# Print the host's loop devices ("losetup -l" and the nodes), to
-# compare before and after.
-host_loops ()
+# Fail (saying WHAT) if a host loop device is bound to a file below DIR:
+# what the containers did must not have reached the host's devices.
+# (Comparing all host devices before and after would see other jobs on
+# the machine.)
+no_host_loops_on ()
 {
-  losetup -l -n -O NAME,BACK-FILE 2>/dev/null | sort
-  ls /dev | grep '^loop' || true
+  local what=$1 dir=$2 out
+  out=$(losetup -l -n -O NAME,BACK-FILE 2>/dev/null | grep -F " $dir/" || true)
+  [ -z "$out" ] || fail "$what: host loop devices on $dir: $out"
 }

@@ -14,7 +14,6 @@ source "$(dirname "$0")/oci-functions.sh"
 oci_requires
 tmp=$(make_tmpdir)
 truncate -s 32M "$tmp/disk.img"
-before=$(host_loops)
 
 # Detached, so that the instance can be looked at from the host.
 oci_run one -d --rm --device /dev/fuse --cap-add SYS_ADMIN \
@@ -68,7 +67,7 @@ assert_eq "losetup -l after -d" "" "$out"
 e2fsck -fn "$tmp/disk.img" >/dev/null 2>&1 || fail "e2fsck of the image"
 assert_eq "file written through fuse2fs" "written in a container" \
   "$(debugfs -R 'cat /hello' "$tmp/disk.img" 2>/dev/null)"
-assert_eq "host loop devices untouched" "$before" "$(host_loops)"
+no_host_loops_on "host loop devices untouched" "$tmp"
 
 echo "checks done in ${SECONDS}s"
 podman stop -t 0 "$(ctr_name one)" >/dev/null || fail "podman stop"

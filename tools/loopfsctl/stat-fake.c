@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ struct stat_fake {
   int stop;                 /* eventfd: stop the thread */
   dev_t instance_dev;       /* st_dev of the instance's nodes */
   pthread_t thread;
+  atomic_bool finished;     /* the thread has returned */
 };
 
 /* The filter.  Offsets into struct seccomp_data; the mode argument of
@@ -537,6 +539,17 @@ serve (void *arg)
   return NULL;
 }
 
+/* The thread's function: serve, then say so. */
+static void *
+serve_and_finish (void *arg)
+{
+  struct stat_fake *sf = arg;
+
+  serve (sf);
+  atomic_store (&sf->finished, true);
+  return NULL;
+}
+
 /* Make a stat_fake for INSTANCE that gets its listener from SOCKET
  * (or -1) or already has LISTENER (or -1), and start its thread.  Takes
  * ownership of both descriptors. */
@@ -566,7 +579,7 @@ start (int socket, int listener, const char *instance, struct stat_fake **out)
     error ("eventfd: %m");
     goto fail;
   }
-  r = -pthread_create (&sf->thread, NULL, serve, sf);
+  r = -pthread_create (&sf->thread, NULL, serve_and_finish, sf);
   if (r < 0) {
     error ("pthread_create: %s", strerror (-r));
     goto fail;
@@ -596,6 +609,12 @@ int
 stat_fake_serve (int listener, const char *instance, struct stat_fake **out)
 {
   return start (-1, listener, instance, out);
+}
+
+bool
+stat_fake_finished (struct stat_fake *sf)
+{
+  return atomic_load (&sf->finished);
 }
 
 void

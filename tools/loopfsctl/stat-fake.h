@@ -18,6 +18,8 @@
 #ifndef LOOPFSCTL_STAT_FAKE_H
 #define LOOPFSCTL_STAT_FAKE_H
 
+#include <stdbool.h>
+
 struct stat_fake;
 
 /* In COMMAND's process, between fork and exec: install the filter and
@@ -37,6 +39,10 @@ int stat_fake_start (int socket, const char *instance,
  * mounted at INSTANCE.  Returns 0 or -errno after a message. */
 int stat_fake_serve (int listener, const char *instance,
                      struct stat_fake **out);
+
+/* Has SF's thread finished (every process under its listener is
+ * gone)?  Then stat_fake_stop frees it at once. */
+bool stat_fake_finished (struct stat_fake *sf);
 
 /* Stop answering (once COMMAND and its descendants are gone) and free
  * SF; NULL is allowed. */
