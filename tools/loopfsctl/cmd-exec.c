@@ -42,10 +42,6 @@
 #include "stat-fake.h"
 #include "sysfs-view.h"
 
-/* loopfsd's per-user limit (see loopfsd(8), FILES) bounds the device
- * numbers when --max does not. */
-#define USER_LIMIT_FILE "/etc/loopfs/max_loop_devices"
-#define USER_LIMIT_DEFAULT 255u
 /* At most this many /dev/loopN symlinks, whatever the limits say. */
 #define MAX_LINKS 65536u
 
@@ -82,21 +78,6 @@ usage (FILE *fp)
          "  --instance DIR  use the instance mounted at DIR\n"
          "  --max N         a fresh instance has at most N devices\n"
          "  -h, --help      show this help\n", fp);
-}
-
-/* The per-user device limit loopfsd applies. */
-static unsigned
-user_limit (void)
-{
-  FILE *fp = fopen (USER_LIMIT_FILE, "re");
-  unsigned n = USER_LIMIT_DEFAULT;
-
-  if (fp) {
-    if (fscanf (fp, "%u", &n) != 1)
-      n = USER_LIMIT_DEFAULT;
-    fclose (fp);
-  }
-  return n;
 }
 
 /* Put the instance at SANDBOX_INSTANCE: start a fresh loopfsd there,
@@ -158,7 +139,7 @@ set_up_instance (struct sandbox *sb)
 static int
 set_up (struct sandbox *sb, int *notify_socket)
 {
-  unsigned links = sb->max ? sb->max : user_limit ();
+  unsigned links = sb->max ? sb->max : user_device_limit ();
   int sv[2];
   int r;
 

@@ -18,6 +18,10 @@
 #define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
 #define XATTR_INSTANCE "user.loopfs.instance"
 
+/* loopfsd's per-user limit file and its default. */
+#define USER_LIMIT_FILE "/etc/loopfs/max_loop_devices"
+#define USER_LIMIT_DEFAULT 255u
+
 /* Read extended attribute NAME of PATH into BUF (SIZE bytes) as a
  * NUL-terminated string.  Returns its length or -errno. */
 static int
@@ -224,4 +228,18 @@ instance_device_numbers (const char *dir, int_vector *numbers)
   if (r == 0)
     qsort (numbers->ptr, numbers->len, sizeof (int), compare_int);
   return r;
+}
+
+unsigned
+user_device_limit (void)
+{
+  FILE *fp = fopen (USER_LIMIT_FILE, "re");
+  unsigned n = USER_LIMIT_DEFAULT;
+
+  if (fp) {
+    if (fscanf (fp, "%u", &n) != 1)
+      n = USER_LIMIT_DEFAULT;
+    fclose (fp);
+  }
+  return n;
 }

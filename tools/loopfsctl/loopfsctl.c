@@ -5,7 +5,6 @@
  * cmd-*.c file.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +27,6 @@ static const struct subcommand {
 };
 
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
-
-void
-error (const char *fmt, ...)
-{
-  va_list ap;
-
-  fputs ("loopfsctl: ", stderr);
-  va_start (ap, fmt);
-  vfprintf (stderr, fmt, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-}
 
 /* Print the usage of every subcommand to FP. */
 static void

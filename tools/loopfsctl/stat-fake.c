@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ struct stat_fake {
   dev_t instance_dev;       /* st_dev of the instance's nodes */
   struct caller_lookup *lookup;   /* the thread's lookups as the caller */
   pthread_t thread;
+  atomic_bool finished;     /* the thread has returned */
 };
 
 /* The host's loop-control, 10:237, as mknod's dev argument carries it
@@ -343,6 +345,37 @@ node_type (dev_t rdev)
   return major (rdev) == LOOP_MAJOR ? S_IFBLK : S_IFCHR;
 }
 
+/* ID (a uid or gid as we see it) as process PID sees it through MAP
+ * ("uid_map" or "gid_map"), as the kernel's stat would show it to a
+ * caller in another user namespace (a container's); the overflow id
+ * 65534 when unmapped.  The map shows our ids only when we are in
+ * another namespace than PID (else it shows the parent's). */
+static unsigned
+id_for_caller (pid_t pid, const char *map, unsigned id)
+{
+  unsigned long long inside, outside, count;
+  unsigned result = 65534;
+  struct stat ours, theirs;
+  char path[64];
+  FILE *fp;
+
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
+  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0
+      || (ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev))
+    return id;
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, map);
+  fp = fopen (path, "re");
+  if (fp == NULL)
+    return id;
+  while (fscanf (fp, "%llu %llu %llu", &inside, &outside, &count) == 3)
+    if (id >= outside && id - outside < count) {
+      result = inside + (id - outside);
+      break;
+    }
+  fclose (fp);
+  return result;
+}
+
 /* Work out the answer to notification REQ: 0 with the faked result
  * written into the caller's buffer, 1 to let the kernel run the call,
  * or -errno for the call to fail with. */
@@ -355,6 +388,10 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
   struct stat st;
   dev_t rdev;
 
+  /* decode_call knows the x86_64 numbers only; an OCI profile's rules
+   * also send i386 and x32 calls here, which run unchanged. */
+  if (req->data.arch != AUDIT_ARCH_X86_64 || (req->data.nr & X32_BIT))
+    return 1;
   decode_call (req, &call);
   if (call.path == 0)
     path[0] = '\0';
@@ -379,6 +416,8 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     if (statx (fd, "", AT_EMPTY_PATH | sync, call.mask, &stx) < 0)
       return 1;
     stx.stx_mode = node_type (rdev) | (stx.stx_mode & 07777);
+    stx.stx_uid = id_for_caller (req->pid, "uid_map", stx.stx_uid);
+    stx.stx_gid = id_for_caller (req->pid, "gid_map", stx.stx_gid);
     stx.stx_rdev_major = major (rdev);
     stx.stx_rdev_minor = minor (rdev);
     stx.stx_size = 0;
@@ -387,6 +426,8 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     return write_memory (req->pid, call.buf, &stx, sizeof stx);
   }
   st.st_mode = node_type (rdev) | (st.st_mode & 07777);
+  st.st_uid = id_for_caller (req->pid, "uid_map", st.st_uid);
+  st.st_gid = id_for_caller (req->pid, "gid_map", st.st_gid);
   st.st_rdev = rdev;
   st.st_size = 0;
   st.st_blocks = 0;
@@ -431,7 +472,8 @@ serve (void *arg)
   struct pollfd fds[2];
   int r;
 
-  sf->listener = receive_listener (sf);
+  if (sf->listener < 0)
+    sf->listener = receive_listener (sf);
   if (sf->listener < 0)
     return NULL;
   r = caller_lookup_init (&sf->lookup);
@@ -472,35 +514,49 @@ serve (void *arg)
   return NULL;
 }
 
-int
-stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+/* The thread's function: serve, then say so. */
+static void *
+serve_and_finish (void *arg)
+{
+  struct stat_fake *sf = arg;
+
+  serve (sf);
+  atomic_store (&sf->finished, true);
+  return NULL;
+}
+
+/* Make a stat_fake for INSTANCE that gets its listener from SOCKET
+ * (or -1) or already has LISTENER (or -1), and start its thread.  Takes
+ * ownership of both descriptors. */
+static int
+start (int socket, int listener, const char *instance, struct stat_fake **out)
 {
   struct stat_fake *sf;
   struct stat st;
   int r;
 
   if (stat (instance, &st) < 0) {
-    error ("exec: %s: %m", instance);
-    close (socket);
-    return -errno;
+    r = -errno;
+    error ("%s: %m", instance);
+    goto fail_fds;
   }
   sf = calloc (1, sizeof *sf);
   if (sf == NULL) {
-    close (socket);
-    return -ENOMEM;
+    r = -ENOMEM;
+    goto fail_fds;
   }
   sf->socket = socket;
-  sf->listener = -1;
+  sf->listener = listener;
   sf->instance_dev = st.st_dev;
   sf->stop = eventfd (0, EFD_CLOEXEC);
   if (sf->stop < 0) {
     r = -errno;
-    error ("exec: eventfd: %m");
+    error ("eventfd: %m");
     goto fail;
   }
-  r = -pthread_create (&sf->thread, NULL, serve, sf);
+  r = -pthread_create (&sf->thread, NULL, serve_and_finish, sf);
   if (r < 0) {
-    error ("exec: pthread_create: %s", strerror (-r));
+    error ("pthread_create: %s", strerror (-r));
     goto fail;
   }
   *out = sf;
@@ -509,9 +565,31 @@ stat_fake_start (int socket, const char *instance, struct stat_fake **out)
  fail:
   if (sf->stop >= 0)
     close (sf->stop);
-  close (socket);
   free (sf);
+ fail_fds:
+  if (socket >= 0)
+    close (socket);
+  if (listener >= 0)
+    close (listener);
   return r;
+}
+
+int
+stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+{
+  return start (socket, -1, instance, out);
+}
+
+int
+stat_fake_serve (int listener, const char *instance, struct stat_fake **out)
+{
+  return start (-1, listener, instance, out);
+}
+
+bool
+stat_fake_finished (struct stat_fake *sf)
+{
+  return atomic_load (&sf->finished);
 }
 
 void
@@ -528,6 +606,7 @@ stat_fake_stop (struct stat_fake *sf)
   if (sf->listener >= 0)
     close (sf->listener);
   close (sf->stop);
-  close (sf->socket);
+  if (sf->socket >= 0)
+    close (sf->socket);
   free (sf);
 }

@@ -21,6 +21,8 @@
 #ifndef LOOPFSCTL_STAT_FAKE_H
 #define LOOPFSCTL_STAT_FAKE_H
 
+#include <stdbool.h>
+
 struct stat_fake;
 
 /* In COMMAND's process, between fork and exec: install the filter and
@@ -33,6 +35,17 @@ int stat_fake_install (int socket);
  * instance mounted at INSTANCE.  Returns 0 or -errno after a message. */
 int stat_fake_start (int socket, const char *instance,
                      struct stat_fake **out);
+
+/* For a listener received by other means (loopfs-oci's supervisor gets
+ * it from the OCI runtime): start a thread that answers the
+ * notifications of LISTENER (taking ownership of it) for the instance
+ * mounted at INSTANCE.  Returns 0 or -errno after a message. */
+int stat_fake_serve (int listener, const char *instance,
+                     struct stat_fake **out);
+
+/* Has SF's thread finished (every process under its listener is
+ * gone)?  Then stat_fake_stop frees it at once. */
+bool stat_fake_finished (struct stat_fake *sf);
 
 /* Stop answering (once COMMAND and its descendants are gone) and free
  * SF; NULL is allowed. */

@@ -1,0 +1,10 @@
+/* One error reporter for loopfsctl and loopfs-oci, which share the
+ * sandbox's code (stat fake, sysfs view, device status). */
+#ifndef LOOPFS_ERROR_H
+#define LOOPFS_ERROR_H
+
+/* Print "PROGRAM: MESSAGE" and a newline on stderr, PROGRAM being the
+ * name the program runs under (loopfsctl, loopfs-oci). */
+void error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+#endif /* LOOPFS_ERROR_H */
