@@ -60,8 +60,9 @@ usage (FILE *f)
 "  -f, --foreground   stay in the foreground\n"
 "  -o OPT,...         mount options:\n"
 "       max=N             at most N devices in this instance (default %u)\n"
-"       connections=N     NBD connections per bound device, 1-16 (default 4)\n"
+"       connections=N     NBD connections per bound device, 1-16 (default 2)\n"
 "       allow_other       let every user reach the nodes (modes still apply)\n"
+"       uid=N,gid=N       owner of the nodes (default: loopfsd's own ids)\n"
 "       nbd=auto|on|off   also attach bound devices as kernel /dev/nbdX\n"
 "                         (auto: when the kernel has nbd and we may; default)\n"
 "       auto_unmount      unmount the instance if loopfsd dies (fusermount3)\n"
@@ -546,8 +547,8 @@ main (int argc, char *argv[])
     exit (EXIT_FAILURE);
   }
   d->mountpoint = resolved;
-  d->owner_uid = getuid ();
-  d->owner_gid = getgid ();
+  d->owner_uid = d->opts.uid_given ? d->opts.uid : getuid ();
+  d->owner_gid = d->opts.gid_given ? d->opts.gid : getgid ();
   d->switch_ids = geteuid () == 0 && in_initial_user_ns ();
   if (check_max (&d->opts) < 0 || user_limit_open (&d->user_limit) < 0
       || setup_kernel_nbd (d) < 0)

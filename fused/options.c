@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ options_init (struct options *opts)
 {
   *opts = (struct options) {
     .max_devices = OPTIONS_MAX_DEVICES_LIMIT,
-    .connections = 4,
+    .connections = 2,
   };
 }
 
@@ -88,6 +89,15 @@ parse_one (struct options *opts, char *opt)
   }
   if (strcmp (opt, "connections") == 0 && value)
     return parse_unsigned ("connections", value, 1, 16, &opts->connections);
+  /* The nodes' owner, e.g. a container's root as the host sees it
+   * (loopfs-oci).  Only the modes and ownership shown change. */
+  if ((strcmp (opt, "uid") == 0 || strcmp (opt, "gid") == 0) && value) {
+    bool is_uid = opt[0] == 'u';
+
+    *(is_uid ? &opts->uid_given : &opts->gid_given) = true;
+    return parse_unsigned (opt, value, 0, UINT32_MAX - 1,
+                           is_uid ? &opts->uid : &opts->gid);
+  }
   if (strcmp (opt, "nbd") == 0 && value) {
     if (strcmp (value, "auto") == 0)
       opts->nbd = NBD_MODE_AUTO;

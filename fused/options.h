@@ -26,6 +26,8 @@ struct options {
   bool max_given;           /* max= was on the command line */
   unsigned connections;     /* connections=N: libnbd connections per device */
   bool allow_other;         /* allow_other */
+  unsigned uid, gid;        /* uid=N, gid=N: owner of the nodes */
+  bool uid_given, gid_given;
   enum nbd_mode nbd;        /* nbd=auto|on|off */
   char *log_file;           /* log=FILE: where messages go once daemonized */
   char *fuse_opts;          /* comma-separated options handed to libfuse */

@@ -44,6 +44,18 @@
 
 DEFINE_VECTOR_TYPE (string_vector, char *)
 
+/* Worker threads per connection (nbdkit's --threads; its default is
+ * 16).  nbdkit runs one thread per connection that reads requests and,
+ * with --threads=N above 1, N workers besides, so a device costs
+ * 1 + connections * (1 + N) threads: 69 with the old 4 connections and
+ * 16 workers, which at 255 devices is 17,000 threads.  Measured with
+ * bench/run-bench on 2 CPUs: 1 worker (no worker thread at all, every
+ * request served in turn by the reading thread) lost a third of the
+ * 1 MiB sequential writes, because receiving the next request then
+ * waits for the pwrite of the last; 2 workers on 2 connections kept
+ * every row (see bench/README.md), for 7 threads a device. */
+#define NBDKIT_THREADS 2
+
 /* Free every string of V and its storage. */
 static void
 string_vector_free (string_vector *v)
@@ -136,6 +148,7 @@ build_argv (const char *exe, const struct backend_config *config,
   if (append_copy (argv, exe) < 0 ||
       append_copy (argv, "--foreground") < 0 ||
       append_copy (argv, "--exit-with-parent") < 0 ||
+      append_format (argv, "--threads=%d", NBDKIT_THREADS) < 0 ||
       (config->read_only && append_copy (argv, "--readonly") < 0) ||
       append_copy (argv, "--filter=exportname") < 0 ||
       append_copy (argv, "--filter=offset") < 0 ||
@@ -153,33 +166,32 @@ build_argv (const char *exe, const struct backend_config *config,
   return 0;
 }
 
-/* True for environment entries the child must not inherit: socket
- * activation variables meant for the daemon itself, and a service
- * manager's notification socket. */
-static bool
-is_dropped_env (const char *entry)
-{
-  static const char *const dropped[] = {
-    "LISTEN_PID=", "LISTEN_FDS=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
-  };
+/* nbdkit's whole environment.  The daemon's own may hold anything
+ * (secrets, LD_PRELOAD, MALLOC_* and GLIBC_TUNABLES that change how
+ * nbdkit runs, the sanitizer build's ASAN_OPTIONS, which mean nothing
+ * to an uninstrumented nbdkit), and nbdkit runs as the backing file's
+ * owner, who can read it in /proc/PID/environ; so nothing is inherited.
+ * The file plugin needs no variable at all; PATH is a fixed standard
+ * one only so that a program nbdkit might start (none with the file
+ * plugin; a test's stand-in script) finds the usual tools.  No LANG:
+ * nbdkit's messages are not translated, and the C locale is what
+ * it gets.  Socket activation adds LISTEN_FDS and LISTEN_PID. */
+static const char *const child_environment[] = {
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  "LISTEN_FDS=1",
+};
 
-  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
-    if (strncmp (entry, dropped[i], strlen (dropped[i])) == 0)
-      return true;
-  return false;
-}
-
-/* Build the child's environment: ours, plus LISTEN_FDS=1 and an empty
+/* Build the child's environment: child_environment plus an empty
  * LISTEN_PID= entry, whose digits the child writes once it knows its
  * pid (nbdkit-spawner.c makes room for them). */
 static int
 build_envp (string_vector *envp)
 {
-  for (char **e = environ; *e; e++)
-    if (!is_dropped_env (*e) && append_copy (envp, *e) < 0)
+  for (size_t i = 0;
+       i < sizeof child_environment / sizeof child_environment[0]; i++)
+    if (append_copy (envp, child_environment[i]) < 0)
       return -ENOMEM;
-  if (append_copy (envp, "LISTEN_FDS=1") < 0
-      || append_copy (envp, "LISTEN_PID=") < 0
+  if (append_copy (envp, "LISTEN_PID=") < 0
       || string_vector_append (envp, NULL) < 0)
     return -ENOMEM;
   return 0;

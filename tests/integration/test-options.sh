@@ -53,6 +53,10 @@ expect_rejected "max" -o max "$mnt"
 expect_rejected "connections" -o connections=0 "$mnt"
 expect_rejected "connections" -o connections=17 "$mnt"
 expect_rejected "log" -o log= "$mnt"
+expect_rejected "uid" -o uid=-1 "$mnt"
+expect_rejected "uid" -o uid=4294967295 "$mnt"
+expect_rejected "gid" -o gid=x "$mnt"
+expect_rejected "uid" -o uid "$mnt"
 expect_rejected "--frobnicate|unrecognized" --frobnicate "$mnt"
 expect_rejected "MOUNTPOINT"
 expect_rejected "too many arguments" "$mnt" "$tmp"
@@ -76,6 +80,16 @@ assert_eq "GET_FREE after a detach" 1 \
 out=$("$LOOP_HELPER" clr "$mnt/loop0") || fail "clr: $out"
 umount "$mnt"
 wait_gone "$LOOPFSD_PID" || fail "loopfsd did not exit after umount"
+
+# uid=, gid=: the owner of every node, loop-control and devices made
+# later alike (loopfs-oci gives a container's root its nodes).
+start_loopfsd_log "$tmp/loopfsd-uid.log" "$mnt" -o uid=100000,gid=100007
+out=$("$LOOP_HELPER" get-free "$mnt/loop-control") || fail "get-free: $out"
+assert_eq "owner of loop-control" "100000:100007" \
+  "$(stat -c %u:%g "$mnt/loop-control")"
+assert_eq "owner of loop0" "100000:100007" "$(stat -c %u:%g "$mnt/loop0")"
+umount "$mnt"
+wait_gone "$LOOPFSD_PID" || fail "loopfsd -o uid= did not exit after umount"
 
 # -f: the command itself is the daemon, and it exits after umount.
 cleanup_fn _check_loopfsd_log "$tmp/loopfsd-f.log"

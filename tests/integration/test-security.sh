@@ -3,7 +3,8 @@
 # read-only device (also for root); loopfs nodes (another instance's
 # loopN, the instance's own loop-control or loopN) are refused as
 # backing, the device itself with EBADF; nbdkit runs with no
-# capabilities, no_new_privs, and as the backing file's owner.
+# capabilities, no_new_privs, as the backing file's owner, and with
+# none of the daemon's environment.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
@@ -19,8 +20,11 @@ mkdir "$a" "$b" "$tmp/ro"
 head -c 4M /dev/urandom > "$tmp/disk.img"
 head -c 4M /dev/urandom > "$tmp/ro/disk.img"
 head -c 4096 /dev/urandom > "$tmp/pat"
-start_loopfsd_log "$tmp/loopfsd-a.log" "$a"
+# A secret in the daemon's environment, which nbdkit must not get.
+LOOPFS_TEST_SECRET=hunter2 start_loopfsd_log "$tmp/loopfsd-a.log" "$a"
 pid_a=$LOOPFSD_PID
+grep -qz '^LOOPFS_TEST_SECRET=hunter2$' "/proc/$pid_a/environ" \
+  || fail "loopfsd did not get the test's environment"
 start_loopfsd_log "$tmp/loopfsd-b.log" "$b"
 
 # Check that DEV is read-only and refuses a write; WHAT names the case.
@@ -101,6 +105,11 @@ check_nbdkit ()
       || fail "nbdkit of a $owner-owned image: $f not empty: $(grep "^$f" <<<"$st")"
   done
   grep -qx "NoNewPrivs: 1" <<<"$st" || fail "nbdkit without no_new_privs: $st"
+  # Its environment is socket activation's two variables and a fixed
+  # PATH, whatever the daemon's holds (the owner can read it).
+  assert_eq "nbdkit's environment" \
+    "LISTEN_FDS=1 LISTEN_PID=$pid PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "$(tr '\0' '\n' < "/proc/$pid/environ" | sort | paste -sd ' ')"
   grep -qx "Uid: $owner $owner $owner $owner" <<<"$st" \
     || fail "nbdkit does not run as uid $owner: $(grep ^Uid <<<"$st")"
   grep -qx "Gid: $owner $owner $owner $owner" <<<"$st" \

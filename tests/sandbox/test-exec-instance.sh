@@ -3,7 +3,8 @@
 # inside stay in it afterwards.  And nothing of the host's loop devices
 # is reachable from inside: no host loop node in /dev, only the
 # instance's devices in /sys/block and /sys/dev/block, and mknod of a
-# block device refused even for root.
+# block device or of the host's loop-control (c 10 237) refused even
+# for root, while other character nodes can still be made.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
@@ -37,7 +38,16 @@ out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
   done
   echo "sys/block: $(ls /sys/block | tr "\n" " ")"
   echo "sys/dev/block: $(ls /sys/dev/block | tr "\n" " ")"
-  mknod /tmp/loopfs-test-node.$$ b 7 0 2>&1 && { rm -f /tmp/loopfs-test-node.$$; echo "mknod b 7 0 worked"; }
+  for spec in "b 7 0" "c 10 237"; do
+    if err=$(mknod /tmp/loopfs-test-node.$$ $spec 2>&1); then
+      rm -f /tmp/loopfs-test-node.$$
+      echo "mknod $spec worked"
+    else
+      echo "mknod $spec refused: $err"
+    fi
+  done
+  mknod /tmp/loopfs-test-node.$$ c 1 3 && echo "mknod c 1 3 made" \
+    && rm -f /tmp/loopfs-test-node.$$
   stat -L -c "loop0 %F %t:%T" /dev/loop0
   stat -L -c "loop-control %F %t:%T" /dev/loop-control
 ') || fail "isolation checks: $out"
@@ -46,7 +56,11 @@ echo "$out"
   || fail "host loop devices reachable: $out"
 grep -qx 'sys/block: loop0 ' <<<"$out" || fail "/sys/block: $out"
 grep -qx 'sys/dev/block: 7:0 ' <<<"$out" || fail "/sys/dev/block: $out"
-grep -q 'Operation not permitted' <<<"$out" || fail "mknod: $out"
+grep -q '^mknod b 7 0 refused: .*Operation not permitted' <<<"$out" \
+  || fail "mknod b 7 0: $out"
+grep -q '^mknod c 10 237 refused: .*Operation not permitted' <<<"$out" \
+  || fail "mknod c 10 237: $out"
+grep -qx 'mknod c 1 3 made' <<<"$out" || fail "mknod c 1 3: $out"
 grep -qx 'loop0 block special file 7:0' <<<"$out" || fail "stat loop0: $out"
 grep -qx 'loop-control character special file a:ed' <<<"$out" \
   || fail "stat loop-control: $out"

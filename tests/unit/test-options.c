@@ -49,8 +49,8 @@ parse_bad (const char *arg, const char *message)
   ck_assert_str_eq (text, expected);
 }
 
-/* Without options: the kernel's bound on devices, 4 connections, kernel
- * NBD when possible, nothing for libfuse. */
+/* Without options: the kernel's bound on devices, 2 connections, kernel
+ * NBD when possible, no owner given, nothing for libfuse. */
 START_TEST (test_defaults)
 {
   struct options opts;
@@ -58,7 +58,9 @@ START_TEST (test_defaults)
   options_init (&opts);
   ck_assert_uint_eq (opts.max_devices, 1u << 20);
   ck_assert (!opts.max_given);
-  ck_assert_uint_eq (opts.connections, 4);
+  ck_assert_uint_eq (opts.connections, 2);
+  ck_assert (!opts.uid_given);
+  ck_assert (!opts.gid_given);
   ck_assert (!opts.allow_other);
   ck_assert_int_eq (opts.nbd, NBD_MODE_AUTO);
   ck_assert_ptr_null (opts.log_file);
@@ -93,6 +95,27 @@ START_TEST (test_connections)
   parse_ok (&opts, "connections=16");
   ck_assert_uint_eq (opts.connections, 16);
   ck_assert (!opts.max_given);
+  options_free (&opts);
+}
+END_TEST
+
+/* uid=N and gid=N from 0 to 2^32 - 2 (-1 is no id), each remembered as
+ * given on its own. */
+START_TEST (test_owner)
+{
+  struct options opts;
+
+  parse_ok (&opts, "uid=0");
+  ck_assert_uint_eq (opts.uid, 0);
+  ck_assert (opts.uid_given);
+  ck_assert (!opts.gid_given);
+  options_free (&opts);
+  parse_ok (&opts, "uid=100000,gid=4294967294");
+  ck_assert_uint_eq (opts.uid, 100000);
+  ck_assert_uint_eq (opts.gid, 4294967294u);
+  ck_assert (opts.uid_given);
+  ck_assert (opts.gid_given);
+  ck_assert_ptr_null (opts.fuse_opts);
   options_free (&opts);
 }
 END_TEST
@@ -181,6 +204,10 @@ START_TEST (test_bad_values)
              "a number from 1 to 16)");
   parse_bad ("connections=17", "bad value for 'connections': '17' (expected "
              "a number from 1 to 16)");
+  parse_bad ("uid=4294967295", "bad value for 'uid': '4294967295' "
+             "(expected a number from 0 to 4294967294)");
+  parse_bad ("gid=-1", "bad value for 'gid': '-1' (expected a number from "
+             "0 to 4294967294)");
   parse_bad ("nbd=yes",
              "bad value for 'nbd': 'yes' (expected auto, on or off)");
   parse_bad ("nbd=", "bad value for 'nbd': '' (expected auto, on or off)");
@@ -195,6 +222,7 @@ START_TEST (test_unknown)
   parse_bad ("foo=bar", "unknown mount option 'foo=bar'");
   parse_bad ("max", "unknown mount option 'max'");
   parse_bad ("nbd", "unknown mount option 'nbd'");
+  parse_bad ("uid", "unknown mount option 'uid'");
   parse_bad ("log", "unknown mount option 'log'");
   parse_bad ("log=", "unknown mount option 'log='");
   parse_bad ("allow_other=1", "unknown mount option 'allow_other=1'");
@@ -213,6 +241,7 @@ options_suite (void)
   tcase_add_test (tc, test_defaults);
   tcase_add_test (tc, test_max);
   tcase_add_test (tc, test_connections);
+  tcase_add_test (tc, test_owner);
   tcase_add_test (tc, test_nbd);
   tcase_add_test (tc, test_log);
   tcase_add_test (tc, test_passthrough);

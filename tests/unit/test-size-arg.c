@@ -46,8 +46,8 @@ check_bad (const char *value)
   ck_assert_msg (r == -EINVAL, "'%s' gave %d", value, r);
   ck_assert_msg (got == 12345, "'%s' changed the output", value);
   snprintf (expected, sizeof expected,
-            "loopfsctl: --sizelimit %s: not a size (a number of bytes, or "
-            "with K, M, G, T)\n", value);
+            "%s: --sizelimit %s: not a size (a number of bytes, or with K, "
+            "M, G, T)\n", program_invocation_short_name, value);
   ck_assert_str_eq (text, expected);
 }
 

@@ -81,20 +81,6 @@ usage (FILE *fp)
          "  -h, --help      show this help\n", fp);
 }
 
-/* The per-user device limit loopfsd applies (see loopfsd(8), FILES),
- * which bounds the device numbers when --max does not.  A file loopfsd
- * would refuse counts as the default here: a fresh loopfsd then fails
- * to start and says why, and an existing instance has its own max. */
-static unsigned
-user_limit (void)
-{
-  unsigned n = USER_LIMIT_DEFAULT;
-
-  if (user_limit_file_read (&n) < 0)
-    n = USER_LIMIT_DEFAULT;
-  return n;
-}
-
 /* Put the instance at SANDBOX_INSTANCE: start a fresh loopfsd there,
  * or bind --instance DIR. */
 static int
@@ -154,7 +140,7 @@ set_up_instance (struct sandbox *sb)
 static int
 set_up (struct sandbox *sb, int *notify_socket)
 {
-  unsigned links = sb->max ? sb->max : user_limit ();
+  unsigned links = sb->max ? sb->max : user_device_limit ();
   const char *failed;
   int sv[2];
   int r;

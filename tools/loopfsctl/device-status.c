@@ -245,3 +245,16 @@ instance_device_numbers (const char *dir, int_vector *numbers)
     qsort (numbers->ptr, numbers->len, sizeof (int), compare_int);
   return r;
 }
+
+/* The per-user limit with loopfsd's reader.  A file loopfsd would
+ * refuse counts as the default here: a fresh loopfsd then fails to
+ * start and says why, and an existing instance has its own max. */
+unsigned
+user_device_limit (void)
+{
+  unsigned n = USER_LIMIT_DEFAULT;
+
+  if (user_limit_file_read (&n) < 0)
+    n = USER_LIMIT_DEFAULT;
+  return n;
+}

@@ -83,4 +83,8 @@ int instance_info_read (const char *dir, struct instance_info *info);
  * NUMBERS, in ascending order.  Returns 0 or -errno. */
 int instance_device_numbers (const char *dir, int_vector *numbers);
 
+/* The per-user device limit loopfsd applies (see loopfsd(8), FILES),
+ * which bounds the device numbers of an instance without -o max. */
+unsigned user_device_limit (void);
+
 #endif /* LOOPFSCTL_DEVICE_STATUS_H */

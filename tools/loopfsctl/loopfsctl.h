@@ -9,6 +9,8 @@
 #ifndef LOOPFSCTL_H
 #define LOOPFSCTL_H
 
+#include "error.h"
+
 #define EXIT_USAGE 2
 #define EXIT_EXEC_FAILED 125
 
@@ -18,9 +20,5 @@ int cmd_list (int argc, char **argv);
 int cmd_status (int argc, char **argv);
 int cmd_exec (int argc, char **argv);
 
-/* Print "loopfsctl: MESSAGE" and a newline on stderr (ctl-error.c).
- * errno is kept, so "%m" works and a caller may return -errno
- * afterwards.  (Not error(): that is glibc's error(3).) */
-void ctl_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
 #endif /* LOOPFSCTL_H */

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +16,6 @@
 #include <unistd.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
-#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 
+#include "caller-lookup.h"
 #include "cleanup.h"
 #include "loopfs-interface.h"
 #include "loopfsctl.h"
@@ -50,15 +51,25 @@ struct stat_fake {
   int listener;             /* the seccomp listener, or -1 */
   int stop;                 /* eventfd: stop the thread */
   dev_t instance_dev;       /* st_dev of the instance's nodes */
+  struct caller_lookup *lookup;   /* the thread's lookups as the caller */
   pthread_t thread;
+  atomic_bool finished;     /* the thread has returned */
 };
 
-/* The filter.  Offsets into struct seccomp_data; the mode argument of
- * mknod is 32 bits wide, so its low word (little endian) is enough. */
+/* The host's loop-control, 10:237, as mknod's dev argument carries it
+ * (the kernel's new_encode_dev; the kernel reads only the low 32 bits,
+ * and this is the one value among them that decodes to 10:237). */
+#define LOOP_CTRL_DEV_ARG ((MISC_MAJOR << 8) | LOOP_CTRL_MINOR)
+
+/* The filter.  Offsets into struct seccomp_data; the mode and dev
+ * arguments of mknod are 32 bits wide, so their low words (little
+ * endian) are enough.  Jump offsets count the instructions skipped;
+ * the numbers on the left are there to check them. */
 #define ARG_LO(n) (offsetof (struct seccomp_data, args) + 8 * (n))
 #define LOAD(off) BPF_STMT (BPF_LD | BPF_W | BPF_ABS, (off))
 #define RET(v) BPF_STMT (BPF_RET | BPF_K, (v))
 #define JEQ(v, t, f) BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, (v), (t), (f))
+#define JA(k) BPF_JUMP (BPF_JMP | BPF_JA, (k), 0, 0)
 
 static struct sock_filter filter[] = {
   /* 0 */ LOAD (offsetof (struct seccomp_data, arch)),
@@ -67,10 +78,10 @@ static struct sock_filter filter[] = {
   /* 3 */ RET (SECCOMP_RET_ALLOW),
   /* x86_64 and x32 */
   /* 4 */ LOAD (offsetof (struct seccomp_data, nr)),
-  /* 5 */ JEQ (__NR_mknod, 14, 0),
-  /* 6 */ JEQ (__NR_mknodat, 15, 0),
-  /* 7 */ JEQ (X32_BIT | __NR_mknod, 12, 0),
-  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 13, 0),
+  /* 5 */ JEQ (__NR_mknod, 14, 0),                /* 20 */
+  /* 6 */ JEQ (__NR_mknodat, 19, 0),              /* 26 */
+  /* 7 */ JEQ (X32_BIT | __NR_mknod, 12, 0),      /* 20 */
+  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 17, 0),    /* 26 */
   /* 9 */ JEQ (__NR_stat, 5, 0),
   /* 10 */ JEQ (__NR_lstat, 4, 0),
   /* 11 */ JEQ (__NR_fstat, 3, 0),
@@ -80,18 +91,26 @@ static struct sock_filter filter[] = {
   /* 15 */ RET (SECCOMP_RET_USER_NOTIF),
   /* i386 */
   /* 16 */ LOAD (offsetof (struct seccomp_data, nr)),
-  /* 17 */ JEQ (I386_MKNOD, 2, 0),
-  /* 18 */ JEQ (I386_MKNODAT, 3, 0),
+  /* 17 */ JEQ (I386_MKNOD, 2, 0),                /* 20 */
+  /* 18 */ JEQ (I386_MKNODAT, 7, 0),              /* 26 */
   /* 19 */ RET (SECCOMP_RET_ALLOW),
-  /* mknod: the mode is argument 1 */
+  /* mknod: the mode is argument 1, dev argument 2 */
   /* 20 */ LOAD (ARG_LO (1)),
-  /* 21 */ BPF_JUMP (BPF_JMP | BPF_JA, 1, 0, 0),
-  /* mknodat: the mode is argument 2 */
-  /* 22 */ LOAD (ARG_LO (2)),
-  /* 23 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
-  /* 24 */ JEQ (S_IFBLK, 0, 1),
-  /* 25 */ RET (SECCOMP_RET_ERRNO | EPERM),
-  /* 26 */ RET (SECCOMP_RET_ALLOW),
+  /* 21 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 22 */ JEQ (S_IFBLK, 9, 0),                   /* 32 */
+  /* 23 */ JEQ (S_IFCHR, 0, 9),                   /* 33 */
+  /* 24 */ LOAD (ARG_LO (2)),
+  /* 25 */ JA (5),                                /* 31 */
+  /* mknodat: the mode is argument 2, dev argument 3 */
+  /* 26 */ LOAD (ARG_LO (2)),
+  /* 27 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 28 */ JEQ (S_IFBLK, 3, 0),                   /* 32 */
+  /* 29 */ JEQ (S_IFCHR, 0, 3),                   /* 33 */
+  /* 30 */ LOAD (ARG_LO (3)),
+  /* a character device: only loop-control is refused */
+  /* 31 */ JEQ (LOOP_CTRL_DEV_ARG, 0, 1),         /* 32, 33 */
+  /* 32 */ RET (SECCOMP_RET_ERRNO | EPERM),
+  /* 33 */ RET (SECCOMP_RET_ALLOW),
 };
 
 /* glibc has no wrapper for seccomp(2). */
@@ -296,57 +315,6 @@ decode_call (const struct seccomp_notif *req, struct stat_call *call)
   }
 }
 
-/* Open (O_PATH) what CALL of thread PID names, looked up as the kernel
- * would for the caller: relative to its root, working directory or
- * descriptor.  Returns the descriptor or -errno. */
-static int
-open_target (pid_t pid, const struct stat_call *call, const char *path)
-{
-  bool nofollow = call->flags & AT_SYMLINK_NOFOLLOW;
-  char base[64];
-  int fd;
-
-  if (path[0] == '\0') {
-    if (!(call->flags & AT_EMPTY_PATH))
-      return -ENOENT;
-    if (call->dirfd == AT_FDCWD)
-      snprintf (base, sizeof base, "/proc/%d/cwd", (int) pid);
-    else
-      snprintf (base, sizeof base, "/proc/%d/fd/%d", (int) pid, call->dirfd);
-    fd = open (base, O_PATH | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-  }
-  if (path[0] == '/') {
-    /* Absolute symlinks on the way must resolve in the caller's root
-     * too, which RESOLVE_IN_ROOT gives. */
-    struct open_how how = {
-      .flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
-      .resolve = RESOLVE_IN_ROOT,
-    };
-    CLEANUP_CLOSE int root = -1;
-
-    snprintf (base, sizeof base, "/proc/%d/root", (int) pid);
-    root = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0)
-      return -errno;
-    fd = syscall (SYS_openat2, root, path, &how, sizeof how);
-    return fd < 0 ? -errno : fd;
-  }
-  else {
-    CLEANUP_CLOSE int dir = -1;
-
-    if (call->dirfd == AT_FDCWD)
-      snprintf (base, sizeof base, "/proc/%d/cwd", (int) pid);
-    else
-      snprintf (base, sizeof base, "/proc/%d/fd/%d", (int) pid, call->dirfd);
-    dir = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-      return -errno;
-    fd = openat (dir, path, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
-    return fd < 0 ? -errno : fd;
-  }
-}
-
 /* Which node of the instance FD is: its device number as a kernel loop
  * device would have it, or 0 if FD is not one of the instance's
  * nodes. */
@@ -378,6 +346,37 @@ node_type (dev_t rdev)
   return major (rdev) == LOOP_MAJOR ? S_IFBLK : S_IFCHR;
 }
 
+/* ID (a uid or gid as we see it) as process PID sees it through MAP
+ * ("uid_map" or "gid_map"), as the kernel's stat would show it to a
+ * caller in another user namespace (a container's); the overflow id
+ * 65534 when unmapped.  The map shows our ids only when we are in
+ * another namespace than PID (else it shows the parent's). */
+static unsigned
+id_for_caller (pid_t pid, const char *map, unsigned id)
+{
+  unsigned long long inside, outside, count;
+  unsigned result = 65534;
+  struct stat ours, theirs;
+  char path[64];
+  FILE *fp;
+
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
+  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0
+      || (ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev))
+    return id;
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, map);
+  fp = fopen (path, "re");
+  if (fp == NULL)
+    return id;
+  while (fscanf (fp, "%llu %llu %llu", &inside, &outside, &count) == 3)
+    if (id >= outside && id - outside < count) {
+      result = inside + (id - outside);
+      break;
+    }
+  fclose (fp);
+  return result;
+}
+
 /* Work out the answer to notification REQ: 0 with the faked result
  * written into the caller's buffer, 1 to let the kernel run the call,
  * or -errno for the call to fail with. */
@@ -390,16 +389,21 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
   struct stat st;
   dev_t rdev;
 
+  /* decode_call knows the x86_64 numbers only; an OCI profile's rules
+   * also send i386 and x32 calls here, which run unchanged. */
+  if (req->data.arch != AUDIT_ARCH_X86_64 || (req->data.nr & X32_BIT))
+    return 1;
   decode_call (req, &call);
   if (call.path == 0)
     path[0] = '\0';
   else if (read_string (req->pid, call.path, path, sizeof path) < 0)
     return 1;
-  /* The pid and the memory read were the caller's only if the
-   * notification is still pending. */
+  fd = caller_lookup_open (sf->lookup, req->pid, call.dirfd, path,
+                           call.flags);
+  /* The pid, the memory read and what /proc/PID showed were the
+   * caller's only if the notification is still pending. */
   if (ioctl (sf->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
     return 1;
-  fd = open_target (req->pid, &call, path);
   if (fd < 0 || fstat (fd, &st) < 0)
     return 1;
   rdev = node_device (sf, fd, &st);
@@ -413,6 +417,8 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     if (statx (fd, "", AT_EMPTY_PATH | sync, call.mask, &stx) < 0)
       return 1;
     stx.stx_mode = node_type (rdev) | (stx.stx_mode & 07777);
+    stx.stx_uid = id_for_caller (req->pid, "uid_map", stx.stx_uid);
+    stx.stx_gid = id_for_caller (req->pid, "gid_map", stx.stx_gid);
     stx.stx_rdev_major = major (rdev);
     stx.stx_rdev_minor = minor (rdev);
     stx.stx_size = 0;
@@ -421,6 +427,8 @@ answer (struct stat_fake *sf, const struct seccomp_notif *req)
     return write_memory (req->pid, call.buf, &stx, sizeof stx);
   }
   st.st_mode = node_type (rdev) | (st.st_mode & 07777);
+  st.st_uid = id_for_caller (req->pid, "uid_map", st.st_uid);
+  st.st_gid = id_for_caller (req->pid, "gid_map", st.st_gid);
   st.st_rdev = rdev;
   st.st_size = 0;
   st.st_blocks = 0;
@@ -463,10 +471,19 @@ serve (void *arg)
   CLEANUP_FREE struct seccomp_notif *req = NULL;
   CLEANUP_FREE struct seccomp_notif_resp *resp = NULL;
   struct pollfd fds[2];
+  int r;
 
-  sf->listener = receive_listener (sf);
+  if (sf->listener < 0)
+    sf->listener = receive_listener (sf);
   if (sf->listener < 0)
     return NULL;
+  r = caller_lookup_init (&sf->lookup);
+  if (r < 0) {
+    /* Nothing can be answered as the caller: let every call through
+     * (stock losetup then refuses the nodes, as outside a sandbox). */
+    ctl_error ("exec: stat fake: %s", strerror (-r));
+    return NULL;
+  }
   if (seccomp (SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
     return NULL;
   /* The kernel's structures may be larger than our headers'. */
@@ -498,8 +515,22 @@ serve (void *arg)
   return NULL;
 }
 
-int
-stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+/* The thread's function: serve, then say so. */
+static void *
+serve_and_finish (void *arg)
+{
+  struct stat_fake *sf = arg;
+
+  serve (sf);
+  atomic_store (&sf->finished, true);
+  return NULL;
+}
+
+/* Make a stat_fake for INSTANCE that gets its listener from SOCKET
+ * (or -1) or already has LISTENER (or -1), and start its thread.  Takes
+ * ownership of both descriptors. */
+static int
+start (int socket, int listener, const char *instance, struct stat_fake **out)
 {
   struct stat_fake *sf;
   struct stat st;
@@ -507,27 +538,26 @@ stat_fake_start (int socket, const char *instance, struct stat_fake **out)
 
   if (stat (instance, &st) < 0) {
     r = -errno;
-    ctl_error ("exec: %s: %m", instance);
-    close (socket);
-    return r;
+    ctl_error ("%s: %m", instance);
+    goto fail_fds;
   }
   sf = calloc (1, sizeof *sf);
   if (sf == NULL) {
-    close (socket);
-    return -ENOMEM;
+    r = -ENOMEM;
+    goto fail_fds;
   }
   sf->socket = socket;
-  sf->listener = -1;
+  sf->listener = listener;
   sf->instance_dev = st.st_dev;
   sf->stop = eventfd (0, EFD_CLOEXEC);
   if (sf->stop < 0) {
     r = -errno;
-    ctl_error ("exec: eventfd: %m");
+    ctl_error ("eventfd: %m");
     goto fail;
   }
-  r = -pthread_create (&sf->thread, NULL, serve, sf);
+  r = -pthread_create (&sf->thread, NULL, serve_and_finish, sf);
   if (r < 0) {
-    ctl_error ("exec: pthread_create: %s", strerror (-r));
+    ctl_error ("pthread_create: %s", strerror (-r));
     goto fail;
   }
   *out = sf;
@@ -536,9 +566,31 @@ stat_fake_start (int socket, const char *instance, struct stat_fake **out)
  fail:
   if (sf->stop >= 0)
     close (sf->stop);
-  close (socket);
   free (sf);
+ fail_fds:
+  if (socket >= 0)
+    close (socket);
+  if (listener >= 0)
+    close (listener);
   return r;
+}
+
+int
+stat_fake_start (int socket, const char *instance, struct stat_fake **out)
+{
+  return start (socket, -1, instance, out);
+}
+
+int
+stat_fake_serve (int listener, const char *instance, struct stat_fake **out)
+{
+  return start (-1, listener, instance, out);
+}
+
+bool
+stat_fake_finished (struct stat_fake *sf)
+{
+  return atomic_load (&sf->finished);
 }
 
 void
@@ -551,9 +603,11 @@ stat_fake_stop (struct stat_fake *sf)
   if (write (sf->stop, &one, sizeof one) < 0)
     ctl_error ("exec: stopping the stat server: %m");
   pthread_join (sf->thread, NULL);
+  caller_lookup_free (sf->lookup);
   if (sf->listener >= 0)
     close (sf->listener);
   close (sf->stop);
-  close (sf->socket);
+  if (sf->socket >= 0)
+    close (sf->socket);
   free (sf);
 }

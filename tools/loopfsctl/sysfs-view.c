@@ -13,8 +13,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
@@ -27,7 +31,6 @@
 
 #define SYS_BLOCK "/sys/block"
 #define SYS_DEV_BLOCK "/sys/dev/block"
-#define DEV_BLOCK_NAME ".dev-block"
 
 #define ROOT_INO FUSE_ROOT_ID
 #define DEV_BLOCK_INO 2
@@ -41,6 +44,7 @@
 struct sysfs_view {
   const char *instance;
   struct fuse_session *se;
+  int stop;                 /* eventfd: stop the thread */
   pthread_t thread;
   bool thread_started;
   bool dev_block_bound;
@@ -294,7 +298,7 @@ view_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
   struct device_status st;
   int number, index, i;
 
-  if (parent == ROOT_INO && strcmp (name, DEV_BLOCK_NAME) == 0) {
+  if (parent == ROOT_INO && strcmp (name, SYSFS_VIEW_DEV_BLOCK) == 0) {
     reply_entry (req, DEV_BLOCK_INO, 0);
     return;
   }
@@ -488,24 +492,49 @@ static const struct fuse_lowlevel_ops view_ops = {
   .readdir = view_readdir,
 };
 
-/* The thread serving the view until it is unmounted. */
+/* The thread serving the view until it is unmounted or told to stop.
+ * Not fuse_session_loop: a bind of the view in a namespace that
+ * outlives us (a running container's /sys/block) keeps the connection
+ * open after our unmount, and the loop's read would never return. */
 static void *
 serve (void *arg)
 {
   struct sysfs_view *sv = arg;
+  struct fuse_buf buf = { .mem = NULL };
+  struct pollfd fds[2] = {
+    { .fd = fuse_session_fd (sv->se), .events = POLLIN },
+    { .fd = sv->stop, .events = POLLIN },
+  };
+  int r;
 
-  fuse_session_loop (sv->se);
+  while (!fuse_session_exited (sv->se)) {
+    if (poll (fds, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (fds[1].revents || (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
+      break;
+    r = fuse_session_receive_buf (sv->se, &buf);
+    if (r == -EINTR || r == -EAGAIN)
+      continue;
+    if (r <= 0)
+      break;
+    fuse_session_process_buf (sv->se, &buf);
+  }
+  free (buf.mem);
   return NULL;
 }
 
-int
-sysfs_view_mount (const char *instance, struct sysfs_view **out)
+/* Mount a view of the instance at INSTANCE on MOUNTPOINT with the FUSE
+ * options OPTIONS and serve it from a thread; *OUT is set (for
+ * sysfs_view_unmount) as soon as the mount exists. */
+static int
+view_start (const char *instance, const char *mountpoint, const char *options,
+            struct sysfs_view **out)
 {
   char *argv[] = {
-    (char *) "loopfsctl",
-    (char *) "-o",
-    (char *) "ro,allow_other,fsname=loopfs-sysfs,subtype=loopfs-sysfs",
-    NULL,
+    (char *) "loopfsctl", (char *) "-o", (char *) options, NULL,
   };
   struct fuse_args args = FUSE_ARGS_INIT (3, argv);
   struct sysfs_view *sv;
@@ -515,16 +544,24 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
   if (sv == NULL)
     return -ENOMEM;
   sv->instance = instance;
+  sv->stop = eventfd (0, EFD_CLOEXEC);
+  if (sv->stop < 0) {
+    ctl_error ("exec: eventfd: %m");
+    free (sv);
+    return -EIO;
+  }
   sv->se = fuse_session_new (&args, &view_ops, sizeof view_ops, sv);
   fuse_opt_free_args (&args);
   if (sv->se == NULL) {
     ctl_error ("exec: the sysfs view: fuse_session_new failed");
+    close (sv->stop);
     free (sv);
     return -EIO;
   }
-  if (fuse_session_mount (sv->se, SYS_BLOCK) != 0) {
-    ctl_error ("exec: mounting the sysfs view on %s failed", SYS_BLOCK);
+  if (fuse_session_mount (sv->se, mountpoint) != 0) {
+    ctl_error ("exec: mounting the sysfs view on %s failed", mountpoint);
     fuse_session_destroy (sv->se);
+    close (sv->stop);
     free (sv);
     return -EIO;
   }
@@ -535,7 +572,22 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
     return r;
   }
   sv->thread_started = true;
-  if (mount (SYS_BLOCK "/" DEV_BLOCK_NAME, SYS_DEV_BLOCK, NULL, MS_BIND,
+  return 0;
+}
+
+int
+sysfs_view_mount (const char *instance, struct sysfs_view **out)
+{
+  struct sysfs_view *sv = NULL;
+  int r;
+
+  r = view_start (instance, SYS_BLOCK,
+                  "ro,allow_other,fsname=loopfs-sysfs,subtype=loopfs-sysfs",
+                  &sv);
+  *out = sv;
+  if (r < 0)
+    return r;
+  if (mount (SYS_BLOCK "/" SYSFS_VIEW_DEV_BLOCK, SYS_DEV_BLOCK, NULL, MS_BIND,
              NULL) < 0) {
     ctl_error ("exec: binding the sysfs view over %s: %m", SYS_DEV_BLOCK);
     return -errno;
@@ -544,18 +596,33 @@ sysfs_view_mount (const char *instance, struct sysfs_view **out)
   return 0;
 }
 
+int
+sysfs_view_mount_at (const char *instance, const char *dir,
+                     struct sysfs_view **out)
+{
+  /* auto_unmount: nothing stays mounted on the host if we are killed. */
+  return view_start (instance, dir,
+                     "ro,allow_other,auto_unmount,fsname=loopfs-sysfs,"
+                     "subtype=loopfs-sysfs", out);
+}
+
 void
 sysfs_view_unmount (struct sysfs_view *sv)
 {
+  uint64_t one = 1;
+
   if (sv == NULL)
     return;
   if (sv->dev_block_bound && umount2 (SYS_DEV_BLOCK, MNT_DETACH) < 0)
     ctl_error ("exec: unmounting %s: %m", SYS_DEV_BLOCK);
-  /* The last unmount ends the connection, and with it the loop. */
   fuse_session_exit (sv->se);
   fuse_session_unmount (sv->se);
-  if (sv->thread_started)
+  if (sv->thread_started) {
+    if (write (sv->stop, &one, sizeof one) < 0)
+      ctl_error ("exec: stopping the sysfs view: %m");
     pthread_join (sv->thread, NULL);
+  }
   fuse_session_destroy (sv->se);
+  close (sv->stop);
   free (sv);
 }

@@ -16,10 +16,21 @@
 
 struct sysfs_view;
 
+/* The view's directory that belongs over /sys/dev/block. */
+#define SYSFS_VIEW_DEV_BLOCK ".dev-block"
+
 /* Mount the view of the instance mounted at INSTANCE over /sys/block
  * and /sys/dev/block of the current mount namespace and serve it from a
  * thread.  Returns 0 or -errno after a message. */
 int sysfs_view_mount (const char *instance, struct sysfs_view **out);
+
+/* Mount the view of the instance mounted at INSTANCE on directory DIR
+ * of the host (for loopfs-oci, which binds DIR over the container's
+ * /sys/block and DIR/SYSFS_VIEW_DEV_BLOCK over its /sys/dev/block) and
+ * serve it from a thread.  The mount goes away if the process dies.
+ * Returns 0 or -errno after a message. */
+int sysfs_view_mount_at (const char *instance, const char *dir,
+                         struct sysfs_view **out);
 
 /* Unmount the view, stop its thread and free SV; NULL is allowed. */
 void sysfs_view_unmount (struct sysfs_view *sv);
