@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/sysmacros.h>
 
 #include "loopfs-interface.h"
+#include "status-escape.h"
 #include "status.h"
 
 /* Whether LO has a backing file: the fields from backing_file on are
@@ -26,8 +28,16 @@ status_value (const struct loopdev *lo, const char *backing_file,
               char *buf, size_t size)
 {
   bool bound = is_bound (lo);
+  char path[STATUS_ESCAPED_SIZE (PATH_MAX)];
+  char name[STATUS_ESCAPED_SIZE (LO_NAME_SIZE)];
   int len;
 
+  /* The caller chose the name's bytes and perhaps the path's: escaped,
+   * neither can end its line or add one (status-escape.h). */
+  if (bound && (status_escape (backing_file, path, sizeof path) < 0
+                || status_escape ((const char *) lo->b.file_name, name,
+                                  sizeof name) < 0))
+    return -ERANGE;
   len = snprintf (buf, size,
                   STATUS_KEY_STATE "=%s\n"
                   STATUS_KEY_SIZE "=%" PRIu64 "\n"
@@ -51,7 +61,7 @@ status_value (const struct loopdev *lo, const char *backing_file,
                      STATUS_KEY_READ_ONLY "=%d\n"
                      STATUS_KEY_BACKING_DEV "=%u:%u\n"
                      STATUS_KEY_BACKING_INODE "=%" PRIu64 "\n",
-                     backing_file, lo->b.file_name, lo->b.offset,
+                     path, name, lo->b.offset,
                      lo->b.sizelimit,
                      !!(lo->b.flags & LO_FLAGS_AUTOCLEAR),
                      !!(lo->b.flags & LO_FLAGS_PARTSCAN),

@@ -31,9 +31,10 @@
 #define XATTR_INSTANCE "user.loopfs.instance"  /* on loop-control:
                                                   INSTANCE_KEY_* lines */
 
-/* No value is longer than this: a status holds a path, a name of at
- * most LO_NAME_SIZE and numbers, with room to spare. */
-#define XATTR_VALUE_MAX (PATH_MAX + 2 * LO_NAME_SIZE + 512)
+/* No value is longer than this: a status holds a path and a name of at
+ * most LO_NAME_SIZE, both escaped (status-escape.h: up to four bytes
+ * each), and numbers, with room to spare. */
+#define XATTR_VALUE_MAX (4 * PATH_MAX + 4 * LO_NAME_SIZE + 512)
 
 /* The keys of user.loopfs.status, one "key=value" line each, in this
  * order.  The first five are always there; the rest only while the

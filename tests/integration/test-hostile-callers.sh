@@ -9,6 +9,9 @@
 # - LOOP_SET_FD takes the descriptor from the calling thread's own table;
 # - a backing descriptor not open for reading (EBADF) or with O_APPEND
 #   (EPERM) is refused;
+# - any bytes in lo_file_name (a newline followed by "backing_file=",
+#   a line without '=') come back as they were and change nothing else
+#   in loopfsctl list, its JSON, the sandbox's sysfs view and losetup -l;
 # - a node reached through an overlay mount on the instance is refused
 #   like the node itself (EINVAL), for a bind and for LOOP_CHANGE_FD, so
 #   no cycle of devices can form through a stacked filesystem.
@@ -82,6 +85,28 @@ expect_errno EBADF "$LOOP_HELPER" set-fd "$mnt/loop2" "$tmp/other.img" wo
 expect_errno EPERM "$LOOP_HELPER" set-fd "$mnt/loop2" "$tmp/other.img" append
 helper set-fd "$mnt/loop2" "$tmp/other.img" rw >/dev/null
 helper clr "$mnt/loop2" >/dev/null
+
+# --- Hostile lo_file_name bytes ---------------------------------------------
+for name in $'x\nbacking_file=/etc/shadow' $'no equals sign\nat all' \
+            $'tab\there\\x0a\\'; do
+  helper set-name "$mnt/loop1" "$name" >/dev/null
+  list=$(timeout 20 "$LOOPFSCTL" list "$mnt") || fail "loopfsctl list: $list"
+  ! grep -q /etc/shadow <<<"$list" || fail "the name changed the list: $list"
+  grep -q "^$mnt/loop1 .*$tmp/disk.img" <<<"$list" \
+    || fail "loop1 is not listed with its backing file: $list"
+  json=$(timeout 20 "$LOOPFSCTL" list --json "$mnt") || fail "list --json: $json"
+  assert_eq "lo_file_name in the JSON" "$name" \
+    "$(jq -r ".devices[] | select(.name == \"$mnt/loop1\") | .\"file-name\"" <<<"$json")"
+  assert_eq "back-file in the JSON" "$tmp/disk.img" \
+    "$(jq -r ".devices[] | select(.name == \"$mnt/loop1\") | .\"back-file\"" <<<"$json")"
+  out=$(timeout 30 "$LOOPFSCTL" exec --instance "$mnt" -- sh -c '
+          cat /sys/block/loop1/loop/backing_file
+          losetup -l -n -O NAME,BACK-FILE /dev/loop1') \
+    || fail "the sandbox's view: $out"
+  assert_eq "sysfs backing_file and losetup -l in the sandbox" \
+    "$tmp/disk.img
+/dev/loop1 $tmp/disk.img" "$(sed 's/  */ /g' <<<"$out")"
+done
 
 # --- Cycles through an overlay mount on the instance -------------------------
 # loop2 and loop3 read-only, so that LOOP_CHANGE_FD is allowed.

@@ -8,12 +8,14 @@
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
 #include "device-status.h"
 #include "loopfs-interface.h"
+#include "status-escape.h"
 #include "status.h"
 #include "test-main.h"
 
@@ -174,6 +176,64 @@ START_TEST (test_long_names)
 }
 END_TEST
 
+/* Every byte a caller may put in lo_file_name, and a path with
+ * newlines, come back exactly and add no line: a name that spells
+ * "\nbacking_file=/etc/shadow" does not change the backing file, and a
+ * name with a line without '=' does not make the text unreadable.  The
+ * longest path of escapes still fits. */
+START_TEST (test_hostile_names)
+{
+  static const char *const names[] = {
+    "x\nbacking_file=/etc/shadow",
+    "no equals sign\nat all",
+    "\\n\\x0a\\\\",
+    "\x01\x1f\x7f\t\r\xff\xfe=",
+  };
+  static char path[PATH_MAX];
+  struct loopdev lo;
+  struct device_status st;
+  char all[LO_NAME_SIZE];
+  size_t i;
+
+  make_device (&lo, LOOPDEV_BOUND, 0);
+  for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf (lo.b.file_name, LO_NAME_SIZE, "%s", names[i]);
+    round_trip (&lo, "/img\nstate=deleting", &st);
+    ck_assert_str_eq (st.file_name, names[i]);
+    ck_assert_str_eq (st.backing_file, "/img\nstate=deleting");
+    ck_assert_str_eq (st.state, "bound");
+  }
+  for (i = 0; i < LO_NAME_SIZE - 1; i++)
+    all[i] = (char) (i % 255 + 1);
+  all[LO_NAME_SIZE - 1] = '\0';
+  memcpy (lo.b.file_name, all, LO_NAME_SIZE);
+  memset (path, '\n', PATH_MAX - 1);
+  path[PATH_MAX - 1] = '\0';
+  round_trip (&lo, path, &st);
+  ck_assert_str_eq (st.file_name, all);
+  ck_assert_str_eq (st.backing_file, path);
+}
+END_TEST
+
+/* The escapes: what unescaping refuses. */
+START_TEST (test_bad_escapes)
+{
+  char out[16];
+
+  ck_assert_int_eq (status_unescape ("a\\", out, sizeof out), -EINVAL);
+  ck_assert_int_eq (status_unescape ("\\q", out, sizeof out), -EINVAL);
+  ck_assert_int_eq (status_unescape ("\\x0", out, sizeof out), -EINVAL);
+  ck_assert_int_eq (status_unescape ("\\x00", out, sizeof out), -EINVAL);
+  ck_assert_int_eq (status_unescape ("\\x4g", out, sizeof out), -EINVAL);
+  ck_assert_int_eq (status_unescape ("0123456789abcdef", out, sizeof out),
+                    -EOVERFLOW);
+  ck_assert_int_eq (status_unescape ("\\x41\\n\\\\", out, sizeof out), 3);
+  ck_assert_str_eq (out, "A\n\\");
+  ck_assert_int_eq (status_escape ("\n", out, 2), -ERANGE);
+  ck_assert_int_eq (status_escape ("\n", out, 3), 2);
+}
+END_TEST
+
 /* A buffer too small is -ERANGE, never a cut text. */
 START_TEST (test_too_small)
 {
@@ -308,6 +368,8 @@ status_format_suite (void)
   tcase_add_test (status, test_states);
   tcase_add_test (status, test_bound_flags);
   tcase_add_test (status, test_long_names);
+  tcase_add_test (status, test_hostile_names);
+  tcase_add_test (status, test_bad_escapes);
   tcase_add_test (status, test_too_small);
   tcase_add_test (status, test_parse_rules);
   suite_add_tcase (s, status);

@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "device-status.h"
+#include "status-escape.h"
 #include "loopfs-interface.h"
 
 /* Read extended attribute NAME of PATH into BUF (SIZE bytes) as a
@@ -61,9 +62,11 @@ store_field (struct device_status *st, const char *key, const char *value)
   if (strcmp (key, STATUS_KEY_STATE) == 0)
     return copy_string (st->state, sizeof st->state, value);
   if (strcmp (key, STATUS_KEY_BACKING_FILE) == 0)
-    return copy_string (st->backing_file, sizeof st->backing_file, value);
+    return status_unescape (value, st->backing_file,
+                            sizeof st->backing_file) < 0 ? -EINVAL : 0;
   if (strcmp (key, STATUS_KEY_FILE_NAME) == 0)
-    return copy_string (st->file_name, sizeof st->file_name, value);
+    return status_unescape (value, st->file_name,
+                            sizeof st->file_name) < 0 ? -EINVAL : 0;
   if (strcmp (key, STATUS_KEY_BACKING_DEV) == 0)
     return sscanf (value, "%u:%u", &st->backing_major,
                    &st->backing_minor) == 2 ? 0 : -EINVAL;
