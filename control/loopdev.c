@@ -160,6 +160,7 @@ loopdev_init (struct loopdev *lo, int number)
   lo->state = LOOPDEV_UNBOUND;
   lo->soft_block_size = LOOPDEV_PAGE_SIZE;
   reset_binding (&lo->b);
+  loopdev_new_disk (lo);
 }
 
 /* Count a new opener (lo_open).  The first opener fixes the soft block
@@ -212,6 +213,7 @@ loopdev_cleared (struct loopdev *lo)
   assert (lo->state == LOOPDEV_RUNDOWN);
   reset_binding (&lo->b);
   lo->state = LOOPDEV_UNBOUND;
+  loopdev_new_disk (lo);
 }
 
 /* The permission check lo_ioctl() makes before reading any argument. */
@@ -296,6 +298,7 @@ loopdev_configure_commit (struct loopdev *lo,
   lo->b = *binding;
   lo->disk_ro = (binding->flags & LO_FLAGS_READ_ONLY) != 0;
   lo->state = LOOPDEV_BOUND;
+  loopdev_new_disk (lo);
 }
 
 /* The backend could not start: the device stays unbound. */
@@ -595,7 +598,7 @@ loopdev_physical_block_size (const struct loopdev *lo)
 bool
 loopdev_read_only (const struct loopdev *lo)
 {
-  return lo->disk_ro;
+  return lo->disk_ro || lo->bdev_ro;
 }
 
 /* A short lower-case name for STATE. */

@@ -61,6 +61,8 @@ struct loop_backing {
   uint32_t dio_align;      /* minimum direct-I/O alignment, 0 if the file
                               cannot do O_DIRECT (no FMODE_CAN_ODIRECT) */
   bool can_discard;        /* the file supports hole punching */
+  bool nonrot;             /* the file's filesystem has no disk or a
+                              non-rotational one (BLKROTATIONAL 0) */
 };
 
 /* What the caller of an ioctl is allowed to do. */
@@ -85,8 +87,14 @@ struct loopdev {
   int number;                       /* N of loopN */
   enum loopdev_state state;
   unsigned openers;                 /* open file handles on loopN */
-  bool disk_ro;                     /* BLKROGET: set by configure, sticky
-                                       across LOOP_CLR_FD as in the kernel */
+  bool disk_ro;                     /* the disk's read-only flag: set by
+                                       configure, sticky across LOOP_CLR_FD
+                                       as in the kernel */
+  bool bdev_ro;                     /* BLKROSET's flag on the block device:
+                                       outlives binds, as BD_READ_ONLY */
+  uint64_t diskseq;                 /* BLKGETDISKSEQ: new on every bind
+                                       and clear (block-attrs.h) */
+  unsigned long read_ahead_pages;   /* BLKRAGET / BLKRASET, in pages */
   uint32_t soft_block_size;         /* BLKBSZGET, fixed at first open
                                        (kept even if the logical block
                                        size later grows past it) */
@@ -214,8 +222,15 @@ uint64_t loopdev_size (const struct loopdev *lo);
 uint32_t loopdev_logical_block_size (const struct loopdev *lo);
 uint32_t loopdev_physical_block_size (const struct loopdev *lo);
 
-/* True when writes must fail because the device is read-only. */
+/* True when writes must fail because the device is read-only: the
+ * disk's flag or BLKROSET's (bdev_read_only), as BLKROGET reports. */
 bool loopdev_read_only (const struct loopdev *lo);
+
+/* A new disk: fresh disk sequence number and default read-ahead, as
+ * after loop_add() and whenever the loop driver commits new queue limits
+ * and forces a media change (on bind and on clear).  Implemented in
+ * block-attrs.c with the other generic block attributes. */
+void loopdev_new_disk (struct loopdev *lo);
 
 /* A human-readable name for STATE, for logs and loopfsctl. */
 const char *loopdev_state_name (enum loopdev_state state);
