@@ -15,7 +15,7 @@ run ()
   out=$(blockdev "$@" "$dev" 2>&1)
   rc=$?
   echo "\$ blockdev $* -> $rc"
-  [ -z "$out" ] || sed "s#$dev#DEV#g" <<<"$out"
+  [ -z "$out" ] || echo "${out//"$dev"/DEV}"
 }
 
 # Write one block at the start of the device, as a program would.
@@ -25,7 +25,7 @@ write_block ()
   out=$(dd if=/dev/zero of="$dev" bs=4096 count=1 conv=notrunc,fsync status=none 2>&1)
   rc=$?
   echo "\$ dd of=DEV -> $rc"
-  [ -z "$out" ] || sed "s#$dev#DEV#g" <<<"$out"
+  [ -z "$out" ] || echo "${out//"$dev"/DEV}"
 }
 
 run --report
