@@ -119,8 +119,9 @@ loopdev_block_attr_refuse (unsigned int cmd, bool opened_for_write,
   case BLKOPENZONE:
   case BLKCLOSEZONE:
   case BLKFINISHZONE:
-    /* FUSE copies the struct in before we see the call, so the NULL
-     * check (EINVAL) is FUSE's EFAULT already. */
+    /* Not zoned: answered before the argument is looked at.  FUSE
+     * copies the struct in before we see the call, so a bad pointer
+     * fails there (DIFFERENCES.md D5). */
     return -ENOTTY;
   case BLKSECDISCARD:
     return opened_for_write ? -EOPNOTSUPP : -EBADF;

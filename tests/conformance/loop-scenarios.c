@@ -2300,6 +2300,12 @@ blk_attrs (struct scen *s, const char *p, int fd)
   IOC (s, L ("secdiscard"), fd, BLKSECDISCARD, &zrange);
   IOC (s, L ("geo"), fd, HDIO_GETGEO, &geo);
   IOC (s, L ("geo_null"), fd, HDIO_GETGEO, 0);
+  IOC (s, L ("null"), fd, BLKGETDISKSEQ, 0);
+  IOC (s, L ("null"), fd, BLKGETZONESZ, 0);
+  IOC (s, L ("null"), fd, BLKSECTGET, 0);
+  IOC (s, L ("null"), fd, BLKREPORTZONE, 0);
+  IOC (s, L ("null"), fd, BLKRESETZONE, 0);
+  IOC (s, L ("null"), fd, BLKBSZSET, 0);
 #undef L
 }
 
