@@ -18,12 +18,18 @@ static uint64_t last_diskseq;
 #define DEFAULT_READ_AHEAD_PAGES \
   (2 * LOOPDEV_MAX_SECTORS * LOOPDEV_SECTOR_SIZE / LOOPDEV_PAGE_SIZE)
 
-/* Fresh disk: as after loop_add(), or disk_force_media_change() with new
- * queue limits when a device is bound or cleared. */
+/* disk_force_media_change() takes the next global number (inc_diskseq). */
 void
-loopdev_new_disk (struct loopdev *lo)
+loopdev_media_changed (struct loopdev *lo)
 {
   lo->diskseq = __atomic_add_fetch (&last_diskseq, 1, __ATOMIC_RELAXED);
+}
+
+/* queue_limits_commit_update() recomputes bdi->ra_pages, forgetting
+ * what BLKRASET set. */
+void
+loopdev_limits_changed (struct loopdev *lo)
+{
   lo->read_ahead_pages = DEFAULT_READ_AHEAD_PAGES;
 }
 

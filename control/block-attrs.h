@@ -21,9 +21,9 @@
 /* Is CMD one of the generic block ioctls answered here? */
 bool loopdev_is_block_attr (unsigned int cmd);
 
-/* The permission check before any argument is read: BLKRASET,
- * BLKFRASET, BLKROSET and BLKBSZSET want CAP_SYS_ADMIN (EACCES); 0
- * otherwise. */
+/* The permission check of a setter before its argument is read:
+ * BLKRASET, BLKFRASET, BLKROSET and BLKBSZSET want CAP_SYS_ADMIN
+ * (EACCES); 0 otherwise.  No refusal below applies to them. */
 int loopdev_block_attr_permission (unsigned int cmd,
                                    const struct loop_caller *caller);
 

@@ -168,7 +168,8 @@ int loopdev_set_status_check (const struct loopdev *lo,
                               struct loopdev_binding *out, bool *resized);
 
 /* Replace the binding of a bound device (after SET_STATUS, CHANGE_FD,
- * SET_CAPACITY, SET_DIRECT_IO or SET_BLOCK_SIZE). */
+ * SET_CAPACITY, SET_DIRECT_IO or SET_BLOCK_SIZE).  A new block size is
+ * new queue limits. */
 void loopdev_set_binding (struct loopdev *lo,
                           const struct loopdev_binding *binding);
 
@@ -185,6 +186,10 @@ int loopdev_get_status64 (const struct loopdev *lo, struct loop_info64 *info);
 /* LOOP_GET_STATUS: as above, then narrowed to struct loop_info, with
  * -EOVERFLOW when a field does not fit (loop_info64_to_old). */
 int loopdev_get_status (const struct loopdev *lo, struct loop_info *info);
+
+/* LOOP_CHANGE_FD's backend is ready: install BINDING, a media change. */
+void loopdev_change_fd_commit (struct loopdev *lo,
+                               const struct loopdev_binding *binding);
 
 /* LOOP_CHANGE_FD: -ENXIO unless bound, -EINVAL unless read-only,
  * backing kind checks, -EINVAL when the new file gives another size.
@@ -226,11 +231,14 @@ uint32_t loopdev_physical_block_size (const struct loopdev *lo);
  * disk's flag or BLKROSET's (bdev_read_only), as BLKROGET reports. */
 bool loopdev_read_only (const struct loopdev *lo);
 
-/* A new disk: fresh disk sequence number and default read-ahead, as
- * after loop_add() and whenever the loop driver commits new queue limits
- * and forces a media change (on bind and on clear).  Implemented in
- * block-attrs.c with the other generic block attributes. */
-void loopdev_new_disk (struct loopdev *lo);
+/* What the block layer does to a disk, implemented in block-attrs.c
+ * with the other generic block attributes.  A media change gives a new
+ * disk sequence number (disk_force_media_change(): on bind, on clear and
+ * on LOOP_CHANGE_FD); new queue limits reset the read-ahead to its
+ * default (on bind, on clear, and when the logical block size changes).
+ * A new disk (loop_add) has both. */
+void loopdev_media_changed (struct loopdev *lo);
+void loopdev_limits_changed (struct loopdev *lo);
 
 /* A human-readable name for STATE, for logs and loopfsctl. */
 const char *loopdev_state_name (enum loopdev_state state);

@@ -454,20 +454,19 @@ reply_width (fuse_req_t req, unsigned int cmd, void *arg, uint64_t value,
 }
 
 /* The generic block ioctls block/ioctl.c answers for every disk: the
- * permission first, then the refusals, then the value or the change. */
+ * refusals, then the value, or for a setter the permission and then the
+ * change.  The caller's credentials are read only for the setters. */
 static void
 ioctl_block_attr (fuse_req_t req, struct handle *h, unsigned int cmd,
                   void *arg)
 {
   struct loopdev *lo = h->dev->lo;
-  struct loop_caller caller = caller_of (req, h);
+  struct loop_caller caller;
   struct ioctl_call *call;
   uint64_t value;
   int r;
 
-  r = loopdev_block_attr_permission (cmd, &caller);
-  if (r == 0)
-    r = loopdev_block_attr_refuse (cmd, h->writable, arg == NULL);
+  r = loopdev_block_attr_refuse (cmd, h->writable, arg == NULL);
   if (r < 0) {
     reply_result (req, r);
     return;
@@ -475,15 +474,19 @@ ioctl_block_attr (fuse_req_t req, struct handle *h, unsigned int cmd,
   switch (cmd) {
   case BLKRASET:
   case BLKFRASET:
-    loopdev_set_read_ahead (lo, (unsigned long) arg);
-    reply_result (req, 0);
-    return;
   case BLKROSET:
   case BLKBSZSET:
-    /* BLKBSZSET encodes a size_t, so FUSE has checked the memory, but
-     * the kernel reads an int (get_user) from the caller. */
-    call = call_new (req, h, cmd);
-    if (call)
+    caller = caller_of (req, h);
+    r = loopdev_block_attr_permission (cmd, &caller);
+    if (r < 0)
+      reply_result (req, r);
+    else if (cmd == BLKRASET || cmd == BLKFRASET) {
+      loopdev_set_read_ahead (lo, (unsigned long) arg);
+      reply_result (req, 0);
+    }
+    else if ((call = call_new (req, h, cmd)) != NULL)
+      /* BLKBSZSET encodes a size_t, so FUSE has checked the memory,
+       * but the kernel reads an int (get_user) from the caller. */
       call_copy (call, arg, sizeof call->data.i, false, int_setting_read);
     return;
   default:

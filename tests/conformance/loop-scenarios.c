@@ -2437,6 +2437,10 @@ sc_block_attrs (struct scen *s)
   BLK_GET (s, "rebind", d, BLKROGET, 4);
   BLK_GET (s, "rebind", d, BLKRAGET, 8);
   BLK_GET (s, "rebind", d, BLKROTATIONAL, 2);
+  IOC (s, "rebind_raset", d, BLKRASET, 1024);
+  IOC (s, "change_fd", d, LOOP_CHANGE_FD, open_file (s, "f", O_RDONLY));
+  diskseq (s, "change_fd_seq", d, &seq);
+  BLK_GET (s, "change_fd", d, BLKRAGET, 8);
   IOC (s, "rebind_rwset", d, BLKROSET, &zero);
   BLK_GET (s, "rebind_rwset", d, BLKROGET, 4);
   wr (s, "rebind_rwset_write", d, 0, 4096, 44, 0);
@@ -2449,6 +2453,17 @@ sc_block_attrs (struct scen *s)
   BLK_GET (s, "rebind_rw", d, BLKROGET, 4);
   wr (s, "rebind_rw_write", d, 0, 4096, 44, 0);
   rd (s, "rebind_rw_read", d, 0, 4096, 44, 0);
+  IOC (s, "rebind_rw_raset", d, BLKRASET, 1024);
+  IOC (s, "capacity", d, LOOP_SET_CAPACITY, 0);
+  diskseq (s, "capacity_seq", d, &seq);
+  BLK_GET (s, "capacity", d, BLKRAGET, 8);
+  IOC (s, "same_block_size", d, LOOP_SET_BLOCK_SIZE, 512);
+  BLK_GET (s, "same_block_size", d, BLKRAGET, 8);
+  IOC (s, "block_size", d, LOOP_SET_BLOCK_SIZE, 4096);
+  diskseq (s, "block_size_seq", d, &seq);
+  BLK_GET (s, "block_size", d, BLKRAGET, 8);
+  BLK_GET (s, "block_size", d, BLKIOMIN, 4);
+  BLK_GET (s, "block_size", d, BLKSECTGET, 2);
 }
 
 typedef void (*scenario_fn) (struct scen *);

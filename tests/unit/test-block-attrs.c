@@ -224,6 +224,33 @@ START_TEST (test_diskseq)
 }
 END_TEST
 
+START_TEST (test_change_fd_and_block_size)
+{
+  struct loopdev lo;
+  struct loopdev_binding b;
+  uint64_t seq;
+
+  make_bound (&lo, false, LO_FLAGS_READ_ONLY);
+  seq = get (&lo, BLKGETDISKSEQ, 8);
+  loopdev_set_read_ahead (&lo, 1024);
+  /* LOOP_CHANGE_FD: a media change, the read-ahead stays. */
+  loopdev_change_fd_commit (&lo, &lo.b);
+  ck_assert_uint_gt (get (&lo, BLKGETDISKSEQ, 8), seq);
+  ck_assert_uint_eq (get (&lo, BLKRAGET, sizeof (long)), 1024);
+  seq = get (&lo, BLKGETDISKSEQ, 8);
+
+  /* The same block size again commits no limits; a new one does. */
+  ck_assert_int_eq (loopdev_set_block_size_check (&lo, 512, &b), 0);
+  loopdev_set_binding (&lo, &b);
+  ck_assert_uint_eq (get (&lo, BLKRAGET, sizeof (long)), 1024);
+  ck_assert_int_eq (loopdev_set_block_size_check (&lo, 4096, &b), 0);
+  loopdev_set_binding (&lo, &b);
+  ck_assert_uint_eq (get (&lo, BLKRAGET, sizeof (long)), 5120);
+  ck_assert_uint_eq (get (&lo, BLKIOMIN, 4), 4096);
+  ck_assert_uint_eq (get (&lo, BLKGETDISKSEQ, 8), seq);
+}
+END_TEST
+
 static Suite *
 block_attrs_suite (void)
 {
@@ -238,6 +265,7 @@ block_attrs_suite (void)
   tcase_add_test (tc, test_bdev_read_only);
   tcase_add_test (tc, test_soft_block_size);
   tcase_add_test (tc, test_diskseq);
+  tcase_add_test (tc, test_change_fd_and_block_size);
   suite_add_tcase (s, tc);
   return s;
 }
