@@ -51,7 +51,7 @@ status_value (const struct loopdev *lo, char *buf, size_t size)
                   "physical_block_size=%" PRIu32 "\n",
                   loopdev_state_name (lo->state),
                   bound ? loopdev_size (lo) : 0,
-                  lo->disk_ro,
+                  loopdev_read_only (lo),
                   loopdev_logical_block_size (lo),
                   loopdev_physical_block_size (lo));
   if (bound && len >= 0 && (size_t) len < size)

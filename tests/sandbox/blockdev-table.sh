@@ -44,8 +44,10 @@ run --getbsz
 run --flushbufs
 run --rereadpt
 run --setro --getro
+echo "sysfs ro: $(cat "/sys/block/${dev#/dev/}/ro")"
 run --report
 write_block
 run --setrw --getro
+echo "sysfs ro: $(cat "/sys/block/${dev#/dev/}/ro")"
 write_block
 run --report
