@@ -10,9 +10,10 @@
  *
  * FUSE forwards these ioctls "restricted": LOOP_* and most BLK* numbers
  * encode no size, so the raw argument arrives here and caller.c reads or
- * writes the caller's memory.  BLKGETSIZE64, BLKBSZGET, BLKGETDISKSEQ,
- * BLKGETZONESZ, BLKGETNRZONES and the zone ioctls do encode a size: for
- * them the kernel copies the argument in and our reply out itself.
+ * writes the caller's memory.  BLKGETSIZE64, BLKBSZGET, BLKBSZSET,
+ * BLKGETDISKSEQ, BLKGETZONESZ, BLKGETNRZONES and the zone ioctls do
+ * encode a size: for them the kernel copies the argument in, or our
+ * reply out, itself (a bad pointer fails there: DIFFERENCES.md D5).
  */
 
 #include <errno.h>
