@@ -160,6 +160,8 @@ loopdev_init (struct loopdev *lo, int number)
   lo->state = LOOPDEV_UNBOUND;
   lo->soft_block_size = LOOPDEV_PAGE_SIZE;
   reset_binding (&lo->b);
+  loopdev_media_changed (lo);
+  loopdev_limits_changed (lo);
 }
 
 /* Count a new opener (lo_open).  The first opener fixes the soft block
@@ -212,6 +214,8 @@ loopdev_cleared (struct loopdev *lo)
   assert (lo->state == LOOPDEV_RUNDOWN);
   reset_binding (&lo->b);
   lo->state = LOOPDEV_UNBOUND;
+  loopdev_media_changed (lo);
+  loopdev_limits_changed (lo);
 }
 
 /* The permission check lo_ioctl() makes before reading any argument. */
@@ -296,6 +300,8 @@ loopdev_configure_commit (struct loopdev *lo,
   lo->b = *binding;
   lo->disk_ro = (binding->flags & LO_FLAGS_READ_ONLY) != 0;
   lo->state = LOOPDEV_BOUND;
+  loopdev_media_changed (lo);
+  loopdev_limits_changed (lo);
 }
 
 /* The backend could not start: the device stays unbound. */
@@ -362,8 +368,21 @@ void
 loopdev_set_binding (struct loopdev *lo,
                      const struct loopdev_binding *binding)
 {
+  bool new_limits = binding->block_size != lo->b.block_size;
+
   assert (lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN);
   lo->b = *binding;
+  if (new_limits)
+    loopdev_limits_changed (lo);
+}
+
+/* loop_change_fd() forces a media change but keeps the queue limits. */
+void
+loopdev_change_fd_commit (struct loopdev *lo,
+                          const struct loopdev_binding *binding)
+{
+  loopdev_set_binding (lo, binding);
+  loopdev_media_changed (lo);
 }
 
 /* loop_info64_from_old(): lo_offset is an int in the old struct and is
@@ -595,7 +614,7 @@ loopdev_physical_block_size (const struct loopdev *lo)
 bool
 loopdev_read_only (const struct loopdev *lo)
 {
-  return lo->disk_ro;
+  return lo->disk_ro || lo->bdev_ro;
 }
 
 /* A short lower-case name for STATE. */

@@ -61,6 +61,8 @@ struct loop_backing {
   uint32_t dio_align;      /* minimum direct-I/O alignment, 0 if the file
                               cannot do O_DIRECT (no FMODE_CAN_ODIRECT) */
   bool can_discard;        /* the file supports hole punching */
+  bool nonrot;             /* the file's filesystem has no disk or a
+                              non-rotational one (BLKROTATIONAL 0) */
 };
 
 /* What the caller of an ioctl is allowed to do. */
@@ -85,8 +87,14 @@ struct loopdev {
   int number;                       /* N of loopN */
   enum loopdev_state state;
   unsigned openers;                 /* open file handles on loopN */
-  bool disk_ro;                     /* BLKROGET: set by configure, sticky
-                                       across LOOP_CLR_FD as in the kernel */
+  bool disk_ro;                     /* the disk's read-only flag: set by
+                                       configure, sticky across LOOP_CLR_FD
+                                       as in the kernel */
+  bool bdev_ro;                     /* BLKROSET's flag on the block device:
+                                       outlives binds, as BD_READ_ONLY */
+  uint64_t diskseq;                 /* BLKGETDISKSEQ: new on every bind
+                                       and clear (block-attrs.h) */
+  unsigned long read_ahead_pages;   /* BLKRAGET / BLKRASET, in pages */
   uint32_t soft_block_size;         /* BLKBSZGET, fixed at first open
                                        (kept even if the logical block
                                        size later grows past it) */
@@ -160,7 +168,8 @@ int loopdev_set_status_check (const struct loopdev *lo,
                               struct loopdev_binding *out, bool *resized);
 
 /* Replace the binding of a bound device (after SET_STATUS, CHANGE_FD,
- * SET_CAPACITY, SET_DIRECT_IO or SET_BLOCK_SIZE). */
+ * SET_CAPACITY, SET_DIRECT_IO or SET_BLOCK_SIZE).  A new block size is
+ * new queue limits. */
 void loopdev_set_binding (struct loopdev *lo,
                           const struct loopdev_binding *binding);
 
@@ -177,6 +186,10 @@ int loopdev_get_status64 (const struct loopdev *lo, struct loop_info64 *info);
 /* LOOP_GET_STATUS: as above, then narrowed to struct loop_info, with
  * -EOVERFLOW when a field does not fit (loop_info64_to_old). */
 int loopdev_get_status (const struct loopdev *lo, struct loop_info *info);
+
+/* LOOP_CHANGE_FD's backend is ready: install BINDING, a media change. */
+void loopdev_change_fd_commit (struct loopdev *lo,
+                               const struct loopdev_binding *binding);
 
 /* LOOP_CHANGE_FD: -ENXIO unless bound, -EINVAL unless read-only,
  * backing kind checks, -EINVAL when the new file gives another size.
@@ -214,8 +227,18 @@ uint64_t loopdev_size (const struct loopdev *lo);
 uint32_t loopdev_logical_block_size (const struct loopdev *lo);
 uint32_t loopdev_physical_block_size (const struct loopdev *lo);
 
-/* True when writes must fail because the device is read-only. */
+/* True when writes must fail because the device is read-only: the
+ * disk's flag or BLKROSET's (bdev_read_only), as BLKROGET reports. */
 bool loopdev_read_only (const struct loopdev *lo);
+
+/* What the block layer does to a disk, implemented in block-attrs.c
+ * with the other generic block attributes.  A media change gives a new
+ * disk sequence number (disk_force_media_change(): on bind, on clear and
+ * on LOOP_CHANGE_FD); new queue limits reset the read-ahead to its
+ * default (on bind, on clear, and when the logical block size changes).
+ * A new disk (loop_add) has both. */
+void loopdev_media_changed (struct loopdev *lo);
+void loopdev_limits_changed (struct loopdev *lo);
 
 /* A human-readable name for STATE, for logs and loopfsctl. */
 const char *loopdev_state_name (enum loopdev_state state);

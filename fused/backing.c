@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -15,6 +17,33 @@
 #include "backing.h"
 #include "daemon.h"
 #include "log.h"
+
+/* Is the disk holding a filesystem of device number DEV rotational?
+ * loop_update_rotational() asks the filesystem's s_bdev: a filesystem
+ * without one (tmpfs, st_dev 0:N) counts as non-rotational; a partition
+ * has its disk's queue one directory up. */
+static bool
+disk_rotational (dev_t dev)
+{
+  static const char *const queues[] = { "queue", "../queue" };
+  char path[96];
+
+  for (size_t i = 0; i < sizeof queues / sizeof queues[0]; i++) {
+    FILE *fp;
+    int rotational;
+
+    snprintf (path, sizeof path, "/sys/dev/block/%u:%u/%s/rotational",
+              major (dev), minor (dev), queues[i]);
+    fp = fopen (path, "re");
+    if (fp == NULL)
+      continue;
+    if (fscanf (fp, "%d", &rotational) != 1)
+      rotational = 0;
+    fclose (fp);
+    return rotational != 0;
+  }
+  return false;
+}
 
 /* Find the direct-I/O alignment of FD, 0 when it cannot do O_DIRECT.
  *
@@ -116,6 +145,7 @@ probe_work (struct offload *job)
     b->kind = LOOP_BACKING_FILE;
     b->size = st.st_size;
     b->can_discard = true;
+    b->nonrot = !disk_rotational (st.st_dev);
   }
   else if (S_ISBLK (st.st_mode)) {
     uint64_t size;
@@ -125,6 +155,9 @@ probe_work (struct offload *job)
       return;
     b->size = size;
     b->can_discard = true;
+    /* The kernel asks the superblock of the device's inode (bdevfs),
+     * which has no disk. */
+    b->nonrot = true;
   }
   else {
     b->kind = LOOP_BACKING_OTHER;

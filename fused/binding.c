@@ -148,6 +148,8 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
                           &t->link);
   if (t->kind == BIND_CONFIGURE)
     loopdev_configure_commit (dev->lo, &t->binding);
+  else if (t->kind == BIND_CHANGE_FD)
+    loopdev_change_fd_commit (dev->lo, &t->binding);
   else
     loopdev_set_binding (dev->lo, &t->binding);
   finish (t, 0);

@@ -10,8 +10,10 @@
  *
  * FUSE forwards these ioctls "restricted": LOOP_* and most BLK* numbers
  * encode no size, so the raw argument arrives here and caller.c reads or
- * writes the caller's memory.  BLKGETSIZE64 and BLKBSZGET do encode a
- * size: for them the kernel copies our reply out itself.
+ * writes the caller's memory.  BLKGETSIZE64, BLKBSZGET, BLKBSZSET,
+ * BLKGETDISKSEQ, BLKGETZONESZ, BLKGETNRZONES and the zone ioctls do
+ * encode a size: for them the kernel copies the argument in, or our
+ * reply out, itself (a bad pointer fails there: DIFFERENCES.md D5).
  */
 
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include <linux/loop.h>
 
 #include "binding.h"
+#include "block-attrs.h"
 #include "block-range.h"
 #include "caller.h"
 #include "io.h"
@@ -413,6 +416,90 @@ reply_int (fuse_req_t req, void *arg, int value)
   reply_by_writing (req, arg, &value, sizeof value);
 }
 
+/* BLKROSET's or BLKBSZSET's int has been read: set the block device's
+ * read-only flag or soft block size. */
+static void
+int_setting_read (struct caller_copy *copy)
+{
+  struct ioctl_call *call = (struct ioctl_call *) copy;
+  struct loopdev *lo = call->h->dev->lo;
+  int r = copy->result;
+
+  if (r == 0 && call->cmd == BLKROSET)
+    loopdev_set_bdev_read_only (lo, call->data.i);
+  else if (r == 0)
+    r = loopdev_set_soft_block_size (lo, call->data.i);
+  reply_result (call->req, r);
+  free (call);
+}
+
+/* Answer REQ with VALUE as the WIDTH-byte integer the kernel writes:
+ * copied out by FUSE for a command that encodes its size, else written
+ * to the caller's ARG. */
+static void
+reply_width (fuse_req_t req, unsigned int cmd, void *arg, uint64_t value,
+             int width)
+{
+  union { uint16_t u16; uint32_t u32; uint64_t u64; } v;
+
+  if (width == 2)
+    v.u16 = value;
+  else if (width == 4)
+    v.u32 = value;
+  else
+    v.u64 = value;
+  if (_IOC_SIZE (cmd) != 0)
+    fuse_reply_ioctl (req, 0, &v, width);
+  else
+    reply_by_writing (req, arg, &v, width);
+}
+
+/* The generic block ioctls block/ioctl.c answers for every disk: the
+ * refusals, then the value, or for a setter the permission and then the
+ * change.  The caller's credentials are read only for the setters. */
+static void
+ioctl_block_attr (fuse_req_t req, struct handle *h, unsigned int cmd,
+                  void *arg)
+{
+  struct loopdev *lo = h->dev->lo;
+  struct loop_caller caller;
+  struct ioctl_call *call;
+  uint64_t value;
+  int r;
+
+  r = loopdev_block_attr_refuse (cmd, h->writable, arg == NULL);
+  if (r < 0) {
+    reply_result (req, r);
+    return;
+  }
+  switch (cmd) {
+  case BLKRASET:
+  case BLKFRASET:
+  case BLKROSET:
+  case BLKBSZSET:
+    caller = caller_of (req, h);
+    r = loopdev_block_attr_permission (cmd, &caller);
+    if (r < 0)
+      reply_result (req, r);
+    else if (cmd == BLKRASET || cmd == BLKFRASET) {
+      loopdev_set_read_ahead (lo, (unsigned long) arg);
+      reply_result (req, 0);
+    }
+    else if ((call = call_new (req, h, cmd)) != NULL)
+      /* BLKBSZSET encodes a size_t, so FUSE has checked the memory,
+       * but the kernel reads an int (get_user) from the caller. */
+      call_copy (call, arg, sizeof call->data.i, false, int_setting_read);
+    return;
+  default:
+    r = loopdev_block_attr_get (lo, cmd, arg == NULL, &value);
+    if (r < 0)
+      reply_result (req, r);
+    else
+      reply_width (req, cmd, arg, value, r);
+    return;
+  }
+}
+
 /* Run one ioctl on loopN. */
 static void
 ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
@@ -481,9 +568,6 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
   case BLKPBSZGET:
     reply_int (req, arg, loopdev_physical_block_size (lo));
     return;
-  case BLKROGET:
-    reply_int (req, arg, loopdev_read_only (lo));
-    return;
   case BLKFLSBUF:
     /* blkdev_flushbuf() wants CAP_SYS_ADMIN; loopfs keeps no cache. */
     r = caller_capable (req_caller (req), CAP_SYS_ADMIN) ? 0 : -EACCES;
@@ -493,6 +577,10 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
     ioctl_range (req, h, cmd, arg);
     return;
   default:
+    if (loopdev_is_block_attr (cmd)) {
+      ioctl_block_attr (req, h, cmd, arg);
+      return;
+    }
     /* lo_simple_ioctl() answers any other number with EINVAL. */
     r = -EINVAL;
     break;

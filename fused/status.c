@@ -46,7 +46,7 @@ status_value (const struct loopdev *lo, const char *backing_file,
                   STATUS_KEY_PHYSICAL_BLOCK_SIZE "=%" PRIu32 "\n",
                   loopdev_state_name (lo->state),
                   bound ? loopdev_size (lo) : 0,
-                  lo->disk_ro,
+                  loopdev_read_only (lo),
                   loopdev_logical_block_size (lo),
                   loopdev_physical_block_size (lo));
   if (bound && len >= 0 && (size_t) len < size)

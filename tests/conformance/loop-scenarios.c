@@ -34,12 +34,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/blkzoned.h>
+#include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/hdreg.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 
 #include "cleanup.h"
@@ -624,7 +629,7 @@ blk_get (struct scen *s, const char *label, int fd, const char *name,
     say (s, label, "%s -> %s", name, result (r, err));
   else
     say (s, label, "%s -> %d %" PRIu64 " (buf 0x%016" PRIx64 ")", name, r,
-         width == 4 ? (uint64_t) (uint32_t) buf : buf, buf);
+         width == 8 ? buf : buf & ((UINT64_C (1) << (8 * width)) - 1), buf);
 }
 
 #define BLK_GET(s, label, fd, cmd, width) blk_get ((s), (label), (fd), #cmd, (cmd), (width))
@@ -2264,6 +2269,203 @@ sc_bad_pointers (struct scen *s)
   get_status64 (s, "intact", d, n);
 }
 
+/* The generic block ioctls (block/ioctl.c) on FD, prefixed by P. */
+static void
+blk_attrs (struct scen *s, const char *p, int fd)
+{
+  struct blk_zone_report report = { .sector = 0, .nr_zones = 0 };
+  struct blk_zone_range zrange = { .sector = 0, .nr_sectors = 8 };
+  struct hd_geometry geo;
+  char l[64];
+
+#define L(x) (snprintf (l, sizeof l, "%s%s", p, (x)), l)
+  BLK_GET (s, L ("get"), fd, BLKRAGET, 8);
+  BLK_GET (s, L ("get"), fd, BLKFRAGET, 8);
+  BLK_GET (s, L ("get"), fd, BLKSECTGET, 2);
+  BLK_GET (s, L ("get"), fd, BLKIOMIN, 4);
+  BLK_GET (s, L ("get"), fd, BLKIOOPT, 4);
+  BLK_GET (s, L ("get"), fd, BLKALIGNOFF, 4);
+  BLK_GET (s, L ("get"), fd, BLKDISCARDZEROES, 4);
+  BLK_GET (s, L ("get"), fd, BLKROTATIONAL, 2);
+  BLK_GET (s, L ("get"), fd, BLKGETZONESZ, 4);
+  BLK_GET (s, L ("get"), fd, BLKGETNRZONES, 4);
+  BLK_GET (s, L ("get"), fd, BLKROGET, 4);
+  IOC (s, L ("null"), fd, BLKRAGET, 0);
+  IOC (s, L ("null"), fd, BLKFRAGET, 0);
+  IOC (s, L ("zone"), fd, BLKREPORTZONE, &report);
+  IOC (s, L ("zone"), fd, BLKRESETZONE, &zrange);
+  IOC (s, L ("zone"), fd, BLKOPENZONE, &zrange);
+  IOC (s, L ("zone"), fd, BLKCLOSEZONE, &zrange);
+  IOC (s, L ("zone"), fd, BLKFINISHZONE, &zrange);
+  IOC (s, L ("secdiscard"), fd, BLKSECDISCARD, &zrange);
+  IOC (s, L ("geo"), fd, HDIO_GETGEO, &geo);
+  IOC (s, L ("geo_null"), fd, HDIO_GETGEO, 0);
+  IOC (s, L ("null"), fd, BLKGETDISKSEQ, 0);
+  IOC (s, L ("null"), fd, BLKGETZONESZ, 0);
+  IOC (s, L ("null"), fd, BLKSECTGET, 0);
+  IOC (s, L ("null"), fd, BLKREPORTZONE, 0);
+  IOC (s, L ("null"), fd, BLKRESETZONE, 0);
+  IOC (s, L ("null"), fd, BLKBSZSET, 0);
+#undef L
+}
+
+/* BLKGETDISKSEQ on FD compared with *SEQ: "changed" or "same" (the
+ * absolute numbers differ between drivers), then remembered. */
+static void
+diskseq (struct scen *s, const char *label, int fd, uint64_t *seq)
+{
+  uint64_t now = 0;
+  int r = ioctl (fd, BLKGETDISKSEQ, &now);
+
+  if (r < 0)
+    say (s, label, "BLKGETDISKSEQ -> %s", result (r, errno));
+  else
+    say (s, label, "BLKGETDISKSEQ -> %d %s", r,
+         now == 0 ? "zero" : now == *seq ? "same" : "changed");
+  *seq = now;
+}
+
+/* The setters of the block layer without CAP_SYS_ADMIN: a child drops
+ * it from its effective set and tries each on the inherited FD. */
+static void
+blk_setters_unprivileged (struct scen *s, int fd)
+{
+  struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2];
+  int zero = 0, status;
+  pid_t pid;
+
+  fflush (stdout);
+  pid = fork ();
+  if (pid < 0) {
+    say (s, "unprivileged", "fork -> %s", result (-1, errno));
+    return;
+  }
+  if (pid == 0) {
+    if (syscall (SYS_capget, &hdr, data) == 0) {
+      data[0].effective &= ~(1u << CAP_SYS_ADMIN);
+      if (syscall (SYS_capset, &hdr, data) < 0)
+        say (s, "unprivileged", "capset -> %s", result (-1, errno));
+    }
+    IOC (s, "unprivileged", fd, BLKRASET, 256);
+    IOC (s, "unprivileged", fd, BLKFRASET, 256);
+    IOC (s, "unprivileged", fd, BLKROSET, &zero);
+    IOC (s, "unprivileged_bad", fd, BLKROSET, 1);
+    IOC (s, "unprivileged", fd, BLKBSZSET, &(int) { 1024 });
+    BLK_GET (s, "unprivileged", fd, BLKRAGET, 8);
+    BLK_GET (s, "unprivileged", fd, BLKROGET, 4);
+    fflush (stdout);
+    _exit (0);
+  }
+  waitpid (pid, &status, 0);
+}
+
+/* Generic block ioctls, unbound and bound; read-ahead and BLKROSET
+ * across binds; the disk sequence across LOOP_CLR_FD and LOOP_SET_FD. */
+static void
+sc_block_attrs (struct scen *s)
+{
+  int n, d, f, fro, dro, one = 1, zero = 0;
+  struct blk_zone_range zrange = { .sector = 0, .nr_sectors = 8 };
+  uint64_t seq = 0;
+
+  d = take_device (s, &n, O_RDWR);
+  f = new_file (s, "f", 65536, 41, O_RDWR);
+  if (d < 0 || f < 0)
+    return;
+  blk_attrs (s, "unbound_", d);
+  diskseq (s, "unbound_seq", d, &seq);
+  diskseq (s, "unbound_seq_again", d, &seq);
+  IOC (s, "unbound_raset", d, BLKRASET, 100);
+  BLK_GET (s, "unbound_raset", d, BLKRAGET, 8);
+  IOC (s, "unbound_roset", d, BLKROSET, &one);
+  BLK_GET (s, "unbound_roset", d, BLKROGET, 4);
+  IOC (s, "unbound_roset_bad", d, BLKROSET, 1);
+  if (set_fd (s, "bind", d, n, f) < 0)
+    return;
+  diskseq (s, "bound_seq", d, &seq);
+  BLK_GET (s, "bound_after_roset", d, BLKROGET, 4);
+  wr (s, "bound_after_roset_write", d, 0, 4096, 42, 0);
+  IOC (s, "bound_rwset", d, BLKROSET, &zero);
+  blk_attrs (s, "bound_", d);
+  wr (s, "bound_write", d, 0, 4096, 42, 0);
+  IOC (s, "bound_raset", d, BLKRASET, 1024);
+  BLK_GET (s, "bound_raset", d, BLKRAGET, 8);
+  IOC (s, "bound_fraset", d, BLKFRASET, 4096);
+  BLK_GET (s, "bound_fraset", d, BLKFRAGET, 8);
+  BLK_GET (s, "bound_fraset", d, BLKRAGET, 8);
+  IOC (s, "bound_bszset", d, BLKBSZSET, &(int) { 1024 });
+  BLK_GET (s, "bound_bszset", d, BLKBSZGET, 4);
+  IOC (s, "bound_bszset_odd", d, BLKBSZSET, &(int) { 1000 });
+  IOC (s, "bound_bszset_big", d, BLKBSZSET, &(int) { 131072 });
+  IOC (s, "bound_bszset_small", d, BLKBSZSET, &(int) { 256 });
+  BLK_GET (s, "bound_bszset_kept", d, BLKBSZGET, 4);
+  IOC (s, "bound_roset", d, BLKROSET, &one);
+  BLK_GET (s, "bound_roset", d, BLKROGET, 4);
+  wr (s, "bound_roset_write", d, 0, 4096, 43, 0);
+  rd (s, "bound_roset_read", d, 0, 4096, 42, 0);
+  BLK_RANGE (s, "bound_roset_discard", d, BLKDISCARD, 0, 4096);
+  BLK_RANGE (s, "bound_roset_zeroout", d, BLKZEROOUT, 0, 4096);
+  dro = open_dev (s, "bound_roset_open_rw", n, O_RDWR);
+  close_fd (s, dro);
+  dro = open_dev (s, NULL, n, O_RDONLY);
+  if (dro >= 0) {
+    IOC (s, "ro_fd_secdiscard", dro, BLKSECDISCARD, 0);
+    IOC (s, "ro_fd_zone", dro, BLKRESETZONE, &zrange);
+    IOC (s, "ro_fd_roset", dro, BLKROSET, &zero);
+    BLK_GET (s, "ro_fd_roset", dro, BLKROGET, 4);
+    IOC (s, "ro_fd_roset_again", dro, BLKROSET, &one);
+    close_fd (s, dro);
+  }
+  blk_setters_unprivileged (s, d);
+  diskseq (s, "bound_seq_again", d, &seq);
+
+  /* Clear and rebind: which attributes the kernel resets. */
+  IOC (s, "clr", d, LOOP_CLR_FD, 0);
+  diskseq (s, "rundown_seq", d, &seq);
+  close_fd (s, d);
+  d = open_dev (s, NULL, n, O_RDWR);
+  if (d < 0)
+    return;
+  diskseq (s, "cleared_seq", d, &seq);
+  BLK_GET (s, "cleared", d, BLKROGET, 4);
+  BLK_GET (s, "cleared", d, BLKRAGET, 8);
+  fro = open_file (s, "f", O_RDONLY);
+  if (fro < 0 || set_fd (s, "rebind_ro_file", d, n, fro) < 0)
+    return;
+  diskseq (s, "rebind_seq", d, &seq);
+  BLK_GET (s, "rebind", d, BLKROGET, 4);
+  BLK_GET (s, "rebind", d, BLKRAGET, 8);
+  BLK_GET (s, "rebind", d, BLKROTATIONAL, 2);
+  IOC (s, "rebind_raset", d, BLKRASET, 1024);
+  IOC (s, "change_fd", d, LOOP_CHANGE_FD, open_file (s, "f", O_RDONLY));
+  diskseq (s, "change_fd_seq", d, &seq);
+  BLK_GET (s, "change_fd", d, BLKRAGET, 8);
+  IOC (s, "rebind_rwset", d, BLKROSET, &zero);
+  BLK_GET (s, "rebind_rwset", d, BLKROGET, 4);
+  wr (s, "rebind_rwset_write", d, 0, 4096, 44, 0);
+  if (reset_dev (s, &d, n, O_RDWR) < 0)
+    return;
+  diskseq (s, "reset_seq", d, &seq);
+  if (set_fd (s, "rebind_rw", d, n, f) < 0)
+    return;
+  diskseq (s, "rebind_rw_seq", d, &seq);
+  BLK_GET (s, "rebind_rw", d, BLKROGET, 4);
+  wr (s, "rebind_rw_write", d, 0, 4096, 44, 0);
+  rd (s, "rebind_rw_read", d, 0, 4096, 44, 0);
+  IOC (s, "rebind_rw_raset", d, BLKRASET, 1024);
+  IOC (s, "capacity", d, LOOP_SET_CAPACITY, 0);
+  diskseq (s, "capacity_seq", d, &seq);
+  BLK_GET (s, "capacity", d, BLKRAGET, 8);
+  IOC (s, "same_block_size", d, LOOP_SET_BLOCK_SIZE, 512);
+  BLK_GET (s, "same_block_size", d, BLKRAGET, 8);
+  IOC (s, "block_size", d, LOOP_SET_BLOCK_SIZE, 4096);
+  diskseq (s, "block_size_seq", d, &seq);
+  BLK_GET (s, "block_size", d, BLKRAGET, 8);
+  BLK_GET (s, "block_size", d, BLKIOMIN, 4);
+  BLK_GET (s, "block_size", d, BLKSECTGET, 2);
+}
+
 typedef void (*scenario_fn) (struct scen *);
 
 static const struct {
@@ -2294,6 +2496,7 @@ static const struct {
   { "data", sc_data },
   { "fallocate", sc_fallocate },
   { "bad_pointers", sc_bad_pointers },
+  { "block_attrs", sc_block_attrs },
 };
 
 /* Run scenario K with fresh bookkeeping and give everything back. */

@@ -196,6 +196,14 @@ differences=(
   # only root's).
   "backing_modes.write_only LOOP_SET_FD|0|-1 EBADF"
   "backing_modes.append LOOP_SET_FD|0|-1 EPERM"
+  # D5: a NULL argument to an ioctl whose number encodes an input size:
+  # FUSE copies the argument in (EFAULT) before loopfsd sees the call.
+  "block_attrs.unbound_null BLKREPORTZONE|-1 ENOTTY|-1 EFAULT"
+  "block_attrs.unbound_null BLKRESETZONE|-1 ENOTTY|-1 EFAULT"
+  "block_attrs.unbound_null BLKBSZSET|-1 EINVAL|-1 EFAULT"
+  "block_attrs.bound_null BLKREPORTZONE|-1 ENOTTY|-1 EFAULT"
+  "block_attrs.bound_null BLKRESETZONE|-1 ENOTTY|-1 EFAULT"
+  "block_attrs.bound_null BLKBSZSET|-1 EINVAL|-1 EFAULT"
 )
 
 # Print the rules as "KEY<TAB>KERNEL<TAB>LOOPFS" lines for awk.

@@ -198,6 +198,29 @@ fuse2fs_mount ()
   losetup -d /dev/loop0
 }
 
+blockdev_report ()
+{
+  local out
+  losetup -f "$img" || return 1
+  out=$(blockdev --report /dev/loop0) || return 1
+  [ "$(tail -n 1 <<<"$out" | tr -s ' ')" = "rw 5120 512 4096 0 16777216 /dev/loop0" ] \
+    || bad "unexpected report: $out"
+  [ "$(blockdev --getiomin --getmaxsect /dev/loop0 | tr '\n' ' ')" = "512 2560 " ] \
+    || bad "unexpected --getiomin --getmaxsect"
+}
+
+blockdev_setro ()
+{
+  blockdev --setro /dev/loop0 || return 1
+  [ "$(blockdev --getro /dev/loop0)" = 1 ] || bad "--getro after --setro"
+  ! dd if=/dev/zero of=/dev/loop0 bs=4096 count=1 conv=notrunc status=none 2>/dev/null \
+    || bad "a write to a --setro device succeeded"
+  blockdev --setrw /dev/loop0 || return 1
+  dd if=/dev/zero of=/dev/loop0 bs=4096 count=1 conv=notrunc status=none \
+    || bad "a write after --setrw failed"
+  losetup -d /dev/loop0
+}
+
 form "losetup -f FILE" "LOOP_CTL_GET_FREE on /dev/loop-control, LOOP_CONFIGURE on /dev/loop0, a link into the instance" attach_f
 form "losetup -f --show FILE" "as -f; prints the /dev/loopN link" attach_show
 form "losetup /dev/loop5 FILE" "explicit device, allocated through loop-control" attach_explicit
@@ -219,3 +242,5 @@ form "losetup -d /dev/loop5" "faked stat; LOOP_CLR_FD" detach_d
 form "losetup -D" "detaches every device the sysfs view lists: only the instance's" detach_all
 form "mkfs.ext4 /dev/loop0; e2fsck -fn /dev/loop0" "faked stat: a block device; BLKGETSIZE64, reads and writes" mkfs_fsck
 form "fuse2fs /dev/loop0 DIR" "reads and writes through the device" fuse2fs_mount
+form "blockdev --report /dev/loop0" "BLKROGET, BLKRAGET, BLKSSZGET, BLKBSZGET, BLKGETSIZE64; every --getX as on a kernel loop device (test-blockdev)" blockdev_report
+form "blockdev --setro /dev/loop0; --setrw" "BLKROSET: writes fail with EPERM until --setrw, as on the kernel" blockdev_setro
