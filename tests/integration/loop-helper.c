@@ -108,20 +108,38 @@ cmd_clr (char **argv)
   return ioctl (fd, LOOP_CLR_FD, 0) < 0 ? -errno : 0;
 }
 
-/* Set LO_FLAGS_AUTOCLEAR on DEV with LOOP_GET_STATUS64 and
- * LOOP_SET_STATUS64; the close that follows may clear it at once. */
+/* Change the status of DEV with CHANGE (INFO, ARG) between
+ * LOOP_GET_STATUS64 and LOOP_SET_STATUS64. */
 static int
-cmd_autoclear (char **argv)
+change_status (const char *dev, void (*change) (struct loop_info64 *info,
+                                                const char *arg),
+               const char *arg)
 {
-  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDWR);
+  CLEANUP_CLOSE int fd = open_path (dev, O_RDWR);
   struct loop_info64 info;
 
   if (fd < 0)
     return fd;
   if (ioctl (fd, LOOP_GET_STATUS64, &info) < 0)
     return -errno;
-  info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+  change (&info, arg);
   return ioctl (fd, LOOP_SET_STATUS64, &info) < 0 ? -errno : 0;
+}
+
+/* Add LO_FLAGS_AUTOCLEAR. */
+static void
+add_autoclear (struct loop_info64 *info, const char *arg)
+{
+  (void) arg;
+  info->lo_flags |= LO_FLAGS_AUTOCLEAR;
+}
+
+/* Set LO_FLAGS_AUTOCLEAR on DEV; the close that follows may clear it
+ * at once. */
+static int
+cmd_autoclear (char **argv)
+{
+  return change_status (argv[0], add_autoclear, NULL);
 }
 
 /* LOOP_SET_CAPACITY on DEV opened read-only ("ro") or read-write ("rw"):
@@ -168,22 +186,21 @@ cmd_set_fd (char **argv)
   return ioctl (dev, LOOP_SET_FD, file) < 0 ? -errno : 0;
 }
 
+/* Make NAME (any bytes but NUL, cut at LO_NAME_SIZE - 1 as the kernel
+ * does) the lo_file_name. */
+static void
+set_file_name (struct loop_info64 *info, const char *name)
+{
+  memset (info->lo_file_name, 0, sizeof info->lo_file_name);
+  strncpy ((char *) info->lo_file_name, name, LO_NAME_SIZE - 1);
+}
+
 /* LOOP_SET_STATUS64 of DEV with its current status but lo_file_name
- * NAME (any bytes but NUL, cut at LO_NAME_SIZE - 1 as the kernel
- * does). */
+ * NAME. */
 static int
 cmd_set_name (char **argv)
 {
-  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDWR);
-  struct loop_info64 info;
-
-  if (fd < 0)
-    return fd;
-  if (ioctl (fd, LOOP_GET_STATUS64, &info) < 0)
-    return -errno;
-  memset (info.lo_file_name, 0, sizeof info.lo_file_name);
-  strncpy ((char *) info.lo_file_name, argv[1], LO_NAME_SIZE - 1);
-  return ioctl (fd, LOOP_SET_STATUS64, &info) < 0 ? -errno : 0;
+  return change_status (argv[0], set_file_name, argv[1]);
 }
 
 /* LOOP_CHANGE_FD of DEV to FILE, opened read-only (a read-only device

@@ -22,12 +22,9 @@ source "$(dirname "$0")/../functions.sh"
 requires_root
 isolate_mounts "$@"
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-mkdir "$mnt"
+new_instance -
 truncate -s 1M "$tmp/zero.img"
 head -c 4M /dev/urandom > "$tmp/disk.img"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 
 # Run loop-helper ARGS..., failing the test with its output if it fails.
 helper ()

@@ -12,10 +12,9 @@ source "$(dirname "$0")/../functions.sh"
 requires_root
 isolate_mounts "$@"
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
+new_instance -
 stall=$tmp/stall
-mkdir "$mnt" "$stall"
+mkdir "$stall"
 head -c 4M /dev/urandom > "$tmp/stalled.img"
 head -c 4M /dev/urandom > "$tmp/healthy.img"
 head -c 4M /dev/urandom > "$tmp/healthy2.img"
@@ -31,7 +30,6 @@ for ((i = 0; i < 50; i++)); do
 done
 [ -e "$stall/disk.img" ] || fail "stallfs did not come up"
 
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 cleanup_fn kill -USR2 "$stallfs_pid"
 
 # Run loop-helper ARGS... within 10 s, failing the test otherwise.

@@ -16,11 +16,9 @@ source "$(dirname "$0")/../functions.sh"
 requires_root
 isolate_mounts "$@"
 
-tmp=$(make_tmpdir)
-mnt=$tmp/mnt
-mkdir "$mnt" "$tmp/s1" "$tmp/s2"
+new_instance -
+mkdir "$tmp/s1" "$tmp/s2"
 head -c 1M /dev/urandom > "$tmp/a.img"
-start_loopfsd_log "$tmp/loopfsd.log" "$mnt"
 daemon=$LOOPFSD_PID
 # Last in, first out: the daemon runs again before anything waits on it.
 cleanup_fn kill -CONT "$daemon"
