@@ -604,11 +604,21 @@ main (int argc, char *argv[])
 
   if (other) {
     snapshot_other (&after);
-    if (memcmp (&before, &after, sizeof before) != 0) {
-      fprintf (stderr, "loopfs-fuzz: FOUND: a device of the other instance "
-               "%s changed\n", other);
-      findings++;
-    }
+    for (unsigned i = 0; i < NODE_RANGE; i++)
+      if (before.err[i] != after.err[i]
+          || memcmp (&before.info[i], &after.info[i],
+                     sizeof before.info[i]) != 0) {
+        fprintf (stderr, "loopfs-fuzz: FOUND: %s/loop%u of the other "
+                 "instance changed: errno %d -> %d, flags %#x -> %#x, "
+                 "offset %llu -> %llu, sizelimit %llu -> %llu\n", other, i,
+                 before.err[i], after.err[i], before.info[i].lo_flags,
+                 after.info[i].lo_flags,
+                 (unsigned long long) before.info[i].lo_offset,
+                 (unsigned long long) after.info[i].lo_offset,
+                 (unsigned long long) before.info[i].lo_sizelimit,
+                 (unsigned long long) after.info[i].lo_sizelimit);
+        findings++;
+      }
   }
   if (sanitizer_report ()) {
     fprintf (stderr, "loopfs-fuzz: FOUND: a sanitizer report in %s\n",
