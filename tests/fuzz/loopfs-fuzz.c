@@ -146,8 +146,13 @@ open_random (struct worker *w, unsigned i)
     break;
   case 9:
     if (pipe2 (sv, O_CLOEXEC) == 0) {
-      close (sv[below (w, 2)]);
-      fd = sv[0] >= 0 && fcntl (sv[0], F_GETFD) >= 0 ? sv[0] : sv[1];
+      /* One end, its other end closed.  (Telling afterwards which end
+       * is still open raced with the other threads: a number just
+       * closed could already be another thread's new descriptor, one
+       * of the other instance's nodes, which then became a target.) */
+      unsigned keep = below (w, 2);
+      close (sv[1 - keep]);
+      fd = sv[keep];
     }
     break;
   default:
