@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
+# shellcheck source=stallfs.sh
+source "$(dirname "$0")/stallfs.sh"
 
 requires_root
 isolate_mounts "$@"
@@ -19,17 +21,9 @@ head -c 4M /dev/urandom > "$tmp/stalled.img"
 head -c 4M /dev/urandom > "$tmp/healthy.img"
 head -c 4M /dev/urandom > "$tmp/healthy2.img"
 
-"$STALLFS" "$tmp/stalled.img" "$stall" &
-stallfs_pid=$!
-# Last in, first out: resume stallfs before anything waits on it.
-cleanup_fn sh -c "kill -KILL $stallfs_pid 2>/dev/null || true"
-cleanup_fn umount -l "$stall"
-for ((i = 0; i < 50; i++)); do
-  [ -e "$stall/disk.img" ] && break
-  sleep 0.1
-done
-[ -e "$stall/disk.img" ] || fail "stallfs did not come up"
-
+start_stallfs "$tmp/stalled.img" "$stall"
+stallfs_pid=$STALLFS_PID
+# Last in, first out: stallfs answers again before the rest is undone.
 cleanup_fn kill -USR2 "$stallfs_pid"
 
 # Run loop-helper ARGS... within 10 s, failing the test otherwise.

@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
+# shellcheck source=stallfs.sh
+source "$(dirname "$0")/stallfs.sh"
 
 requires_root
 isolate_mounts "$@"
@@ -59,19 +61,11 @@ kill -CONT "$daemon"
 
 # --- A cycle through another FUSE filesystem ---------------------------------
 # loop1 <- s1/disk.img (= loop0), then loop0 <- s2/disk.img (= loop1).
-"$STALLFS" "$mnt/loop0" "$tmp/s1" &
-s1=$!
-cleanup_fn sh -c "kill -KILL $s1 2>/dev/null; umount -l '$tmp/s1' 2>/dev/null; true"
-for ((i = 0; i < 50; i++)); do [ -e "$tmp/s1/disk.img" ] && break; sleep 0.1; done
-# A stuck stallfs is ended by aborting its connection, first.
-cleanup_fn _abort_fuse_connection "$(fuse_connection "$tmp/s1")"
+start_stallfs "$mnt/loop0" "$tmp/s1"
+s1=$STALLFS_PID
 helper set-fd "$mnt/loop1" "$tmp/s1/disk.img" ro
-"$STALLFS" "$mnt/loop1" "$tmp/s2" &
-s2=$!
-cleanup_fn sh -c "kill -KILL $s2 2>/dev/null; umount -l '$tmp/s2' 2>/dev/null; true"
-for ((i = 0; i < 50; i++)); do [ -e "$tmp/s2/disk.img" ] && break; sleep 0.1; done
-# A stuck stallfs is ended by aborting its connection, first.
-cleanup_fn _abort_fuse_connection "$(fuse_connection "$tmp/s2")"
+start_stallfs "$mnt/loop1" "$tmp/s2"
+s2=$STALLFS_PID
 helper change-fd "$mnt/loop0" "$tmp/s2/disk.img"
 
 timeout -s KILL 60 dd if="$mnt/loop1" of=/dev/null bs=4096 count=1 \
