@@ -24,7 +24,8 @@
 #define CONTROL_NAME "loop-control"
 
 /* Extended attributes loopfsd answers on its nodes (see loopfsd(8)). */
-#define XATTR_NODE "user.loopfs.node"        /* "loop-control" or "loopN" */
+#define XATTR_NODE "user.loopfs.node"        /* "loop-control", "loopN",
+                                                "loopNpM" */
 #define XATTR_NBDKIT_PID "user.loopfs.nbdkit-pid"
 #define XATTR_NBD "user.loopfs.nbd"            /* "/dev/nbdX" when attached */
 #define XATTR_STATUS "user.loopfs.status"      /* STATUS_KEY_* lines */
@@ -56,6 +57,20 @@
 #define STATUS_KEY_READ_ONLY "read_only"
 #define STATUS_KEY_BACKING_DEV "backing_dev"    /* major:minor */
 #define STATUS_KEY_BACKING_INODE "backing_inode"
+
+/* Partition nodes.  A partition M of loopN is the regular file
+ * "loopNpM" in the instance's root, beside its device, whose st_size is
+ * the partition's size.  XATTR_NODE on it answers "loopNpM", XATTR_NBD
+ * "/dev/nbdXpM" when the device has a kernel NBD device, and
+ * XATTR_STATUS these lines, in this order (readers skip keys they do not
+ * know).  The node exists from the scan or BLKPG that made the
+ * partition until the partition is deleted or its device detached. */
+#define PARTITION_KEY_PARENT "parent"     /* "loopN" */
+#define PARTITION_KEY_PARTITION "partition" /* M, as sysfs "partition" */
+#define PARTITION_KEY_START "start"       /* in 512-byte sectors, as
+                                             sysfs "start" */
+#define PARTITION_KEY_SIZE "size"         /* bytes */
+#define PARTITION_KEY_RO "ro"             /* 0 or 1, as BLKROGET */
 
 /* The keys of user.loopfs.instance on loop-control, in this order. */
 #define INSTANCE_KEY_PID "pid"            /* the daemon */
