@@ -16,6 +16,7 @@ isolate_mounts "$@"
 requires losetup --version
 requires sfdisk --version
 requires parted --version
+requires jq --version
 requires command -v mkfs.vfat fsck.vfat mkfs.ext4 e2fsck addpart delpart
 
 new_instance 64M
@@ -96,6 +97,19 @@ assert_eq "loop0p5 size" $((8 * MIB)) "$(part_status loop0p5 size)"
 assert_eq "loop0p5 ro" 0 "$(part_status loop0p5 ro)"
 expect_message "Operation not permitted" rm -f "$mnt/loop0p5"
 
+# loopfsctl list shows the partitions under their device, as lsblk -i
+# draws them; --json has them in the device's "partitions".
+list=$("$LOOPFSCTL" list "$mnt") || fail "loopfsctl list: $list"
+assert_eq "list: names" "$mnt/loop0 |-$mnt/loop0p1 |-$mnt/loop0p2 |-$mnt/loop0p5 \`-$mnt/loop0p6" \
+  "$(awk 'NR > 1 { print $1 }' <<<"$list" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "list: loop0p5 window" "$((8 * MIB)) $((36864 * 512))" \
+  "$(awk -v n="|-$mnt/loop0p5" '$1 == n { print $2, $3 }' <<<"$list")"
+json=$("$LOOPFSCTL" list --json "$mnt") || fail "loopfsctl list --json"
+assert_eq "list --json: partition numbers" "1 2 5 6" \
+  "$(jq -r '[.devices[0].partitions[].partition] | join(" ")' <<<"$json")"
+assert_eq "list --json: loop0p6" "$mnt/loop0p6 55296 $((8 * MIB)) false null" \
+  "$(jq -r '.devices[0].partitions[3] | "\(.name) \(.start) \(.size) \(.ro) \(.nbd)"' <<<"$json")"
+
 # BLKRRPART: EINVAL on a partition, EBUSY while one is open, else a
 # rescan that finds the same partitions.
 expect_message "Invalid argument" blockdev --rereadpt "$mnt/loop0p1"
@@ -152,8 +166,11 @@ disk.img1 : start=2048, size=16M, name=a
 disk.img3 : start=34816, size=16M, name=b
 disk.img4 : start=67584, size=8M, name=c
 S
-out=$(sbx 'losetup -f --show -P "$1"' "$img") || fail "losetup -P (GPT): $out"
-assert_eq "losetup -f --show -P (GPT)" /dev/loop0 "$out"
+# loopfsctl attach --partscan prints the device and its partitions.
+out=$("$LOOPFSCTL" attach --partscan "$mnt" "$img") \
+  || fail "loopfsctl attach --partscan: $out"
+assert_eq "loopfsctl attach --partscan (GPT)" \
+  "$mnt/loop0 $mnt/loop0p1 $mnt/loop0p3 $mnt/loop0p4" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
 assert_eq "GPT nodes" "loop0p1 loop0p3 loop0p4 " "$(nodes)"
 assert_size loop0p3 $((16 * MIB))
 assert_eq "loop0p3 start" 34816 "$(part_status loop0p3 start)"
