@@ -127,7 +127,7 @@ blkpg_partition_read (struct caller_copy *copy)
                                                      call->data.part.pno);
     if (part && part->generation == 0)
       part->generation = ++d->generation;
-    partitions_mirror_to_nbd (dev);
+    partitions_mirror_to_nbd (dev, call->cmd, &call->data.part);
   }
   reply_result (call->req, r);
   free (call);

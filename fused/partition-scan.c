@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <linux/blkpg.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <blkid.h>
@@ -151,7 +152,7 @@ scan_done (struct offload *job)
       r = partition_table_replace (&dev->parts.table, lo, w->entries, w->n);
     if (r == 0) {
       number_new_nodes (w->d, dev);
-      partitions_mirror_to_nbd (dev);
+      partitions_mirror_to_nbd (dev, 0, NULL);
     }
   }
   if (r < 0)
@@ -254,46 +255,90 @@ partitions_drop (struct device *dev)
   partition_table_free (&dev->parts.table);
   dev->parts.seen_partscan = false;
   dev->parts.seen_diskseq = dev->lo->diskseq;
-  partitions_mirror_to_nbd (dev);
 }
 
-/* A kernel NBD device's reread, in the background. */
+/* A change of the partitions of a kernel NBD device, mirroring one of
+ * its loop device's.  They run one at a time, in the order they were
+ * made, so that an add and a delete in a row arrive in that order. */
 struct mirror_work {
-  struct offload job;
-  int fd;
+  struct offload job;            /* first: the job is the request */
+  struct mirror_work *next;
+  int fd;                        /* our duplicate of /dev/nbdX */
+  int op;                        /* a BLKPG op, or 0 for BLKRRPART */
+  struct blkpg_partition part;
 };
 
-/* Ask the kernel to reread /dev/nbdX's partitions (on the job's
- * thread: the kernel reads the table through this daemon's nbdkit). */
+/* The changes not done yet, the first one running. */
+static struct mirror_work *mirror_head, *mirror_tail;
+
+/* Change the kernel device's partitions (on the job's thread: the
+ * kernel reads the table through this daemon's nbdkit). */
 static void
 mirror_run (struct offload *job)
 {
   struct mirror_work *w = (struct mirror_work *) job;
+  struct blkpg_ioctl_arg arg = {
+    .op = w->op, .data = &w->part, .datalen = sizeof w->part,
+  };
+  int r = w->op ? ioctl (w->fd, BLKPG, &arg) : ioctl (w->fd, BLKRRPART);
 
-  if (ioctl (w->fd, BLKRRPART) < 0 && errno != EBUSY)
-    log_error ("BLKRRPART on the kernel NBD device: %s", strerror (errno));
+  if (r < 0)
+    log_error ("mirroring partitions on the kernel NBD device: %s",
+               strerror (errno));
   close (w->fd);
 }
 
-/* The reread is over. */
+static void mirror_done (struct offload *job);
+
+/* Start the first change waiting; drop those that cannot start. */
+static void
+mirror_next (void)
+{
+  while (mirror_head
+         && offload_run (&mirror_head->job, mirror_run, mirror_done) < 0) {
+    struct mirror_work *w = mirror_head;
+    mirror_head = w->next;
+    close (w->fd);
+    free (w);
+  }
+  if (mirror_head == NULL)
+    mirror_tail = NULL;
+}
+
+/* A change is over: the next one may start. */
 static void
 mirror_done (struct offload *job)
 {
-  free (job);
+  struct mirror_work *w = (struct mirror_work *) job;
+
+  mirror_head = w->next;
+  free (w);
+  mirror_next ();
 }
 
-/* Have the kernel reread the partitions of DEV's /dev/nbdX. */
+/* Change the partitions of DEV's /dev/nbdX as OP (0: reread) with P. */
 void
-partitions_mirror_to_nbd (struct device *dev)
+partitions_mirror_to_nbd (struct device *dev, int op,
+                          const struct blkpg_partition *p)
 {
   struct mirror_work *w;
+  bool idle = mirror_head == NULL;
 
   if (dev->nbd_fd < 0 || (w = calloc (1, sizeof *w)) == NULL)
     return;
   w->fd = fcntl (dev->nbd_fd, F_DUPFD_CLOEXEC, 3);
-  if (w->fd < 0 || offload_run (&w->job, mirror_run, mirror_done) < 0) {
-    if (w->fd >= 0)
-      close (w->fd);
+  if (w->fd < 0) {
     free (w);
+    return;
   }
+  w->op = op;
+  if (p)
+    w->part = *p;
+  if (mirror_tail)
+    mirror_tail->next = w;
+  else
+    mirror_head = w;
+  mirror_tail = w;
+  if (idle)
+    mirror_next ();
 }

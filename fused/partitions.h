@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <linux/blkpg.h>
 
 #include "daemon.h"
 #include "partition-table.h"
@@ -63,10 +64,12 @@ int partitions_rescan_check (fuse_req_t req, struct device *dev);
 /* DEV was cleared: its partitions go, as __loop_clr_fd() drops them. */
 void partitions_drop (struct device *dev);
 
-/* The partition table changed through BLKPG or a scan: when DEV also
- * has a kernel NBD device, have the kernel reread its partitions too,
- * so /dev/nbdXpM match loopNpM (in the background). */
-void partitions_mirror_to_nbd (struct device *dev);
+/* The partition table of DEV changed through BLKPG operation OP with
+ * P, or through a scan (OP 0, P NULL): when DEV also has a kernel NBD
+ * device, make the same change there (a reread for a scan), so that
+ * /dev/nbdXpM stay what loopNpM are.  In the background, in order. */
+void partitions_mirror_to_nbd (struct device *dev, int op,
+                               const struct blkpg_partition *p);
 
 /* --- partition-nodes.c --- */
 

@@ -25,6 +25,11 @@
  *   loop-helper pwrite DEV OFF LEN [direct]
  *                                     one pwrite of LEN bytes read from
  *                                     stdin, prints the count written
+ *   loop-helper blkpg DEV add|del|resize PNO START LEN
+ *                                     BLKPG on DEV (START, LEN in bytes,
+ *                                     may be negative)
+ *   loop-helper rereadpt DEV          BLKRRPART
+ *   loop-helper size64 DEV            prints BLKGETSIZE64
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/blkpg.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
@@ -360,6 +366,60 @@ cmd_pwrite (char **argv, int argc)
   return 0;
 }
 
+/* BLKPG operation argv[1] (add, del, resize) of partition argv[2] at
+ * argv[3] for argv[4] bytes on DEV argv[0]. */
+static int
+cmd_blkpg (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDONLY);
+  struct blkpg_partition part = { 0 };
+  struct blkpg_ioctl_arg arg = { .data = &part, .datalen = sizeof part };
+  char *end1, *end2, *end3;
+
+  if (fd < 0)
+    return fd;
+  if (strcmp (argv[1], "add") == 0)
+    arg.op = BLKPG_ADD_PARTITION;
+  else if (strcmp (argv[1], "del") == 0)
+    arg.op = BLKPG_DEL_PARTITION;
+  else if (strcmp (argv[1], "resize") == 0)
+    arg.op = BLKPG_RESIZE_PARTITION;
+  else
+    return -EINVAL;
+  part.pno = strtol (argv[2], &end1, 10);
+  part.start = strtoll (argv[3], &end2, 10);
+  part.length = strtoll (argv[4], &end3, 10);
+  if (*end1 || *end2 || *end3)
+    return -EINVAL;
+  return ioctl (fd, BLKPG, &arg) < 0 ? -errno : 0;
+}
+
+/* BLKRRPART on DEV. */
+static int
+cmd_rereadpt (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDONLY);
+
+  if (fd < 0)
+    return fd;
+  return ioctl (fd, BLKRRPART) < 0 ? -errno : 0;
+}
+
+/* Print BLKGETSIZE64 of DEV. */
+static int
+cmd_size64 (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDONLY);
+  uint64_t size;
+
+  if (fd < 0)
+    return fd;
+  if (ioctl (fd, BLKGETSIZE64, &size) < 0)
+    return -errno;
+  printf ("%" PRIu64 "\n", size);
+  return 0;
+}
+
 /* Print the usage text to stderr. */
 static void
 usage (void)
@@ -370,7 +430,8 @@ usage (void)
 "       | set-name DEV NAME\n"
 "       | add CONTROL N | remove CONTROL N | get-free CONTROL\n"
 "       | xattr FILE NAME | pread DEV OFF LEN [direct]\n"
-"       | pwrite DEV OFF LEN [direct]\n");
+"       | pwrite DEV OFF LEN [direct]\n"
+"       | blkpg DEV add|del|resize PNO START LEN | rereadpt DEV | size64 DEV\n");
 }
 
 /* Run the subcommand named by argv[1]; on failure print the errno name
@@ -414,6 +475,12 @@ main (int argc, char *argv[])
     r = cmd_pread (argv, n);
   else if (strcmp (cmd, "pwrite") == 0 && (n == 3 || n == 4))
     r = cmd_pwrite (argv, n);
+  else if (strcmp (cmd, "blkpg") == 0 && n == 5)
+    r = cmd_blkpg (argv);
+  else if (strcmp (cmd, "rereadpt") == 0 && n == 1)
+    r = cmd_rereadpt (argv);
+  else if (strcmp (cmd, "size64") == 0 && n == 1)
+    r = cmd_size64 (argv);
   else {
     usage ();
     return 2;
