@@ -183,7 +183,36 @@ assert_eq "vfat in the image" vfat \
   "$(blkid -p -o value -s TYPE --offset $((2048 * 512)) "$img")"
 assert_eq "ext4 in the image" ext4 \
   "$(blkid -p -o value -s TYPE --offset $((34816 * 512)) "$img")"
+# sfdisk writing a new table on the -P device: its BLKRRPART makes the
+# new nodes.
+out=$(sbx 'sfdisk -q /dev/loop0 <<EOF
+label: dos
+start=2048, size=8M, type=c
+start=18432, size=4M, type=83
+EOF') || fail "sfdisk on the attached device: $out"
+assert_eq "nodes after sfdisk" "loop0p1 loop0p2 " "$(nodes)"
+assert_size loop0p2 $((4 * MIB))
 "$LOOP_HELPER" clr "$mnt/loop0" >/dev/null || fail "LOOP_CLR_FD (GPT)"
+wait_no_nodes
+
+# --- The table is read at the device's offset: losetup -P -o 1M.
+head -c "$MIB" /dev/zero >"$tmp/offset.img"
+truncate -s 8M "$tmp/inner.img"
+sfdisk -q "$tmp/inner.img" <<'S'
+label: dos
+start=2048, size=4M, type=83
+S
+cat "$tmp/inner.img" >>"$tmp/offset.img"
+out=$(sbx 'losetup -f --show -P -o 1M "$1"' "$tmp/offset.img") \
+  || fail "losetup -P -o 1M: $out"
+assert_eq "nodes at an offset" "loop0p1 " "$(nodes)"
+assert_size loop0p1 $((4 * MIB))
+head -c 4096 /dev/urandom >"$tmp/block"
+dd if="$tmp/block" of="$mnt/loop0p1" bs=4096 conv=notrunc status=none \
+  || fail "write to loop0p1 at an offset"
+cmp -n 4096 "$tmp/block" "$tmp/offset.img" --ignore-initial=0:$((2 * MIB)) \
+  || fail "loop0p1 of a device at 1 MiB does not start at 2 MiB in the file"
+"$LOOP_HELPER" clr "$mnt/loop0" >/dev/null || fail "LOOP_CLR_FD (offset)"
 wait_no_nodes
 
 # --- BLKPG on a device attached without -P: parted makes the nodes
@@ -196,6 +225,15 @@ out=$(sbx 'losetup -f --show "$1" && parted -s /dev/loop0 mklabel gpt \
 assert_eq "nodes made by parted" "loop0p1 loop0p2 " "$(nodes)"
 assert_size loop0p1 $((8 * MIB))
 assert_eq "loop0p2 start" $((9 * 2048)) "$(part_status loop0p2 start)"
+# partx: --show reads the table, -d removes the nodes of a range
+# (BLKPG_DEL_PARTITION), -a adds them back from the table.
+out=$(sbx 'partx -g -o NR,START,SECTORS --show /dev/loop0') \
+  || fail "partx --show: $out"
+assert_eq "partx --show" "1 2048 16384 2 18432 16384" "$(tr -s ' \n' ' ' <<<"$out" | sed 's/^ //; s/ $//')"
+sbx 'partx -d --nr 1:2 /dev/loop0' || fail "partx -d"
+assert_eq "nodes after partx -d" "" "$(nodes)"
+sbx 'partx -a /dev/loop0' || fail "partx -a"
+assert_eq "nodes after partx -a" "loop0p1 loop0p2 " "$(nodes)"
 out=$(sbx '
   blockdev --rereadpt /dev/loop0 2>&1; echo "rereadpt=$?"
   addpart /dev/loop0 3 2048 2048 2>&1; echo "overlap=$?"
