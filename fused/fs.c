@@ -30,7 +30,7 @@
 #include "fs.h"
 #include "nodes.h"
 #include "open-files.h"
-#include "partitions.h"
+#include "partition-nodes.h"
 #include "xattr.h"
 
 /* Reply to a lookup of inode INO with generation GEN. */

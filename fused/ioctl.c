@@ -32,7 +32,8 @@
 #include "caller.h"
 #include "io.h"
 #include "ioctl.h"
-#include "partitions.h"
+#include "partition-ioctl.h"
+#include "partition-scan.h"
 
 /* An ioctl waiting for its device's transaction to end. */
 struct pending_ioctl {

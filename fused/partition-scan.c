@@ -34,7 +34,7 @@
 #include "device.h"
 #include "log.h"
 #include "offload.h"
-#include "partitions.h"
+#include "partition-scan.h"
 
 /* A scan under way. */
 struct scan_work {
@@ -246,15 +246,6 @@ partitions_rescan (struct daemon *d, struct device *dev,
 
   if (!scan_start (d, dev, true, done, opaque, &err))
     done (opaque, err);
-}
-
-/* DEV was cleared: drop its partitions. */
-void
-partitions_drop (struct device *dev)
-{
-  partition_table_free (&dev->parts.table);
-  dev->parts.seen_partscan = false;
-  dev->parts.seen_diskseq = dev->lo->diskseq;
 }
 
 /* A change of the partitions of a kernel NBD device, mirroring one of
