@@ -1,6 +1,6 @@
 /* loopfsd: the partitions of a loop device, loopNpM.
  *
- * The model (control/partitions.h) says which partitions a device has
+ * The model (control/partition-table.h) says which partitions a device has
  * and what BLKPG and BLKRRPART may do to them; the daemon keeps one
  * table per device (struct device_partitions), fills it from a scan of
  * the device's partition table (partition-scan.c), and serves each
