@@ -134,23 +134,27 @@ number_new_nodes (struct daemon *d, struct device *dev)
       v->ptr[i]->generation = ++d->generation;
 }
 
-/* The scan is over (on the loop): its partitions replace the old ones,
- * unless the device was cleared meanwhile or, for BLKRRPART, a
- * partition was opened. */
+/* The scan is over (on the loop): its partitions replace the old ones
+ * (none when the table could not be read: bdev_disk_changed() drops
+ * the old ones first), unless the device was cleared meanwhile or, for
+ * BLKRRPART, a partition was opened. */
 static void
 scan_done (struct offload *job)
 {
   struct scan_work *w = (struct scan_work *) job;
   struct device *dev = w->dev;
   struct loopdev *lo = dev->lo;
-  int r = w->err;
+  int r = w->err, replaced;
 
-  if (r == 0 && lo->state == LOOPDEV_BOUND) {
+  if (lo->state == LOOPDEV_BOUND) {
     if (partition_table_open_count (&dev->parts.table) > 0)
       r = -EBUSY;
-    else
-      r = partition_table_replace (&dev->parts.table, lo, w->entries, w->n);
-    if (r == 0) {
+    else {
+      replaced = partition_table_replace (&dev->parts.table, lo,
+                                          r == 0 ? w->entries : NULL,
+                                          r == 0 ? w->n : 0);
+      if (r == 0)
+        r = replaced;
       number_new_nodes (w->d, dev);
       partitions_mirror_to_nbd (dev, 0, NULL);
     }
