@@ -163,11 +163,14 @@ scan_done (struct offload *job)
     log_error ("loop%d: partition scan failed: %s", lo->number,
                strerror (-r));
   w->done (w->opaque, w->rescan ? r : 0);
+  device_handle_release (w->d, dev);
   free (w->entries);
   free (w);
 }
 
-/* Start a scan of DEV; false when it could not start (*ERR says why). */
+/* Start a scan of DEV; false when it could not start (*ERR says why).
+ * Like disk_scan_partitions(), the scan opens the device for its
+ * length: the device cannot be cleared or removed under it. */
 static bool
 scan_start (struct daemon *d, struct device *dev, bool rescan,
             partitions_done_cb done, void *opaque, int *err)
@@ -183,23 +186,25 @@ scan_start (struct daemon *d, struct device *dev, bool rescan,
     *err = -ENOMEM;
     return false;
   }
+  *err = loopdev_open (lo);
+  if (*err < 0) {
+    free (w);
+    return false;
+  }
   *w = (struct scan_work) {
     .d = d, .dev = dev, .offset = lo->b.offset, .size = loopdev_size (lo),
     .sector_size = loopdev_logical_block_size (lo), .rescan = rescan,
     .done = done, .opaque = opaque,
   };
-  /* A duplicate of our descriptor: the device may be cleared, and its
-   * descriptor closed, while the scan reads. */
+  /* A descriptor of the scan's own: the job's thread must not use a
+   * number that the loop may close meanwhile. */
   w->path_fd = fcntl (dev->backing_fd, F_DUPFD_CLOEXEC, 3);
-  if (w->path_fd < 0) {
-    *err = -errno;
-    free (w);
-    return false;
-  }
-  *err = offload_run (&w->job, scan_run, scan_done);
+  *err = w->path_fd < 0 ? -errno : offload_run (&w->job, scan_run, scan_done);
   if (*err < 0) {
-    close (w->path_fd);
+    if (w->path_fd >= 0)
+      close (w->path_fd);
     free (w);
+    device_handle_release (d, dev);
     return false;
   }
   return true;
