@@ -29,6 +29,8 @@
  *                                     BLKPG on DEV (START, LEN in bytes,
  *                                     may be negative)
  *   loop-helper rereadpt DEV          BLKRRPART
+ *   loop-helper partscan DEV          LOOP_SET_STATUS64 adding
+ *                                     LO_FLAGS_PARTSCAN
  *   loop-helper size64 DEV            prints BLKGETSIZE64
  */
 #include <errno.h>
@@ -146,6 +148,21 @@ static int
 cmd_autoclear (char **argv)
 {
   return change_status (argv[0], add_autoclear, NULL);
+}
+
+/* Add LO_FLAGS_PARTSCAN. */
+static void
+add_partscan (struct loop_info64 *info, const char *arg)
+{
+  (void) arg;
+  info->lo_flags |= LO_FLAGS_PARTSCAN;
+}
+
+/* Set LO_FLAGS_PARTSCAN on DEV: the partitions are read. */
+static int
+cmd_partscan (char **argv)
+{
+  return change_status (argv[0], add_partscan, NULL);
 }
 
 /* LOOP_SET_CAPACITY on DEV opened read-only ("ro") or read-write ("rw"):
@@ -431,7 +448,8 @@ usage (void)
 "       | add CONTROL N | remove CONTROL N | get-free CONTROL\n"
 "       | xattr FILE NAME | pread DEV OFF LEN [direct]\n"
 "       | pwrite DEV OFF LEN [direct]\n"
-"       | blkpg DEV add|del|resize PNO START LEN | rereadpt DEV | size64 DEV\n");
+"       | blkpg DEV add|del|resize PNO START LEN | rereadpt DEV | size64 DEV\n"
+"       | partscan DEV\n");
 }
 
 /* Run the subcommand named by argv[1]; on failure print the errno name
@@ -477,6 +495,8 @@ main (int argc, char *argv[])
     r = cmd_pwrite (argv, n);
   else if (strcmp (cmd, "blkpg") == 0 && n == 5)
     r = cmd_blkpg (argv);
+  else if (strcmp (cmd, "partscan") == 0 && n == 1)
+    r = cmd_partscan (argv);
   else if (strcmp (cmd, "rereadpt") == 0 && n == 1)
     r = cmd_rereadpt (argv);
   else if (strcmp (cmd, "size64") == 0 && n == 1)

@@ -146,6 +146,22 @@ cmp "$img" "$tmp/before.img" --ignore-initial=$((p5_start + p5_size)) \
   || fail "the image changed after loop0p5's end"
 rm "$tmp/before.img"
 
+# Only what makes the kernel read the table makes loopfs read it:
+# LOOP_SET_CAPACITY keeps the partitions, BLKRRPART reads the new table.
+cp "$img" "$tmp/mbr.img"
+sfdisk -q "$img" <<'S'
+label: dos
+start=2048, size=4M, type=83
+S
+"$LOOP_HELPER" capacity "$mnt/loop0" rw >/dev/null || fail "LOOP_SET_CAPACITY"
+assert_eq "nodes after LOOP_SET_CAPACITY" "loop0p1 loop0p2 loop0p5 loop0p6 " "$(nodes)"
+"$LOOP_HELPER" rereadpt "$mnt/loop0" >/dev/null || fail "BLKRRPART"
+assert_eq "nodes after BLKRRPART of a new table" "loop0p1 " "$(nodes)"
+assert_size loop0p1 $((4 * MIB))
+cp "$tmp/mbr.img" "$img"
+"$LOOP_HELPER" rereadpt "$mnt/loop0" >/dev/null || fail "BLKRRPART"
+rm "$tmp/mbr.img"
+
 # A detach while a partition is open waits for its last close
 # (LOOP_CLR_FD's deferred detach); then every node goes.
 exec 3<"$mnt/loop0p6"
@@ -213,6 +229,30 @@ dd if="$tmp/block" of="$mnt/loop0p1" bs=4096 conv=notrunc status=none \
 cmp -n 4096 "$tmp/block" "$tmp/offset.img" --ignore-initial=0:$((2 * MIB)) \
   || fail "loop0p1 of a device at 1 MiB does not start at 2 MiB in the file"
 "$LOOP_HELPER" clr "$mnt/loop0" >/dev/null || fail "LOOP_CLR_FD (offset)"
+wait_no_nodes
+
+# --- Setting LO_FLAGS_PARTSCAN later (LOOP_SET_STATUS64) reads the
+# table; LOOP_CHANGE_FD of a -P device reads the new file's.
+out=$(sbx 'losetup -f --show -r "$1"' "$img") || fail "losetup -r: $out"
+assert_eq "nodes without -P" "" "$(nodes)"
+"$LOOP_HELPER" partscan "$mnt/loop0" >/dev/null || fail "set LO_FLAGS_PARTSCAN"
+# (The image holds the table sfdisk wrote above.)
+assert_eq "nodes after setting PARTSCAN" "loop0p1 loop0p2 " "$(nodes)"
+assert_eq "loop0p1 ro on a read-only device" 1 "$(part_status loop0p1 ro)"
+expect_message "Operation not permitted" \
+  dd if=/dev/zero of="$mnt/loop0p1" bs=4k count=1 conv=notrunc status=none
+truncate -s 64M "$tmp/other.img"
+sfdisk -q "$tmp/other.img" <<'S'
+label: dos
+start=2048, size=2M, type=83
+start=6144, size=2M, type=83
+start=10240, size=2M, type=83
+S
+"$LOOP_HELPER" change-fd "$mnt/loop0" "$tmp/other.img" >/dev/null \
+  || fail "LOOP_CHANGE_FD"
+assert_eq "nodes after LOOP_CHANGE_FD" "loop0p1 loop0p2 loop0p3 " "$(nodes)"
+assert_size loop0p3 $((2 * MIB))
+"$LOOP_HELPER" clr "$mnt/loop0" >/dev/null || fail "LOOP_CLR_FD (CHANGE_FD)"
 wait_no_nodes
 
 # --- BLKPG on a device attached without -P: parted makes the nodes
