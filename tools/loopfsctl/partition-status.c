@@ -115,7 +115,7 @@ instance_partitions (const char *dir, int number,
       r = partition_status_vector_append (parts, st);
   }
   closedir (d);
-  if (r == 0)
+  if (r == 0 && parts->len > first)
     qsort (parts->ptr + first, parts->len - first, sizeof *parts->ptr,
            compare_number);
   return r;
