@@ -5,7 +5,8 @@
 # (numbers, starts, sizes); the same sequence of partition ioctls
 # (BLKRRPART, BLKPG add/del/resize, BLKGETSIZE64 and loop ioctls on
 # partitions) gives the same answers; a detach waits for an open
-# partition on both.  With kernel NBD, each loopNpM names /dev/nbdXpM,
+# partition on both; LOOP_SET_CAPACITY keeps the partitions on both
+# (only BLKRRPART reads a changed table).  With kernel NBD, each loopNpM names /dev/nbdXpM,
 # which the kernel has with the same size, also after BLKPG.
 #
 # Cases where this kernel (6.1) and mainline disagree are left out:
@@ -184,4 +185,27 @@ for dev in "$kdev" "$mnt/loop0"; do
   [ ! -e "${dev}p7" ] || fail "${dev}p7 is left after the detach"
 done
 kdev=
+
+# --- LOOP_SET_CAPACITY keeps the partitions; BLKRRPART reads the new table
+cp "$tmp/mbr.img" "$tmp/capacity.img"
+attach_both "$tmp/capacity.img"
+sfdisk -q "$tmp/capacity.img" <<'S'
+label: dos
+start=2048, size=4M, type=83
+S
+for dev in "$kdev" "$mnt/loop0"; do
+  "$LOOP_HELPER" capacity "$dev" rw >/dev/null || fail "LOOP_SET_CAPACITY on $dev"
+done
+assert_eq "partitions after LOOP_SET_CAPACITY" "$(kernel_parts "$kdev")" \
+  "$(loopfs_parts "$mnt/loop0")"
+assert_eq "loopfs partitions after LOOP_SET_CAPACITY" 4 \
+  "$(loopfs_parts "$mnt/loop0" | wc -l)"
+for dev in "$kdev" "$mnt/loop0"; do
+  "$LOOP_HELPER" rereadpt "$dev" >/dev/null || fail "BLKRRPART on $dev"
+done
+assert_eq "partitions after BLKRRPART" "$(kernel_parts "$kdev")" \
+  "$(loopfs_parts "$mnt/loop0")"
+assert_eq "loopfs partitions after BLKRRPART" "1 2048 8192" \
+  "$(loopfs_parts "$mnt/loop0")"
+detach_both
 echo "partitions: the same as the kernel's loop driver"
