@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 
 #include "cleanup.h"
+#include "dev-watch.h"
 #include "device-status.h"
 #include "exit-status.h"
 #include "loopfs-interface.h"
@@ -42,9 +43,6 @@
 #include "sandbox-init.h"
 #include "stat-fake.h"
 #include "sysfs-view.h"
-
-/* At most this many /dev/loopN symlinks, whatever the limits say. */
-#define MAX_LINKS 65536u
 
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
@@ -57,6 +55,7 @@ struct sandbox {
   int loopfsd_status;
   bool instance_mounted;          /* /dev/loopfs is mounted */
   bool control_bound;             /* /dev/loop-control is bound */
+  struct dev_watch *dev_watch;    /* keeps /dev/loopN in step */
   struct sysfs_view *sysfs;
   struct stat_fake *fake;
   pid_t init;                     /* the sandbox's init, or -1 */
@@ -140,7 +139,6 @@ set_up_instance (struct sandbox *sb)
 static int
 set_up (struct sandbox *sb, int *notify_socket)
 {
-  unsigned links = sb->max ? sb->max : user_device_limit ();
   const char *failed;
   int sv[2];
   int r;
@@ -164,9 +162,7 @@ set_up (struct sandbox *sb, int *notify_socket)
       return -errno;
     }
   }
-  if (links > MAX_LINKS)
-    links = MAX_LINKS;
-  r = sandbox_dev_build (links);
+  r = sandbox_dev_build ();
   if (r < 0)
     return r;
   r = set_up_instance (sb);
@@ -176,6 +172,9 @@ set_up (struct sandbox *sb, int *notify_socket)
   if (r < 0)
     return r;
   sb->control_bound = true;
+  r = dev_watch_start (SANDBOX_INSTANCE, "loopfs", "/dev", &sb->dev_watch);
+  if (r < 0)
+    return r;
   r = sysfs_view_mount (SANDBOX_INSTANCE, &sb->sysfs);
   if (r < 0)
     return r;
@@ -290,6 +289,8 @@ tear_down (struct sandbox *sb)
   sb->fake = NULL;
   sysfs_view_unmount (sb->sysfs);
   sb->sysfs = NULL;
+  dev_watch_stop (sb->dev_watch);
+  sb->dev_watch = NULL;
   if (sb->control_bound && umount2 ("/dev/loop-control", MNT_DETACH) < 0)
     ctl_error ("exec: unmounting /dev/loop-control: %m");
   if (sb->instance_mounted && umount2 (SANDBOX_INSTANCE, 0) < 0

@@ -146,11 +146,10 @@ copy_dir (int old_dir, int new_dir, const char *path, dev_t dev)
 }
 
 int
-sandbox_dev_build (unsigned links)
+sandbox_dev_build (void)
 {
   CLEANUP_CLOSE int old_dev = -1, new_dev = -1;
   struct stat st;
-  unsigned i;
   int r, fd;
 
   old_dev = open ("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -183,16 +182,6 @@ sandbox_dev_build (unsigned links)
     return -errno;
   }
   close (fd);
-  for (i = 0; i < links; i++) {
-    char name[32], target[48];
-
-    snprintf (name, sizeof name, "loop%u", i);
-    snprintf (target, sizeof target, "loopfs/loop%u", i);
-    if (symlinkat (target, new_dev, name) < 0) {
-      ctl_error ("exec: /dev/%s: %m", name);
-      return -errno;
-    }
-  }
   return 0;
 }
 
