@@ -49,6 +49,7 @@ struct node_watch;
 struct handle {
   struct device *dev;       /* NULL for loop-control */
   bool writable;            /* opened with O_WRONLY or O_RDWR */
+  int partition;            /* M when opened as loopNpM, else 0 */
   struct handle *prev, *next;  /* in daemon.handles */
 };
 
