@@ -294,6 +294,7 @@ device_handle_release (struct daemon *d, struct device *dev)
   device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   loopdev_cleared (dev->lo);
   partitions_drop (dev);
+  node_watch_partitions (d->watch, dev->lo->number, NULL);
 }
 
 /* Stop the backend of every device: the instance is going away.

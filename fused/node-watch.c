@@ -16,6 +16,7 @@
 #include "log.h"
 #include "node-watch.h"
 #include "offload.h"
+#include "partition-table.h"
 
 /* Messages one exchange carries at most; the rest wait for the next. */
 #define BATCH_MAX 256
@@ -28,13 +29,24 @@ struct note {
   size_t len;
 };
 
-/* A DONE waiting for every message up to SEQ to be answered. */
+/* A DONE (OPAQUE, RESULT) waiting for every message up to SEQ to be
+ * answered. */
 struct barrier {
   struct barrier *next;
   uint64_t seq;
-  void (*done) (void *opaque);
+  node_watch_done_cb done;
   void *opaque;
+  int result;
 };
+
+/* The partition nodes of device NUMBER the watchers were told of: bit
+ * M of PARTS for loopNUMBERpM. */
+struct announced {
+  int number;
+  uint64_t parts[(PARTITION_MAX_NUMBER + 64) / 64];
+};
+
+DEFINE_VECTOR_TYPE (announced_vector, struct announced)
 
 /* One exchange with the watchers, on an offload thread.  It owns its
  * notes and a copy of the watchers' descriptors as they were when it
@@ -57,6 +69,7 @@ struct node_watch {
   uint64_t last_seq;             /* of the newest message queued */
   uint64_t answered_seq;         /* every message up to it is answered */
   struct exchange *running;      /* or NULL */
+  announced_vector announced;    /* devices that have partition nodes */
 };
 
 struct node_watch *
@@ -248,7 +261,7 @@ release_barriers (struct node_watch *w)
     w->barriers = b->next;
     if (w->barriers == NULL)
       w->barriers_tail = &w->barriers;
-    b->done (b->opaque);
+    b->done (b->opaque, b->result);
     free (b);
   }
 }
@@ -356,23 +369,75 @@ node_watch_note (struct node_watch *w, bool added, const char *name)
   start_exchange (w);
 }
 
+/* The announced set of device NUMBER, made when MAKE; NULL when there
+ * is none (or no memory for it). */
+static struct announced *
+announced_of (struct node_watch *w, int number, bool make)
+{
+  struct announced fresh = { .number = number };
+  size_t i;
+
+  for (i = 0; i < w->announced.len; i++)
+    if (w->announced.ptr[i].number == number)
+      return &w->announced.ptr[i];
+  if (!make || announced_vector_append (&w->announced, fresh) < 0)
+    return NULL;
+  return &w->announced.ptr[w->announced.len - 1];
+}
+
 void
-node_watch_sync (struct node_watch *w, void (*done) (void *opaque),
-                 void *opaque)
+node_watch_partitions (struct node_watch *w, int number,
+                       const struct partition_table *t)
+{
+  struct announced now = { .number = number }, *was;
+  size_t i;
+  int m;
+
+  if (w == NULL)
+    return;
+  for (i = 0; t && i < t->parts.len; i++) {
+    m = t->parts.ptr[i]->number;
+    now.parts[m / 64] |= UINT64_C (1) << (m % 64);
+  }
+  was = announced_of (w, number, t && t->parts.len > 0);
+  if (was == NULL)
+    return;
+  for (m = 1; m <= PARTITION_MAX_NUMBER; m++) {
+    uint64_t bit = UINT64_C (1) << (m % 64);
+    bool before = was->parts[m / 64] & bit, after = now.parts[m / 64] & bit;
+    char name[32];
+
+    if (before == after)
+      continue;
+    snprintf (name, sizeof name, "loop%dp%d", number, m);
+    node_watch_note (w, after, name);
+  }
+  *was = now;
+  if (t == NULL || t->parts.len == 0) {
+    /* Nothing left to remember of this device. */
+    i = was - w->announced.ptr;
+    w->announced.ptr[i] = w->announced.ptr[w->announced.len - 1];
+    w->announced.len--;
+  }
+}
+
+void
+node_watch_sync (struct node_watch *w, node_watch_done_cb done, void *opaque,
+                 int result)
 {
   struct barrier *b;
 
   if (w == NULL || w->answered_seq >= w->last_seq) {
-    done (opaque);
+    done (opaque, result);
     return;
   }
   b = malloc (sizeof *b);
   if (b == NULL) {
-    done (opaque);
+    done (opaque, result);
     return;
   }
   *b = (struct barrier) { .seq = w->last_seq, .done = done,
-                          .opaque = opaque };
+                          .opaque = opaque, .result = result };
   *w->barriers_tail = b;
   w->barriers_tail = &b->next;
   start_exchange (w);
@@ -382,7 +447,6 @@ node_watch_sync (struct node_watch *w, void (*done) (void *opaque),
 struct answer {
   fuse_req_t req;
   bool ioctl;
-  int result;
 };
 
 /* Answer REQ with R as node_watch_reply says. */
@@ -395,13 +459,13 @@ answer_send (fuse_req_t req, bool ioctl, int r)
     fuse_reply_err (req, -r);
 }
 
-/* The watchers have every message: send answer OPAQUE. */
+/* The watchers have every message: send answer OPAQUE with R. */
 static void
-answer_now (void *opaque)
+answer_now (void *opaque, int r)
 {
   struct answer *a = opaque;
 
-  answer_send (a->req, a->ioctl, a->result);
+  answer_send (a->req, a->ioctl, r);
   free (a);
 }
 
@@ -415,8 +479,8 @@ node_watch_reply (struct node_watch *w, fuse_req_t req, bool ioctl, int r)
     answer_send (req, ioctl, r);
     return;
   }
-  *a = (struct answer) { .req = req, .ioctl = ioctl, .result = r };
-  node_watch_sync (w, answer_now, a);
+  *a = (struct answer) { .req = req, .ioctl = ioctl };
+  node_watch_sync (w, answer_now, a, r);
 }
 
 void
@@ -429,6 +493,7 @@ node_watch_close (struct node_watch *w)
   w->answered_seq = w->last_seq;
   release_barriers (w);
   free_notes (w->notes);
+  announced_vector_reset (&w->announced);
   /* A running exchange may still be polling these: it owns them then,
    * and the process's exit closes them. */
   if (w->running == NULL)

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "daemon.h"
+#include "partition-table.h"
 
 struct node_watch;
 
@@ -39,11 +40,20 @@ int node_watch_add (struct node_watch *w, pid_t tid, int fd);
  * watcher.  Nothing is queued while there is no watcher. */
 void node_watch_note (struct node_watch *w, bool added, const char *name);
 
-/* Call DONE (OPAQUE) on the loop once every message queued so far has
- * been answered (or its watcher dropped): at once when none is
+/* The partitions of device NUMBER are now those of T (NULL: it has
+ * none): queue a message for each partition node made or removed since
+ * the last call for NUMBER.  Called after every change of a device's
+ * partition table (scan, BLKPG, clear). */
+void node_watch_partitions (struct node_watch *w, int number,
+                            const struct partition_table *t);
+
+typedef void (*node_watch_done_cb) (void *opaque, int result);
+
+/* Call DONE (OPAQUE, RESULT) on the loop once every message queued so
+ * far has been answered (or its watcher dropped): at once when none is
  * pending. */
-void node_watch_sync (struct node_watch *w, void (*done) (void *opaque),
-                      void *opaque);
+void node_watch_sync (struct node_watch *w, node_watch_done_cb done,
+                      void *opaque, int result);
 
 /* Answer REQ with R (0 or -errno) once every message queued so far has
  * been answered: with fuse_reply_ioctl when IOCTL, else with

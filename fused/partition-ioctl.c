@@ -29,6 +29,7 @@
 #include "device.h"
 #include "io.h"
 #include "ioctl.h"
+#include "node-watch.h"
 #include "partitions.h"
 
 /* An ioctl waiting for a copy from or to its caller. */
@@ -128,8 +129,9 @@ blkpg_partition_read (struct caller_copy *copy)
     if (part && part->generation == 0)
       part->generation = ++d->generation;
     partitions_mirror_to_nbd (dev);
+    node_watch_partitions (d->watch, dev->lo->number, &dev->parts.table);
   }
-  reply_result (call->req, r);
+  node_watch_reply (d->watch, call->req, true, r);
   free (call);
 }
 

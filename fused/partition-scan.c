@@ -33,6 +33,7 @@
 #include "device.h"
 #include "log.h"
 #include "offload.h"
+#include "node-watch.h"
 #include "partitions.h"
 
 /* A scan under way. */
@@ -152,12 +153,14 @@ scan_done (struct offload *job)
     if (r == 0) {
       number_new_nodes (w->d, dev);
       partitions_mirror_to_nbd (dev);
+      node_watch_partitions (w->d->watch, lo->number, &dev->parts.table);
     }
   }
   if (r < 0)
     log_error ("loop%d: partition scan failed: %s", lo->number,
                strerror (-r));
-  w->done (w->opaque, w->rescan ? r : 0);
+  /* Answered once the node watchers have the /dev entries. */
+  node_watch_sync (w->d->watch, w->done, w->opaque, w->rescan ? r : 0);
   free (w->entries);
   free (w);
 }

@@ -30,10 +30,10 @@ out=$("$LOOPFSCTL" exec -- bash -c '
   set -u
   echo "entries at start: $(ls /dev | grep -c "^loop[0-9]" || true)"
   dev=$(losetup -f --show "$1")
-  echo "losetup: $dev $([ -L "$dev" ] && echo link)"
+  echo "losetup: $dev $([ -b "$dev" ] && echo block)"
   losetup -d "$dev"
   "$LOOP_HELPER" remove /dev/loop-control "${dev#/dev/loop}"
-  [ -L "$dev" ] || echo "$dev gone"
+  [ -e "$dev" ] || echo "$dev gone"
   for n in 5936 1048575 3 200000; do
     "$LOOP_HELPER" add /dev/loop-control $n >/dev/null || echo "add $n failed"
     if exec 3<>/dev/loop$n; then
@@ -42,21 +42,21 @@ out=$("$LOOPFSCTL" exec -- bash -c '
     fi
   done
   "$LOOP_HELPER" add /dev/loop-control 1048576 || true
-  [ -L /dev/loop1048576 ] && echo "entry for a refused number"
+  [ -e /dev/loop1048576 ] && echo "entry for a refused number"
   "$LOOP_HELPER" remove /dev/loop-control 5936
   [ -e /dev/loop5936 ] || [ -L /dev/loop5936 ] || echo "loop5936 gone"
   rm /dev/loopfs/loop3
-  [ -L /dev/loop3 ] || echo "loop3 gone after unlink"
+  [ -e /dev/loop3 ] || echo "loop3 gone after unlink"
   # 200 devices added and removed one after another: each entry is
   # there when its call returns and gone when its removal returns.
   bad=0
   for ((n = 1000; n < 1200; n++)); do
     "$LOOP_HELPER" add /dev/loop-control $n >/dev/null || echo "add $n failed"
-    [ -L /dev/loop$n ] || bad=$((bad + 1))
+    [ -b /dev/loop$n ] || bad=$((bad + 1))
   done
   for ((n = 1000; n < 1200; n++)); do
     "$LOOP_HELPER" remove /dev/loop-control $n >/dev/null || echo "remove $n failed"
-    [ -L /dev/loop$n ] && bad=$((bad + 1))
+    [ -b /dev/loop$n ] && bad=$((bad + 1))
   done
   echo "missed entries: $bad"
   ls /dev | grep "^loop[0-9]" | tr "\n" " "; echo
@@ -71,7 +71,7 @@ grep -qx EINVAL <<<"$out" || fail "LOOP_CTL_ADD 1048576: $out"
 ! grep -q 'failed\|refused number' <<<"$out" || fail "$out"
 grep -qx 'loop5936 gone' <<<"$out" || fail "LOOP_CTL_REMOVE: $out"
 grep -qx 'loop3 gone after unlink' <<<"$out" || fail "unlink: $out"
-grep -qx 'losetup: /dev/loop0 link' <<<"$out" || fail "losetup: $out"
+grep -qx 'losetup: /dev/loop0 block' <<<"$out" || fail "losetup: $out"
 grep -qx '/dev/loop0 gone' <<<"$out" || fail "losetup: $out"
 grep -qx 'missed entries: 0' <<<"$out" || fail "200 devices: $out"
 grep -qx 'loop1048575 loop200000 ' <<<"$out" || fail "final entries: $out"
@@ -85,9 +85,9 @@ mkfifo "$fifo.ready" "$fifo.go"
 "$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
   ls /dev | grep "^loop[0-9]" | tr "\n" " "; echo
   echo ready > "$1.ready"; read -r _ < "$1.go"
-  [ -L /dev/loop77 ] && echo "loop77 there"
+  [ -b /dev/loop77 ] && echo "loop77 there"
   echo ready > "$1.ready"; read -r _ < "$1.go"
-  [ -L /dev/loop77 ] || echo "loop77 gone"
+  [ -b /dev/loop77 ] || echo "loop77 gone"
 ' shared "$fifo" > "$tmp/shared.out" 2>&1 &
 shared=$!
 cleanup_fn stop_pid "$shared"

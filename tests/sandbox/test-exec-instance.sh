@@ -34,7 +34,8 @@ out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
   find /dev -path /dev/loopfs -prune -o -type b -printf "%p %D %Hr\n" \
     | awk "\$3 == 7 { print \"host loop node: \" \$1 }"
   for n in /dev/loop[0-9]*; do
-    [ -L "$n" ] || echo "not a link: $n"
+    [ "$(stat -c %d "$n")" = "$(stat -c %d /dev/loopfs)" ] \
+      || echo "not the instance'"'"'s: $n"
   done
   echo "sys/block: $(ls /sys/block | tr "\n" " ")"
   echo "sys/dev/block: $(ls /sys/dev/block | tr "\n" " ")"
@@ -52,7 +53,7 @@ out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
   stat -L -c "loop-control %F %t:%T" /dev/loop-control
 ') || fail "isolation checks: $out"
 echo "$out"
-! grep -q '^host loop node\|^not a link\|worked$' <<<"$out" \
+! grep -q "^host loop node\\|^not the instance's\\|worked\$" <<<"$out" \
   || fail "host loop devices reachable: $out"
 grep -qx 'sys/block: loop0 ' <<<"$out" || fail "/sys/block: $out"
 grep -qx 'sys/dev/block: 7:0 ' <<<"$out" || fail "/sys/dev/block: $out"

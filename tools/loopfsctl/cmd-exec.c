@@ -163,6 +163,8 @@ set_up (struct sandbox *sb, int *notify_socket)
     }
   }
   r = sandbox_dev_build ();
+  if (r == 0)
+    r = sandbox_blkid_cache_private ();
   if (r < 0)
     return r;
   r = set_up_instance (sb);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -58,29 +59,54 @@ valid_node_name (const char *name)
   }
 }
 
-/* Make the entry DW->dev/NAME -> INSTANCE_LINK/NAME.  An entry already
- * there (ours, or one COMMAND made) is left as it is. */
+/* Make the entry DW->dev/NAME: the node INSTANCE/NAME bound over an
+ * empty file, so that the entry is no symlink (libblkid, and so blkid
+ * and findfs, print a device by its path with symlinks resolved, which
+ * would be /dev/loopfs/NAME); a symlink to INSTANCE_LINK/NAME when the
+ * bind fails (the namespace's mount limit, fs.mount-max).  An entry
+ * already there (ours, or one COMMAND made) is left as it is. */
 static int
 make_entry (struct dev_watch *dw, const char *name)
 {
-  char target[PATH_MAX];
+  char source[PATH_MAX], target[PATH_MAX];
+  int fd;
 
+  fd = openat (dw->dev, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return errno == EEXIST ? 0 : -errno;
+  close (fd);
+  snprintf (source, sizeof source, "%s/%s", dw->instance, name);
+  snprintf (target, sizeof target, "/proc/self/fd/%d/%s", dw->dev, name);
+  if (mount (source, target, NULL, MS_BIND, NULL) == 0)
+    return 0;
+  unlinkat (dw->dev, name, 0);
   snprintf (target, sizeof target, "%s/%s", dw->instance_link, name);
   if (symlinkat (target, dw->dev, name) < 0 && errno != EEXIST)
     return -errno;
   return 0;
 }
 
-/* Remove the entry DW->dev/NAME if it is our link to the node. */
+/* Remove the entry DW->dev/NAME if it is one make_entry made: a bind
+ * (unmounted, then its empty file removed) or our symlink. */
 static int
 remove_entry (struct dev_watch *dw, const char *name)
 {
-  char target[PATH_MAX], expected[PATH_MAX];
+  char path[PATH_MAX], target[PATH_MAX], expected[PATH_MAX];
+  struct stat st;
   ssize_t n;
 
+  snprintf (path, sizeof path, "/proc/self/fd/%d/%s", dw->dev, name);
+  if (umount2 (path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+    if (unlinkat (dw->dev, name, 0) < 0 && errno != ENOENT)
+      return -errno;
+    return 0;
+  }
+  if (fstatat (dw->dev, name, &st, AT_SYMLINK_NOFOLLOW) < 0
+      || !S_ISLNK (st.st_mode))
+    return 0;
   n = readlinkat (dw->dev, name, target, sizeof target - 1);
   if (n < 0)
-    return errno == ENOENT || errno == EINVAL ? 0 : -errno;
+    return errno == ENOENT ? 0 : -errno;
   target[n] = '\0';
   snprintf (expected, sizeof expected, "%s/%s", dw->instance_link, name);
   if (strcmp (target, expected) != 0)
@@ -121,7 +147,7 @@ resync (struct dev_watch *dw)
   while (r == 0 && (e = readdir (d)) != NULL) {
     struct stat st;
 
-    if (e->d_type == DT_LNK && valid_node_name (e->d_name)
+    if (valid_node_name (e->d_name)
         && fstatat (inst, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
         && errno == ENOENT)
       r = remove_entry (dw, e->d_name);
@@ -288,6 +314,27 @@ dev_watch_start (const char *instance, const char *instance_link,
   return r;
 }
 
+/* Remove every entry make_entry made: a bind of a node keeps the
+ * instance's FUSE connection, and with it loopfsd, alive after the
+ * instance's unmount. */
+static void
+remove_all (struct dev_watch *dw)
+{
+  int fd = openat (dw->dev, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd < 0 ? NULL : fdopendir (fd);
+  struct dirent *e;
+
+  if (d == NULL) {
+    if (fd >= 0)
+      close (fd);
+    return;
+  }
+  while ((e = readdir (d)) != NULL)
+    if (valid_node_name (e->d_name))
+      remove_entry (dw, e->d_name);
+  closedir (d);
+}
+
 void
 dev_watch_stop (struct dev_watch *dw)
 {
@@ -300,5 +347,6 @@ dev_watch_stop (struct dev_watch *dw)
       ctl_error ("exec: stopping the /dev watcher: %m");
     pthread_join (dw->thread, NULL);
   }
+  remove_all (dw);
   dev_watch_free (dw);
 }

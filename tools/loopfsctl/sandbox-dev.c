@@ -162,6 +162,13 @@ sandbox_dev_build (void)
     ctl_error ("exec: mounting a tmpfs on /dev: %m");
     return -errno;
   }
+  /* Shared with the copy the sandbox's init makes of this namespace,
+   * so that the device entries bound here later (dev-watch.h) appear
+   * there too.  The peer group is the sandbox's own: the tmpfs is. */
+  if (mount (NULL, "/dev", NULL, MS_SHARED, NULL) < 0) {
+    ctl_error ("exec: making /dev shared: %m");
+    return -errno;
+  }
   new_dev = open ("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (new_dev < 0) {
     ctl_error ("exec: the new /dev: %m");
@@ -192,6 +199,21 @@ sandbox_dev_bind_control (void)
              MS_BIND, NULL) < 0) {
     ctl_error ("exec: binding %s/" CONTROL_NAME " to /dev/loop-control: %m",
                SANDBOX_INSTANCE);
+    return -errno;
+  }
+  return 0;
+}
+
+int
+sandbox_blkid_cache_private (void)
+{
+  if (mkdir (BLKID_CACHE_DIR, 0755) < 0 && errno != EEXIST) {
+    ctl_error ("exec: mkdir %s: %m", BLKID_CACHE_DIR);
+    return -errno;
+  }
+  if (mount ("loopfs-blkid", BLKID_CACHE_DIR, "tmpfs", MS_NOSUID | MS_NODEV
+             | MS_NOEXEC, "mode=0755,size=1m") < 0) {
+    ctl_error ("exec: mounting a tmpfs on %s: %m", BLKID_CACHE_DIR);
     return -errno;
   }
   return 0;

@@ -23,4 +23,15 @@ int sandbox_dev_build (void);
  * after a message. */
 int sandbox_dev_bind_control (void);
 
+/* libblkid's cache (blkid, findfs) as root writes it. */
+#define BLKID_CACHE_DIR "/run/blkid"
+
+/* Mount an empty tmpfs over BLKID_CACHE_DIR (made on the host first if
+ * it is missing, as libblkid would make it): blkid and findfs in the
+ * sandbox, run as root, would otherwise record the sandbox's devices
+ * (/dev/loop0p1 of the instance, under a number the host may use for
+ * something else) in the host's cache.  Returns 0 or -errno after a
+ * message. */
+int sandbox_blkid_cache_private (void);
+
 #endif /* LOOPFSCTL_SANDBOX_DEV_H */
