@@ -1,8 +1,8 @@
 #!/bin/bash
 # loopfsctl exec --instance DIR uses an existing instance: devices made
 # inside stay in it afterwards.  And nothing of the host's loop devices
-# is reachable from inside: no host loop node in /dev, only the
-# instance's devices in /sys/block and /sys/dev/block, and mknod of a
+# is reachable from inside: no host loop node in /dev, only the instance's
+# loop devices in /sys/block and /sys/dev/block (beside the host's other disks),
 # block device or of the host's loop-control (c 10 237) refused even
 # for root, while other character nodes can still be made.
 set -euo pipefail
@@ -37,8 +37,10 @@ out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
     [ "$(stat -c %d "$n")" = "$(stat -c %d /dev/loopfs)" ] \
       || echo "not the instance'"'"'s: $n"
   done
-  echo "sys/block: $(ls /sys/block | tr "\n" " ")"
-  echo "sys/dev/block: $(ls /sys/dev/block | tr "\n" " ")"
+  # The host'"'"'s other disks are there too (test-sysfs-host), its loop
+  # devices are not.
+  echo "sys/block: $(ls /sys/block | grep "^loop" | tr "\n" " ")"
+  echo "sys/dev/block: $(ls /sys/dev/block | grep "^7:" | tr "\n" " ")"
   for spec in "b 7 0" "c 10 237"; do
     if err=$(mknod /tmp/loopfs-test-node.$$ $spec 2>&1); then
       rm -f /tmp/loopfs-test-node.$$

@@ -30,11 +30,11 @@
 #include "caller-lookup.h"
 #include "cleanup.h"
 #include "loopfs-interface.h"
+#include "loop-numbers.h"
 #include "loopfsctl.h"
 #include "partition-info.h"
 #include "stat-fake.h"
 
-#define LOOP_MAJOR 7
 #define MISC_MAJOR 10
 #define LOOP_CTRL_MINOR 237
 
@@ -337,7 +337,7 @@ node_device (struct stat_fake *sf, int fd, const struct stat *st)
   if (strcmp (node, CONTROL_NAME) == 0)
     return makedev (MISC_MAJOR, LOOP_CTRL_MINOR);
   if (sscanf (node, "loop%d%c", &number, &rest) == 1 && number >= 0)
-    return makedev (LOOP_MAJOR, number);
+    return sandbox_loop_devno (number);
   if (partition_parse_name (node, &number, &partition))
     return partition_devno (sf->instance, number, partition);
   return 0;

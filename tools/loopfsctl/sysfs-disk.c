@@ -3,16 +3,18 @@
  * the device's status. */
 
 #include <stdio.h>
+#include <sys/sysmacros.h>
 
+#include "loop-numbers.h"
 #include "sysfs-disk.h"
-
-#define LOOP_MAJOR 7
 
 
 static void
 show_dev (const struct device_status *st, char *buf, size_t size)
 {
-  snprintf (buf, size, "%d:%d\n", LOOP_MAJOR, st->number);
+  dev_t devno = sandbox_loop_devno (st->number);
+
+  snprintf (buf, size, "%u:%u\n", major (devno), minor (devno));
 }
 
 static void
@@ -51,8 +53,10 @@ show_ext_range (const struct device_status *st, char *buf, size_t size)
 static void
 show_uevent (const struct device_status *st, char *buf, size_t size)
 {
-  snprintf (buf, size, "MAJOR=%d\nMINOR=%d\nDEVNAME=loop%d\nDEVTYPE=disk\n",
-            LOOP_MAJOR, st->number, st->number);
+  dev_t devno = sandbox_loop_devno (st->number);
+
+  snprintf (buf, size, "MAJOR=%u\nMINOR=%u\nDEVNAME=loop%d\nDEVTYPE=disk\n",
+            major (devno), minor (devno), st->number);
 }
 
 static void
@@ -148,6 +152,6 @@ const struct sysfs_disk_node sysfs_disk_nodes[SYSFS_DISK_NODES] = {
 bool
 sysfs_disk_is_dir (int i)
 {
-  return i == N_DEVICE || (i < N_DEV_LINK && sysfs_disk_nodes[i].name
+  return i == N_DEVICE || (i < N_CLASS_LINK && sysfs_disk_nodes[i].name
                            && sysfs_disk_nodes[i].show == NULL);
 }

@@ -20,10 +20,10 @@
 typedef void show_fn (const struct device_status *st, char *buf, size_t size);
 
 /* Index 0 is loopN itself; a node with a NULL show is a directory.
- * N_DEV_LINK and above are not in loopN's tree: the links that point
- * to it from elsewhere (/sys/dev/block/7:N). */
+ * N_CLASS_LINK and above are not in loopN's tree: the links that point
+ * to it from elsewhere (/sys/class/block/loopN, /sys/dev/block/7:N). */
 enum { N_DEVICE = 0, N_QUEUE = 16, N_LOOP = 32, N_HOLDERS = 48,
-       N_SLAVES = 49, N_DEV_LINK = 63 };
+       N_SLAVES = 49, N_CLASS_LINK = 62, N_DEV_LINK = 63 };
 
 struct sysfs_disk_node {
   const char *name;

@@ -11,7 +11,7 @@
 #include "sysfs-partitions.h"
 
 /* A partition's nodes: its directory, its files, the link to it. */
-enum { P_DIR = 0, P_HOLDERS = 11, P_DEV_LINK = 15 };
+enum { P_DIR = 0, P_HOLDERS = 11, P_CLASS_LINK = 14, P_DEV_LINK = 15 };
 
 /* Print one attribute of partition ST (device number DEVNO). */
 typedef void part_show_fn (const struct partition_status *st, dev_t devno,
@@ -148,7 +148,7 @@ resolve (const char *instance, fuse_ino_t ino, int *index,
   *index = (ino - SYSFS_PART_INO_BASE) % SYSFS_PART_NODES;
   device = rel >> 8;
   partition = rel & 0xff;
-  if (*index != P_DIR && *index != P_DEV_LINK && files[*index].name == NULL)
+  if (*index != P_DIR && *index < P_CLASS_LINK && files[*index].name == NULL)
     return -ENOENT;
   return partition_status_read (instance, device, partition, st) < 0
          ? -ENOENT : 0;
@@ -164,7 +164,7 @@ fill_attr (const struct partition_status *st, int index, struct stat *attr)
     attr->st_mode = S_IFDIR | 0755;
     attr->st_nlink = 2;
   }
-  else if (index == P_DEV_LINK) {
+  else if (index >= P_CLASS_LINK) {
     attr->st_mode = S_IFLNK | 0777;
     attr->st_nlink = 1;
   }
@@ -203,6 +203,20 @@ sysfs_part_lookup_dev_link (const char *instance, const char *name,
       || partition_status_read (instance, n, m, &st) < 0)
     return -ENOENT;
   fill_attr (&st, P_DEV_LINK, attr);
+  return 0;
+}
+
+int
+sysfs_part_lookup_class_link (const char *instance, const char *name,
+                              struct stat *attr)
+{
+  struct partition_status st;
+  int n, m;
+
+  if (!partition_parse_name (name, &n, &m)
+      || partition_status_read (instance, n, m, &st) < 0)
+    return -ENOENT;
+  fill_attr (&st, P_CLASS_LINK, attr);
   return 0;
 }
 
@@ -256,9 +270,10 @@ sysfs_part_list_disk (const char *instance, int device, sysfs_add_fn *add,
   int_vector_reset (&parts);
 }
 
-void
-sysfs_part_list_dev_links (const char *instance, sysfs_add_fn *add,
-                           void *ctx)
+/* Add a link of kind INDEX (P_DEV_LINK: "259:X", P_CLASS_LINK:
+ * "loopNpM") for every partition of the instance to a listing. */
+static void
+list_links (const char *instance, int index, sysfs_add_fn *add, void *ctx)
 {
   int_vector devices = { 0 };
   size_t i, j;
@@ -273,17 +288,36 @@ sysfs_part_list_dev_links (const char *instance, sysfs_add_fn *add,
                                          .partition = parts.ptr[j] };
           dev_t devno = partition_devno (instance, st.device, st.partition);
           struct stat attr;
-          char name[32];
+          char name[48];
 
-          if (devno == 0)
+          if (index == P_CLASS_LINK)
+            snprintf (name, sizeof name, "loop%dp%d", st.device,
+                      st.partition);
+          else if (devno != 0)
+            snprintf (name, sizeof name, "%u:%u", major (devno),
+                      minor (devno));
+          else
             continue;
-          snprintf (name, sizeof name, "%u:%u", major (devno), minor (devno));
-          fill_attr (&st, P_DEV_LINK, &attr);
+          fill_attr (&st, index, &attr);
           add (ctx, name, &attr);
         }
       int_vector_reset (&parts);
     }
   int_vector_reset (&devices);
+}
+
+void
+sysfs_part_list_dev_links (const char *instance, sysfs_add_fn *add,
+                           void *ctx)
+{
+  list_links (instance, P_DEV_LINK, add, ctx);
+}
+
+void
+sysfs_part_list_class_links (const char *instance, sysfs_add_fn *add,
+                             void *ctx)
+{
+  list_links (instance, P_CLASS_LINK, add, ctx);
 }
 
 int
@@ -317,7 +351,7 @@ sysfs_part_read (const char *instance, fuse_ino_t ino, char *buf,
 
   if (resolve (instance, ino, &index, &st) < 0)
     return -ENOENT;
-  if (index == P_DEV_LINK || files[index].show == NULL)
+  if (index >= P_CLASS_LINK || files[index].show == NULL)
     return -EISDIR;
   files[index].show (&st, partition_devno (instance, st.device,
                                            st.partition), buf, size);
@@ -331,9 +365,10 @@ sysfs_part_readlink (const char *instance, fuse_ino_t ino, char *buf,
   struct partition_status st;
   int index;
 
-  if (resolve (instance, ino, &index, &st) < 0 || index != P_DEV_LINK)
+  if (resolve (instance, ino, &index, &st) < 0 || index < P_CLASS_LINK)
     return -EINVAL;
-  snprintf (buf, size, "../../block/loop%d/loop%dp%d", st.device,
-            st.device, st.partition);
+  snprintf (buf, size, "../../%s/loop%d/loop%dp%d",
+            index == P_DEV_LINK ? "block" : "devices/virtual/block",
+            st.device, st.device, st.partition);
   return 0;
 }

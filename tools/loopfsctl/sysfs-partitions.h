@@ -5,7 +5,8 @@
  * /sys/block/loopN/loopNpM with dev (259:X, partition-info.h),
  * partition, start, size, ro, alignment_offset, discard_alignment,
  * inflight, stat, uevent (DEVTYPE=partition, PARTN) and an empty
- * holders/, and a link /sys/dev/block/259:X to it.  lsblk finds
+ * holders/, and links /sys/dev/block/259:X and /sys/class/block/loopNpM
+ * to it.  lsblk finds
  * partitions as subdirectories of their disk that have a "partition"
  * file, and a partition's disk as the directory its /sys/dev/block link
  * leads into.  Values come from the partition node's status on every
@@ -45,6 +46,10 @@ int sysfs_part_lookup_in_disk (const char *instance, int device,
 int sysfs_part_lookup_dev_link (const char *instance, const char *name,
                                 struct stat *attr);
 
+/* Look NAME ("loopNpM") up in /sys/class/block. */
+int sysfs_part_lookup_class_link (const char *instance, const char *name,
+                                  struct stat *attr);
+
 /* Look NAME up in partition directory PARENT. */
 int sysfs_part_lookup (const char *instance, fuse_ino_t parent,
                        const char *name, struct stat *attr);
@@ -63,6 +68,11 @@ void sysfs_part_list_disk (const char *instance, int device,
 void sysfs_part_list_dev_links (const char *instance, sysfs_add_fn *add,
                                 void *ctx);
 
+/* Add a "loopNpM" link for every partition to a listing of
+ * /sys/class/block. */
+void sysfs_part_list_class_links (const char *instance, sysfs_add_fn *add,
+                                  void *ctx);
+
 /* List the partition directory INO ("." and ".." are the caller's):
  * 0, -ENOENT, or -ENOTDIR. */
 int sysfs_part_list (const char *instance, fuse_ino_t ino,
@@ -73,8 +83,8 @@ int sysfs_part_list (const char *instance, fuse_ino_t ino,
 int sysfs_part_read (const char *instance, fuse_ino_t ino, char *buf,
                      size_t size);
 
-/* The target of link INO (/sys/dev/block/259:X) into BUF: 0 or
- * -EINVAL. */
+/* The target of link INO (/sys/dev/block/259:X, /sys/class/block/
+ * loopNpM) into BUF: 0 or -EINVAL. */
 int sysfs_part_readlink (const char *instance, fuse_ino_t ino, char *buf,
                          size_t size);
 

@@ -10,43 +10,28 @@
 #define FUSE_USE_VERSION 35
 
 #include <errno.h>
-#include <pthread.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <fuse_lowlevel.h>
 
 #include "cleanup.h"
 #include "device-status.h"
 #include "loopfs-interface.h"
+#include "loop-numbers.h"
 #include "loopfsctl.h"
 #include "sysfs-disk.h"
 #include "sysfs-partitions.h"
+#include "sysfs-view-private.h"
 #include "sysfs-view.h"
 
-#define SYS_BLOCK "/sys/block"
-#define SYS_DEV_BLOCK "/sys/dev/block"
-
-#define ROOT_INO FUSE_ROOT_ID
-#define DEV_BLOCK_INO 2
 #define FIRST_DEVICE_INO 16
-#define LOOP_MAJOR 7
 
-struct sysfs_view {
-  const char *instance;
-  struct fuse_session *se;
-  int stop;                 /* eventfd: stop the thread */
-  pthread_t thread;
-  bool thread_started;
-  bool dev_block_bound;
-};
 
 static fuse_ino_t
 device_ino (int number, int index)
@@ -71,11 +56,12 @@ static int
 resolve (struct sysfs_view *sv, fuse_ino_t ino, int *number, int *index,
          struct device_status *st)
 {
-  if (ino < FIRST_DEVICE_INO)
+  if (ino < FIRST_DEVICE_INO || sysfs_part_ino (ino) || sysfs_host_ino (ino))
     return -ENOENT;
   *number = (ino - FIRST_DEVICE_INO) / SYSFS_DISK_NODES;
   *index = (ino - FIRST_DEVICE_INO) % SYSFS_DISK_NODES;
-  if (*index != N_DEVICE && *index != N_DEV_LINK && sysfs_disk_nodes[*index].name == NULL)
+  if (*index < N_CLASS_LINK && *index != N_DEVICE
+      && sysfs_disk_nodes[*index].name == NULL)
     return -ENOENT;
   if (read_device (sv, *number, st) < 0)
     return -ENOENT;
@@ -84,7 +70,8 @@ resolve (struct sysfs_view *sv, fuse_ino_t ino, int *number, int *index,
   return 0;
 }
 
-/* Fill ATTR for inode INO, which exists. */
+/* Fill ATTR for inode INO (a view directory, or node INDEX of a
+ * device), which exists. */
 static void
 fill_attr (fuse_ino_t ino, int index, struct stat *attr)
 {
@@ -94,7 +81,7 @@ fill_attr (fuse_ino_t ino, int index, struct stat *attr)
     attr->st_mode = S_IFDIR | 0755;
     attr->st_nlink = 2;
   }
-  else if (index == N_DEV_LINK) {
+  else if (index >= N_CLASS_LINK) {
     attr->st_mode = S_IFLNK | 0777;
     attr->st_nlink = 1;
   }
@@ -122,6 +109,55 @@ parse_name (const char *name, const char *prefix, int *number)
   return true;
 }
 
+/* The hidden directories of the root, bound elsewhere. */
+static const struct {
+  const char *name;
+  fuse_ino_t ino;
+  enum sysfs_host_dir host;    /* the host directory it shows too */
+} view_dirs[] = {
+  { NULL, ROOT_INO, HOST_BLOCK },
+  { SYSFS_VIEW_DEV_BLOCK, DEV_BLOCK_INO, HOST_DEV_BLOCK },
+  { SYSFS_VIEW_CLASS_BLOCK, CLASS_BLOCK_INO, HOST_CLASS_BLOCK },
+  { SYSFS_VIEW_VIRTUAL_BLOCK, VIRTUAL_BLOCK_INO, HOST_VIRTUAL_BLOCK },
+};
+
+/* Look NAME up in view directory DIR (ROOT_INO ... VIRTUAL_BLOCK_INO):
+ * the instance's entries first, then the host's. */
+static int
+lookup_in_view_dir (struct sysfs_view *sv, fuse_ino_t dir, const char *name,
+                    struct stat *attr)
+{
+  struct device_status st;
+  int number, index;
+  size_t i;
+
+  if (dir == ROOT_INO)
+    for (i = 1; i < sizeof view_dirs / sizeof view_dirs[0]; i++)
+      if (strcmp (name, view_dirs[i].name) == 0) {
+        fill_attr (view_dirs[i].ino, 0, attr);
+        return 0;
+      }
+  if (dir == DEV_BLOCK_INO
+      && sysfs_part_lookup_dev_link (sv->instance, name, attr) == 0)
+    return 0;
+  if (dir == CLASS_BLOCK_INO
+      && sysfs_part_lookup_class_link (sv->instance, name, attr) == 0)
+    return 0;
+  index = dir == DEV_BLOCK_INO ? N_DEV_LINK
+          : dir == CLASS_BLOCK_INO ? N_CLASS_LINK : N_DEVICE;
+  if (parse_name (name, dir == DEV_BLOCK_INO ? "7:" : "loop", &number)
+      && (dir != DEV_BLOCK_INO
+          || sandbox_loop_of_minor (number, &number))
+      && read_device (sv, number, &st) == 0) {
+    fill_attr (device_ino (number, index), index, attr);
+    return 0;
+  }
+  for (i = 0; i < sizeof view_dirs / sizeof view_dirs[0]; i++)
+    if (view_dirs[i].ino == dir)
+      return sysfs_host_lookup (sv->host, view_dirs[i].host, name, attr);
+  return -ENOENT;
+}
+
 /* Look NAME up in directory PARENT: 0 with *ATTR, or -ENOENT. */
 static int
 lookup_node (struct sysfs_view *sv, fuse_ino_t parent, const char *name,
@@ -130,21 +166,8 @@ lookup_node (struct sysfs_view *sv, fuse_ino_t parent, const char *name,
   struct device_status st;
   int number, index, i;
 
-  if (parent == ROOT_INO && strcmp (name, SYSFS_VIEW_DEV_BLOCK) == 0) {
-    fill_attr (DEV_BLOCK_INO, 0, attr);
-    return 0;
-  }
-  if (parent == DEV_BLOCK_INO
-      && sysfs_part_lookup_dev_link (sv->instance, name, attr) == 0)
-    return 0;
-  if (parent == ROOT_INO || parent == DEV_BLOCK_INO) {
-    index = parent == ROOT_INO ? N_DEVICE : N_DEV_LINK;
-    if (!parse_name (name, parent == ROOT_INO ? "loop" : "7:", &number)
-        || read_device (sv, number, &st) < 0)
-      return -ENOENT;
-    fill_attr (device_ino (number, index), index, attr);
-    return 0;
-  }
+  if (parent < FIRST_DEVICE_INO)
+    return lookup_in_view_dir (sv, parent, name, attr);
   if (sysfs_part_ino (parent))
     return sysfs_part_lookup (sv->instance, parent, name, attr);
   if (resolve (sv, parent, &number, &index, &st) < 0
@@ -153,7 +176,7 @@ lookup_node (struct sysfs_view *sv, fuse_ino_t parent, const char *name,
   if (index == N_DEVICE
       && sysfs_part_lookup_in_disk (sv->instance, number, name, attr) == 0)
     return 0;
-  for (i = 1; i < SYSFS_DISK_NODES; i++)
+  for (i = 1; i < N_DEV_LINK; i++)
     if (sysfs_disk_nodes[i].name && sysfs_disk_nodes[i].parent == index
         && strcmp (sysfs_disk_nodes[i].name, name) == 0
         && (!sysfs_disk_nodes[i].bound_only || st.bound)) {
@@ -177,52 +200,69 @@ view_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
   fuse_reply_entry (req, &e);
 }
 
+/* The attributes of inode INO: 0, or -ENOENT. */
+static int
+getattr_node (struct sysfs_view *sv, fuse_ino_t ino, struct stat *attr)
+{
+  struct device_status st;
+  int number, index;
+
+  if (sysfs_host_ino (ino))
+    return sysfs_host_getattr (sv->host, ino, attr);
+  if (sysfs_part_ino (ino))
+    return sysfs_part_getattr (sv->instance, ino, attr);
+  if (ino <= VIRTUAL_BLOCK_INO) {
+    fill_attr (ino, 0, attr);
+    return 0;
+  }
+  if (resolve (sv, ino, &number, &index, &st) < 0)
+    return -ENOENT;
+  fill_attr (ino, index, attr);
+  return 0;
+}
+
 static void
 view_getattr (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-  struct sysfs_view *sv = fuse_req_userdata (req);
-  struct device_status st;
   struct stat attr;
-  int number, index = 0;
+  int r = getattr_node (fuse_req_userdata (req), ino, &attr);
 
   (void) fi;
-  if (sysfs_part_ino (ino)) {
-    if (sysfs_part_getattr (sv->instance, ino, &attr) < 0) {
-      fuse_reply_err (req, ENOENT);
-      return;
-    }
-  }
-  else if (ino != ROOT_INO && ino != DEV_BLOCK_INO
-           && resolve (sv, ino, &number, &index, &st) < 0) {
-    fuse_reply_err (req, ENOENT);
-    return;
-  }
+  if (r < 0)
+    fuse_reply_err (req, -r);
   else
-    fill_attr (ino, index, &attr);
-  fuse_reply_attr (req, &attr, 0);
+    fuse_reply_attr (req, &attr, 0);
+}
+
+/* The target of link INO into BUF (SIZE bytes): 0 or -EINVAL. */
+static int
+readlink_node (struct sysfs_view *sv, fuse_ino_t ino, char *buf, size_t size)
+{
+  struct device_status st;
+  int number, index;
+
+  if (sysfs_host_ino (ino))
+    return sysfs_host_readlink (sv->host, ino, buf, size);
+  if (sysfs_part_ino (ino))
+    return sysfs_part_readlink (sv->instance, ino, buf, size);
+  if (resolve (sv, ino, &number, &index, &st) < 0 || index < N_CLASS_LINK)
+    return -EINVAL;
+  if (index == N_DEV_LINK)
+    snprintf (buf, size, "../../block/loop%d", number);
+  else
+    snprintf (buf, size, "../../devices/virtual/block/loop%d", number);
+  return 0;
 }
 
 static void
 view_readlink (fuse_req_t req, fuse_ino_t ino)
 {
-  struct sysfs_view *sv = fuse_req_userdata (req);
-  struct device_status st;
-  char target[128];
-  int number, index;
+  char target[PATH_MAX];
 
-  if (sysfs_part_ino (ino)) {
-    if (sysfs_part_readlink (sv->instance, ino, target, sizeof target) < 0)
-      fuse_reply_err (req, EINVAL);
-    else
-      fuse_reply_readlink (req, target);
-    return;
-  }
-  if (resolve (sv, ino, &number, &index, &st) < 0 || index != N_DEV_LINK) {
+  if (readlink_node (fuse_req_userdata (req), ino, target, sizeof target) < 0)
     fuse_reply_err (req, EINVAL);
-    return;
-  }
-  snprintf (target, sizeof target, "../../block/loop%d", number);
-  fuse_reply_readlink (req, target);
+  else
+    fuse_reply_readlink (req, target);
 }
 
 /* A directory listing being filled for one READDIR: entries before
@@ -259,6 +299,39 @@ add_node (struct listing *l, const char *name, fuse_ino_t ino, int index)
   add_entry (l, name, &attr);
 }
 
+/* List view directory DIR (ROOT_INO ... VIRTUAL_BLOCK_INO) into L: the
+ * instance's devices (and partitions), then the host's entries. */
+static void
+list_view_dir (struct sysfs_view *sv, fuse_ino_t dir, struct listing *l)
+{
+  int_vector numbers = { 0 };
+  int index = dir == DEV_BLOCK_INO ? N_DEV_LINK
+              : dir == CLASS_BLOCK_INO ? N_CLASS_LINK : N_DEVICE;
+  size_t i;
+
+  if (instance_device_numbers (sv->instance, &numbers) == 0)
+    for (i = 0; i < numbers.len; i++) {
+      char name[32];
+
+      if (dir == DEV_BLOCK_INO) {
+        dev_t devno = sandbox_loop_devno (numbers.ptr[i]);
+
+        snprintf (name, sizeof name, "%u:%u", major (devno), minor (devno));
+      }
+      else
+        snprintf (name, sizeof name, "loop%d", numbers.ptr[i]);
+      add_node (l, name, device_ino (numbers.ptr[i], index), index);
+    }
+  int_vector_reset (&numbers);
+  if (dir == DEV_BLOCK_INO)
+    sysfs_part_list_dev_links (sv->instance, add_entry, l);
+  if (dir == CLASS_BLOCK_INO)
+    sysfs_part_list_class_links (sv->instance, add_entry, l);
+  for (i = 0; i < sizeof view_dirs / sizeof view_dirs[0]; i++)
+    if (view_dirs[i].ino == dir)
+      sysfs_host_list (sv->host, view_dirs[i].host, add_entry, l);
+}
+
 /* List directory INO into L: 0, or -ENOTDIR. */
 static int
 list_node (struct sysfs_view *sv, fuse_ino_t ino, struct listing *l)
@@ -268,35 +341,18 @@ list_node (struct sysfs_view *sv, fuse_ino_t ino, struct listing *l)
 
   add_node (l, ".", ino, 0);
   add_node (l, "..", ROOT_INO, 0);
+  if (sysfs_host_ino (ino))
+    return -ENOTDIR;
   if (sysfs_part_ino (ino))
     return sysfs_part_list (sv->instance, ino, add_entry, l);
-  if (ino == ROOT_INO || ino == DEV_BLOCK_INO) {
-    int_vector numbers = { 0 };
-    size_t j;
-
-    if (instance_device_numbers (sv->instance, &numbers) == 0)
-      for (j = 0; j < numbers.len; j++) {
-        char name[32];
-
-        if (ino == ROOT_INO) {
-          snprintf (name, sizeof name, "loop%d", numbers.ptr[j]);
-          index = N_DEVICE;
-        }
-        else {
-          snprintf (name, sizeof name, "%d:%d", LOOP_MAJOR, numbers.ptr[j]);
-          index = N_DEV_LINK;
-        }
-        add_node (l, name, device_ino (numbers.ptr[j], index), index);
-      }
-    int_vector_reset (&numbers);
-    if (ino == DEV_BLOCK_INO)
-      sysfs_part_list_dev_links (sv->instance, add_entry, l);
+  if (ino <= VIRTUAL_BLOCK_INO) {
+    list_view_dir (sv, ino, l);
     return 0;
   }
   if (resolve (sv, ino, &number, &index, &st) < 0
       || !sysfs_disk_is_dir (index))
     return -ENOTDIR;
-  for (i = 1; i < SYSFS_DISK_NODES; i++)
+  for (i = 1; i < N_DEV_LINK; i++)
     if (sysfs_disk_nodes[i].name && sysfs_disk_nodes[i].parent == index
         && (!sysfs_disk_nodes[i].bound_only || st.bound))
       add_node (l, sysfs_disk_nodes[i].name, device_ino (number, i), i);
@@ -334,11 +390,13 @@ read_node (struct sysfs_view *sv, fuse_ino_t ino, char *text, size_t size)
   struct device_status st;
   int number, index;
 
+  if (sysfs_host_ino (ino))
+    return -EISDIR;
   if (sysfs_part_ino (ino))
     return sysfs_part_read (sv->instance, ino, text, size);
   if (resolve (sv, ino, &number, &index, &st) < 0)
     return -ENOENT;
-  if (sysfs_disk_is_dir (index) || index == N_DEV_LINK)
+  if (sysfs_disk_is_dir (index) || index >= N_CLASS_LINK)
     return -EISDIR;
   sysfs_disk_nodes[index].show (&st, text, size);
   return 0;
@@ -383,7 +441,7 @@ view_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     fuse_reply_buf (req, text + off, len - off < size ? len - off : size);
 }
 
-static const struct fuse_lowlevel_ops view_ops = {
+const struct fuse_lowlevel_ops sysfs_view_ops = {
   .lookup = view_lookup,
   .getattr = view_getattr,
   .readlink = view_readlink,
@@ -392,137 +450,3 @@ static const struct fuse_lowlevel_ops view_ops = {
   .readdir = view_readdir,
 };
 
-/* The thread serving the view until it is unmounted or told to stop.
- * Not fuse_session_loop: a bind of the view in a namespace that
- * outlives us (a running container's /sys/block) keeps the connection
- * open after our unmount, and the loop's read would never return. */
-static void *
-serve (void *arg)
-{
-  struct sysfs_view *sv = arg;
-  struct fuse_buf buf = { .mem = NULL };
-  struct pollfd fds[2] = {
-    { .fd = fuse_session_fd (sv->se), .events = POLLIN },
-    { .fd = sv->stop, .events = POLLIN },
-  };
-  int r;
-
-  while (!fuse_session_exited (sv->se)) {
-    if (poll (fds, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      break;
-    }
-    if (fds[1].revents || (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
-      break;
-    r = fuse_session_receive_buf (sv->se, &buf);
-    if (r == -EINTR || r == -EAGAIN)
-      continue;
-    if (r <= 0)
-      break;
-    fuse_session_process_buf (sv->se, &buf);
-  }
-  free (buf.mem);
-  return NULL;
-}
-
-/* Mount a view of the instance at INSTANCE on MOUNTPOINT with the FUSE
- * options OPTIONS and serve it from a thread; *OUT is set (for
- * sysfs_view_unmount) as soon as the mount exists. */
-static int
-view_start (const char *instance, const char *mountpoint, const char *options,
-            struct sysfs_view **out)
-{
-  char *argv[] = {
-    (char *) "loopfsctl", (char *) "-o", (char *) options, NULL,
-  };
-  struct fuse_args args = FUSE_ARGS_INIT (3, argv);
-  struct sysfs_view *sv;
-  int r;
-
-  sv = calloc (1, sizeof *sv);
-  if (sv == NULL)
-    return -ENOMEM;
-  sv->instance = instance;
-  sv->stop = eventfd (0, EFD_CLOEXEC);
-  if (sv->stop < 0) {
-    ctl_error ("exec: eventfd: %m");
-    free (sv);
-    return -EIO;
-  }
-  sv->se = fuse_session_new (&args, &view_ops, sizeof view_ops, sv);
-  fuse_opt_free_args (&args);
-  if (sv->se == NULL) {
-    ctl_error ("exec: the sysfs view: fuse_session_new failed");
-    close (sv->stop);
-    free (sv);
-    return -EIO;
-  }
-  if (fuse_session_mount (sv->se, mountpoint) != 0) {
-    ctl_error ("exec: mounting the sysfs view on %s failed", mountpoint);
-    fuse_session_destroy (sv->se);
-    close (sv->stop);
-    free (sv);
-    return -EIO;
-  }
-  *out = sv;
-  r = -pthread_create (&sv->thread, NULL, serve, sv);
-  if (r < 0) {
-    ctl_error ("exec: pthread_create: %s", strerror (-r));
-    return r;
-  }
-  sv->thread_started = true;
-  return 0;
-}
-
-int
-sysfs_view_mount (const char *instance, struct sysfs_view **out)
-{
-  struct sysfs_view *sv = NULL;
-  int r;
-
-  r = view_start (instance, SYS_BLOCK,
-                  "ro,allow_other,fsname=loopfs-sysfs,subtype=loopfs-sysfs",
-                  &sv);
-  *out = sv;
-  if (r < 0)
-    return r;
-  if (mount (SYS_BLOCK "/" SYSFS_VIEW_DEV_BLOCK, SYS_DEV_BLOCK, NULL, MS_BIND,
-             NULL) < 0) {
-    ctl_error ("exec: binding the sysfs view over %s: %m", SYS_DEV_BLOCK);
-    return -errno;
-  }
-  sv->dev_block_bound = true;
-  return 0;
-}
-
-int
-sysfs_view_mount_at (const char *instance, const char *dir,
-                     struct sysfs_view **out)
-{
-  /* auto_unmount: nothing stays mounted on the host if we are killed. */
-  return view_start (instance, dir,
-                     "ro,allow_other,auto_unmount,fsname=loopfs-sysfs,"
-                     "subtype=loopfs-sysfs", out);
-}
-
-void
-sysfs_view_unmount (struct sysfs_view *sv)
-{
-  uint64_t one = 1;
-
-  if (sv == NULL)
-    return;
-  if (sv->dev_block_bound && umount2 (SYS_DEV_BLOCK, MNT_DETACH) < 0)
-    ctl_error ("exec: unmounting %s: %m", SYS_DEV_BLOCK);
-  fuse_session_exit (sv->se);
-  fuse_session_unmount (sv->se);
-  if (sv->thread_started) {
-    if (write (sv->stop, &one, sizeof one) < 0)
-      ctl_error ("exec: stopping the sysfs view: %m");
-    pthread_join (sv->thread, NULL);
-  }
-  fuse_session_destroy (sv->se);
-  close (sv->stop);
-  free (sv);
-}

@@ -16,8 +16,11 @@
 
 struct sysfs_view;
 
-/* The view's directory that belongs over /sys/dev/block. */
+/* The view's directories that belong over /sys/dev/block,
+ * /sys/class/block and /sys/devices/virtual/block. */
 #define SYSFS_VIEW_DEV_BLOCK ".dev-block"
+#define SYSFS_VIEW_CLASS_BLOCK ".class-block"
+#define SYSFS_VIEW_VIRTUAL_BLOCK ".virtual-block"
 
 /* Mount the view of the instance mounted at INSTANCE over /sys/block
  * and /sys/dev/block of the current mount namespace and serve it from a
