@@ -1,9 +1,10 @@
 #!/bin/bash
 # loopfsctl exec --instance DIR uses an existing instance: devices made
 # inside stay in it afterwards.  And nothing of the host's loop devices
-# is reachable from inside: no host loop node in /dev, only the instance's
-# loop devices in /sys/block and /sys/dev/block (beside the host's other disks),
-# block device or of the host's loop-control (c 10 237) refused even
+# is reachable from inside: no host loop node in /dev, only the
+# instance's loop devices in /sys/block and /sys/dev/block (beside the
+# host's other disks), and mknod of a block device or of the host's
+# loop-control (c 10 237) refused even
 # for root, while other character nodes can still be made.
 set -euo pipefail
 # shellcheck source=../functions.sh
