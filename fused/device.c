@@ -293,7 +293,7 @@ device_handle_release (struct daemon *d, struct device *dev)
     return;
   device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   loopdev_cleared (dev->lo);
-  partitions_drop (dev);
+  device_partitions_drop (&dev->parts, dev->lo->diskseq);
   node_watch_partitions (d->watch, dev->lo->number, NULL);
 }
 

@@ -31,7 +31,7 @@
 #include "node-watch.h"
 #include "nodes.h"
 #include "open-files.h"
-#include "partitions.h"
+#include "partition-nodes.h"
 #include "xattr.h"
 
 /* Reply to a lookup of inode INO with generation GEN. */

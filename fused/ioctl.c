@@ -33,7 +33,8 @@
 #include "io.h"
 #include "ioctl.h"
 #include "node-watch.h"
-#include "partitions.h"
+#include "partition-ioctl.h"
+#include "partition-scan.h"
 
 /* An ioctl waiting for its device's transaction to end. */
 struct pending_ioctl {
@@ -312,15 +313,14 @@ status_read (struct caller_copy *copy)
     reply_result (req, r);
     return;
   }
-  if (!resized) {
-    /* Done, but a newly set LO_FLAGS_PARTSCAN scans in transaction_done. */
+  /* Without a new backend the change is done, but a newly set
+   * LO_FLAGS_PARTSCAN still scans (transaction_done). */
+  if (!resized)
     loopdev_set_binding (dev->lo, &binding);
-    if ((t = transaction_begin (req, dev)) != NULL)
-      transaction_done (t, 0);
-    return;
-  }
   t = transaction_begin (req, dev);
-  if (t)
+  if (t && !resized)
+    transaction_done (t, 0);
+  else if (t)
     binding_rebind (fuse_req_userdata (req), dev, &binding, transaction_done,
                     t);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "nodes.h"
-#include "partitions.h"
+#include "partition-nodes.h"
 
 /* The model device behind inode INO, or NULL. */
 struct loopdev *

@@ -18,7 +18,8 @@
 #include "ioctl.h"
 #include "nodes.h"
 #include "open-files.h"
-#include "partitions.h"
+#include "partition-ioctl.h"
+#include "partition-nodes.h"
 
 /* Allocate a handle for a file opened on DEV (NULL: loop-control). */
 static struct handle *
@@ -217,8 +218,8 @@ file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
   }
   if (h->dev == NULL)
     ioctl_control (req, cmd, arg);
-  else if (h->partition)
-    partition_ioctl (req, h, cmd, arg);
+  else if (h->partition && partition_ioctl (req, h, cmd, arg))
+    ;
   else
     ioctl_device (req, h, cmd, arg);
 }

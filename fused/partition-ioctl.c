@@ -7,8 +7,8 @@
  * bdev), refuses BLKPG and BLKRRPART (EINVAL: bdev_is_partition), and
  * hands everything else to the disk's driver: lo_ioctl() takes the
  * loop device from the disk, so a loop ioctl on a partition acts on its
- * device, and so does it here (ioctl.c, with the partition's handle,
- * which counts as an opener of the device).
+ * device, and so does it here (the caller hands it to ioctl.c with the
+ * partition's handle, which counts as an opener of the device).
  *
  * BLKPG, BLKGETSIZE, BLKROGET, BLKROSET, BLKDISCARD and BLKZEROOUT
  * encode no size: their arguments are read from or written to the
@@ -28,9 +28,9 @@
 #include "caller.h"
 #include "device.h"
 #include "io.h"
-#include "ioctl.h"
 #include "node-watch.h"
-#include "partitions.h"
+#include "partition-ioctl.h"
+#include "partition-scan.h"
 
 /* An ioctl waiting for a copy from or to its caller. */
 struct partition_call {
@@ -128,7 +128,7 @@ blkpg_partition_read (struct caller_copy *copy)
                                                      call->data.part.pno);
     if (part && part->generation == 0)
       part->generation = ++d->generation;
-    partitions_mirror_to_nbd (dev);
+    partitions_mirror_to_nbd (dev, call->cmd, &call->data.part);
     node_watch_partitions (d->watch, dev->lo->number, &dev->parts.table);
   }
   node_watch_reply (d->watch, call->req, true, r);
@@ -236,8 +236,8 @@ soft_block_size (const struct partition *part, const struct loopdev *lo)
   return bsize;
 }
 
-/* An ioctl on a partition node. */
-void
+/* An ioctl on a partition node, if it is the partition's own. */
+bool
 partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
                  void *arg)
 {
@@ -251,49 +251,48 @@ partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
 
   if (part == NULL) {
     reply_result (req, -EIO);
-    return;
+    return true;
   }
   switch (cmd) {
   case BLKPG:
     partition_ioctl_blkpg (req, h, arg);
-    return;
+    return true;
   case BLKRRPART:
     admin = caller_capable (fuse_req_ctx (req)->pid, CAP_SYS_ADMIN);
     reply_result (req, admin ? -EINVAL : -EACCES);
-    return;
+    return true;
   case BLKGETSIZE64:
     size64 = partition_size (part);
     fuse_reply_ioctl (req, 0, &size64, sizeof size64);
-    return;
+    return true;
   case BLKGETSIZE:
     sectors = part->length;
     reply_by_writing (req, arg, &sectors, sizeof sectors);
-    return;
+    return true;
   case BLKBSZGET:
     value = soft_block_size (part, h->dev->lo);
     fuse_reply_ioctl (req, 0, &value, sizeof value);
-    return;
+    return true;
   case BLKROGET:
     value = partition_read_only (part, h->dev->lo);
     reply_by_writing (req, arg, &value, sizeof value);
-    return;
+    return true;
   case BLKROSET:
     if (!caller_capable (fuse_req_ctx (req)->pid, CAP_SYS_ADMIN)) {
       reply_result (req, -EACCES);
-      return;
+      return true;
     }
     if ((call = call_new (req, h, cmd)) != NULL)
       call_copy (call, (uintptr_t) arg, sizeof call->data.i, false,
                  roset_read);
-    return;
+    return true;
   case BLKDISCARD:
   case BLKZEROOUT:
     if ((call = call_new (req, h, cmd)) != NULL)
       call_copy (call, (uintptr_t) arg, sizeof call->data.range, false,
                  range_read);
-    return;
+    return true;
   default:
-    ioctl_device (req, h, cmd, arg);
-    return;
+    return false;
   }
 }

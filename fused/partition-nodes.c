@@ -16,8 +16,7 @@
 
 #include "device.h"
 #include "io.h"
-#include "nodes.h"
-#include "partitions.h"
+#include "partition-nodes.h"
 
 /* Is INO a partition node's number? */
 bool
@@ -54,31 +53,22 @@ ino_of (int n, int m)
   return PARTITION_INO_BASE + (fuse_ino_t) n * PARTITION_NUMBERS + m;
 }
 
-/* Look "loopNpM" up (N and M in canonical decimal form). */
+/* Look "loopNpM" up (N and M in canonical decimal form: the name must
+ * be what the numbers print as). */
 int
 partition_lookup (struct daemon *d, const char *name, fuse_ino_t *ino,
                   uint64_t *generation)
 {
-  char device_name[32];
-  const char *p = strrchr (name, 'p');
+  char canonical[32];
   struct partition *part;
-  size_t len;
-  int n, m = 0;
+  int n, m;
 
-  if (p == NULL || p == name || (len = p - name) >= sizeof device_name
-      || p[1] == '\0' || p[1] == '0')
+  if (sscanf (name, "loop%9dp%3d", &n, &m) != 2 || n < 0
+      || n >= LOOPFS_MAX_DEVICES || m < 1 || m > PARTITION_MAX_NUMBER)
     return -ENOENT;
-  memcpy (device_name, name, len);
-  device_name[len] = '\0';
-  if (!node_parse_name (device_name, &n))
+  snprintf (canonical, sizeof canonical, "loop%dp%d", n, m);
+  if (strcmp (canonical, name) != 0)
     return -ENOENT;
-  for (p++; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return -ENOENT;
-    m = m * 10 + (*p - '0');
-    if (m > PARTITION_MAX_NUMBER)
-      return -ENOENT;
-  }
   part = partition_node (d, ino_of (n, m), NULL);
   if (part == NULL)
     return -ENOENT;

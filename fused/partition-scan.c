@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <linux/blkpg.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <blkid.h>
@@ -34,7 +35,7 @@
 #include "log.h"
 #include "offload.h"
 #include "node-watch.h"
-#include "partitions.h"
+#include "partition-scan.h"
 
 /* A scan under way. */
 struct scan_work {
@@ -134,25 +135,29 @@ number_new_nodes (struct daemon *d, struct device *dev)
       v->ptr[i]->generation = ++d->generation;
 }
 
-/* The scan is over (on the loop): its partitions replace the old ones,
- * unless the device was cleared meanwhile or, for BLKRRPART, a
- * partition was opened. */
+/* The scan is over (on the loop): its partitions replace the old ones
+ * (none when the table could not be read: bdev_disk_changed() drops
+ * the old ones first), unless the device was cleared meanwhile or, for
+ * BLKRRPART, a partition was opened. */
 static void
 scan_done (struct offload *job)
 {
   struct scan_work *w = (struct scan_work *) job;
   struct device *dev = w->dev;
   struct loopdev *lo = dev->lo;
-  int r = w->err;
+  int r = w->err, replaced;
 
-  if (r == 0 && lo->state == LOOPDEV_BOUND) {
+  if (lo->state == LOOPDEV_BOUND) {
     if (partition_table_open_count (&dev->parts.table) > 0)
       r = -EBUSY;
-    else
-      r = partition_table_replace (&dev->parts.table, lo, w->entries, w->n);
-    if (r == 0) {
+    else {
+      replaced = partition_table_replace (&dev->parts.table, lo,
+                                          r == 0 ? w->entries : NULL,
+                                          r == 0 ? w->n : 0);
+      if (r == 0)
+        r = replaced;
       number_new_nodes (w->d, dev);
-      partitions_mirror_to_nbd (dev);
+      partitions_mirror_to_nbd (dev, 0, NULL);
       node_watch_partitions (w->d->watch, lo->number, &dev->parts.table);
     }
   }
@@ -161,11 +166,14 @@ scan_done (struct offload *job)
                strerror (-r));
   /* Answered once the node watchers have the /dev entries. */
   node_watch_sync (w->d->watch, w->done, w->opaque, w->rescan ? r : 0);
+  device_handle_release (w->d, dev);
   free (w->entries);
   free (w);
 }
 
-/* Start a scan of DEV; false when it could not start (*ERR says why). */
+/* Start a scan of DEV; false when it could not start (*ERR says why).
+ * Like disk_scan_partitions(), the scan opens the device for its
+ * length: the device cannot be cleared or removed under it. */
 static bool
 scan_start (struct daemon *d, struct device *dev, bool rescan,
             partitions_done_cb done, void *opaque, int *err)
@@ -181,23 +189,25 @@ scan_start (struct daemon *d, struct device *dev, bool rescan,
     *err = -ENOMEM;
     return false;
   }
+  *err = loopdev_open (lo);
+  if (*err < 0) {
+    free (w);
+    return false;
+  }
   *w = (struct scan_work) {
     .d = d, .dev = dev, .offset = lo->b.offset, .size = loopdev_size (lo),
     .sector_size = loopdev_logical_block_size (lo), .rescan = rescan,
     .done = done, .opaque = opaque,
   };
-  /* A duplicate of our descriptor: the device may be cleared, and its
-   * descriptor closed, while the scan reads. */
+  /* A descriptor of the scan's own: the job's thread must not use a
+   * number that the loop may close meanwhile. */
   w->path_fd = fcntl (dev->backing_fd, F_DUPFD_CLOEXEC, 3);
-  if (w->path_fd < 0) {
-    *err = -errno;
-    free (w);
-    return false;
-  }
-  *err = offload_run (&w->job, scan_run, scan_done);
+  *err = w->path_fd < 0 ? -errno : offload_run (&w->job, scan_run, scan_done);
   if (*err < 0) {
-    close (w->path_fd);
+    if (w->path_fd >= 0)
+      close (w->path_fd);
     free (w);
+    device_handle_release (d, dev);
     return false;
   }
   return true;
@@ -250,53 +260,88 @@ partitions_rescan (struct daemon *d, struct device *dev,
     done (opaque, err);
 }
 
-/* DEV was cleared: drop its partitions. */
-void
-partitions_drop (struct device *dev)
-{
-  partition_table_free (&dev->parts.table);
-  dev->parts.seen_partscan = false;
-  dev->parts.seen_diskseq = dev->lo->diskseq;
-  partitions_mirror_to_nbd (dev);
-}
-
-/* A kernel NBD device's reread, in the background. */
+/* A change of the partitions of a kernel NBD device, mirroring one of
+ * its loop device's.  They run one at a time, in the order they were
+ * made, so that an add and a delete in a row arrive in that order. */
 struct mirror_work {
-  struct offload job;
-  int fd;
+  struct offload job;            /* first: the job is the request */
+  struct mirror_work *next;
+  int fd;                        /* our duplicate of /dev/nbdX */
+  int op;                        /* a BLKPG op, or 0 for BLKRRPART */
+  struct blkpg_partition part;
 };
 
-/* Ask the kernel to reread /dev/nbdX's partitions (on the job's
- * thread: the kernel reads the table through this daemon's nbdkit). */
+/* The changes not done yet, the first one running. */
+static struct mirror_work *mirror_head, *mirror_tail;
+
+/* Change the kernel device's partitions (on the job's thread: the
+ * kernel reads the table through this daemon's nbdkit). */
 static void
 mirror_run (struct offload *job)
 {
   struct mirror_work *w = (struct mirror_work *) job;
+  struct blkpg_ioctl_arg arg = {
+    .op = w->op, .data = &w->part, .datalen = sizeof w->part,
+  };
+  int r = w->op ? ioctl (w->fd, BLKPG, &arg) : ioctl (w->fd, BLKRRPART);
 
-  if (ioctl (w->fd, BLKRRPART) < 0 && errno != EBUSY)
-    log_error ("BLKRRPART on the kernel NBD device: %s", strerror (errno));
+  if (r < 0)
+    log_error ("mirroring partitions on the kernel NBD device: %s",
+               strerror (errno));
   close (w->fd);
 }
 
-/* The reread is over. */
+static void mirror_done (struct offload *job);
+
+/* Start the first change waiting; drop those that cannot start. */
+static void
+mirror_next (void)
+{
+  while (mirror_head
+         && offload_run (&mirror_head->job, mirror_run, mirror_done) < 0) {
+    struct mirror_work *w = mirror_head;
+    mirror_head = w->next;
+    close (w->fd);
+    free (w);
+  }
+  if (mirror_head == NULL)
+    mirror_tail = NULL;
+}
+
+/* A change is over: the next one may start. */
 static void
 mirror_done (struct offload *job)
 {
-  free (job);
+  struct mirror_work *w = (struct mirror_work *) job;
+
+  mirror_head = w->next;
+  free (w);
+  mirror_next ();
 }
 
-/* Have the kernel reread the partitions of DEV's /dev/nbdX. */
+/* Change the partitions of DEV's /dev/nbdX as OP (0: reread) with P. */
 void
-partitions_mirror_to_nbd (struct device *dev)
+partitions_mirror_to_nbd (struct device *dev, int op,
+                          const struct blkpg_partition *p)
 {
   struct mirror_work *w;
+  bool idle = mirror_head == NULL;
 
   if (dev->nbd_fd < 0 || (w = calloc (1, sizeof *w)) == NULL)
     return;
   w->fd = fcntl (dev->nbd_fd, F_DUPFD_CLOEXEC, 3);
-  if (w->fd < 0 || offload_run (&w->job, mirror_run, mirror_done) < 0) {
-    if (w->fd >= 0)
-      close (w->fd);
+  if (w->fd < 0) {
     free (w);
+    return;
   }
+  w->op = op;
+  if (p)
+    w->part = *p;
+  if (mirror_tail)
+    mirror_tail->next = w;
+  else
+    mirror_head = w;
+  mirror_tail = w;
+  if (idle)
+    mirror_next ();
 }

@@ -16,7 +16,7 @@
 
 #include "device.h"
 #include "nodes.h"
-#include "partitions.h"
+#include "partition-nodes.h"
 #include "status.h"
 #include "xattr.h"
 
