@@ -219,7 +219,9 @@ exchange_work (struct offload *job)
         x->dropped[map[--k]] = true;
       return;
     }
-    if (poll (fds, k, left) < 0 && errno != EINTR) {
+    if (poll (fds, k, left) < 0) {
+      if (errno == EINTR)
+        continue;
       while (k > 0)
         x->dropped[map[--k]] = true;
       return;

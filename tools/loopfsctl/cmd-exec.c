@@ -4,8 +4,10 @@
  * This process (the supervisor) makes a private mount namespace with
  * the sandbox's /dev (sandbox-dev.c) and the instance at /dev/loopfs,
  * either a fresh loopfsd it starts as its child or an existing instance
- * bound there; mounts the sysfs view (sysfs-view.c) over /sys/block and
- * /sys/dev/block; starts the sandbox's init in a new PID namespace
+ * bound there; keeps /dev/loopN and /dev/loopNpM in step with the
+ * instance's nodes (dev-watch.c); mounts the sysfs view (sysfs-view.c)
+ * over /sys/block, /sys/dev/block, /sys/class/block and
+ * /sys/devices/virtual/block; starts the sandbox's init in a new PID namespace
  * (sandbox-init.c), which runs COMMAND under a seccomp filter; answers
  * that filter's stat notifications (stat-fake.c); and when COMMAND is
  * done, tears everything down and exits with COMMAND's status.

@@ -1,17 +1,17 @@
-/* loopfsctl: the partition nodes of an instance (see partition-info.h). */
+/* loopfsctl exec: the device numbers of partition nodes (see
+ * partition-info.h). */
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 
 #include "cleanup.h"
 #include "loopfs-interface.h"
 #include "partition-info.h"
+#include "partition-status.h"
 
 /* Minors of major 259 are 20 bits wide (MINORBITS). */
 #define EXT_MINORS (1u << 20)
@@ -36,84 +36,6 @@ partition_parse_name (const char *name, int *device, int *partition)
 
   return sscanf (name, "loop%dp%d%c", device, partition, &rest) == 2
          && *device >= 0 && *partition > 0;
-}
-
-/* Store one "KEY=VALUE" line of a partition's status in ST. */
-static void
-store_field (struct partition_status *st, const char *key, const char *value)
-{
-  unsigned long long n = strtoull (value, NULL, 10);
-
-  if (strcmp (key, PARTITION_KEY_START) == 0)
-    st->start = n;
-  else if (strcmp (key, PARTITION_KEY_SIZE) == 0)
-    st->size = n;
-  else if (strcmp (key, PARTITION_KEY_RO) == 0)
-    st->ro = n != 0;
-}
-
-int
-partition_status_read (const char *dir, int device, int partition,
-                       struct partition_status *st)
-{
-  CLEANUP_FREE char *path = NULL;
-  char text[512], *line, *next;
-  ssize_t n;
-
-  if (asprintf (&path, "%s/loop%dp%d", dir, device, partition) < 0)
-    return -ENOMEM;
-  n = getxattr (path, XATTR_STATUS, text, sizeof text - 1);
-  if (n < 0)
-    return errno == ENODATA ? -ENOENT : -errno;
-  text[n] = '\0';
-  *st = (struct partition_status) { .device = device,
-                                    .partition = partition };
-  for (line = text; *line; line = next) {
-    char *eq;
-
-    next = strchr (line, '\n');
-    next = next ? (*next = '\0', next + 1) : line + strlen (line);
-    eq = strchr (line, '=');
-    if (eq) {
-      *eq = '\0';
-      store_field (st, line, eq + 1);
-    }
-  }
-  return 0;
-}
-
-/* qsort comparison of two ints. */
-static int
-compare_int (const void *a, const void *b)
-{
-  int x = *(const int *) a, y = *(const int *) b;
-
-  return (x > y) - (x < y);
-}
-
-int
-instance_partition_numbers (const char *dir, int device,
-                            int_vector *partitions)
-{
-  DIR *d = opendir (dir);
-  struct dirent *e;
-  int r = 0;
-
-  if (d == NULL)
-    return -errno;
-  while ((e = readdir (d)) != NULL) {
-    int n, m;
-
-    if (partition_parse_name (e->d_name, &n, &m) && n == device) {
-      r = int_vector_append (partitions, m);
-      if (r < 0)
-        break;
-    }
-  }
-  closedir (d);
-  if (r == 0)
-    qsort (partitions->ptr, partitions->len, sizeof (int), compare_int);
-  return r;
 }
 
 /* Mark in HOST (EXT_MINORS entries) the minors of major 259 that the
@@ -180,7 +102,7 @@ give (int device, int partition)
 dev_t
 partition_devno (const char *dir, int device, int partition)
 {
-  int_vector others = { 0 };
+  partition_status_vector others = { 0 };
   unsigned minor;
   size_t i;
 
@@ -189,11 +111,11 @@ partition_devno (const char *dir, int device, int partition)
   if (minor == EXT_MINORS) {
     /* The kernel numbers a scan's partitions in order: so do we, for
      * the device's partitions not seen yet, whichever is asked first. */
-    if (instance_partition_numbers (dir, device, &others) == 0)
-      for (i = 0; i < others.len && others.ptr[i] < partition; i++)
-        if (given (device, others.ptr[i]) == EXT_MINORS)
-          give (device, others.ptr[i]);
-    int_vector_reset (&others);
+    if (instance_partitions (dir, device, &others) == 0)
+      for (i = 0; i < others.len && others.ptr[i].number < partition; i++)
+        if (given (device, others.ptr[i].number) == EXT_MINORS)
+          give (device, others.ptr[i].number);
+    partition_status_vector_reset (&others);
     minor = give (device, partition);
   }
   pthread_mutex_unlock (&minors_lock);

@@ -1,10 +1,5 @@
-/* loopfsctl: the partition nodes of an instance (loopNpM), as the
- * sandbox shows them.
- *
- * loopfsd describes each partition node in user.loopfs.status
- * (loopfs-interface.h, "Partition nodes"); this reads it, lists the
- * partitions of a device, and gives each partition the device number
- * the sandbox's stat and sysfs view show for it.
+/* loopfsctl exec: the device numbers the sandbox gives the instance's
+ * partition nodes (loopNpM), which its stat and sysfs view show.
  *
  * Why major 259: with the loop driver's default max_part=0 (Debian's,
  * and this project's test machines': /sys/module/loop/parameters/
@@ -29,31 +24,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "device-status.h"
 
 /* The kernel's major for extended device numbers. */
 #define BLOCK_EXT_MAJOR 259
 
-struct partition_status {
-  int device;                /* N of loopNpM */
-  int partition;             /* M */
-  uint64_t start;            /* 512-byte sectors */
-  uint64_t size;             /* bytes */
-  bool ro;
-};
-
 /* Parse "loopNpM" into *DEVICE and *PARTITION. */
 bool partition_parse_name (const char *name, int *device, int *partition);
-
-/* Read the status of partition M of device N of the instance mounted
- * at DIR.  Returns 0 or -errno (-ENOENT: no such partition). */
-int partition_status_read (const char *dir, int device, int partition,
-                           struct partition_status *st);
-
-/* Append the partition numbers of device N of instance DIR to
- * PARTITIONS, in ascending order.  Returns 0 or -errno. */
-int instance_partition_numbers (const char *dir, int device,
-                                int_vector *partitions);
 
 /* The device number the sandbox gives partition M of loopN of the
  * instance mounted at DIR (259:X), given at its first use (with the

@@ -2,12 +2,15 @@
  * sysfs-partitions.h). */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "device-status.h"
 #include "partition-info.h"
+#include "partition-status.h"
 #include "sysfs-partitions.h"
 
 /* A partition's nodes: its directory, its files, the link to it. */
@@ -30,7 +33,7 @@ show_partition (const struct partition_status *st, dev_t devno, char *buf,
                 size_t size)
 {
   (void) devno;
-  snprintf (buf, size, "%d\n", st->partition);
+  snprintf (buf, size, "%d\n", st->number);
 }
 
 static void
@@ -99,7 +102,7 @@ show_uevent (const struct partition_status *st, dev_t devno, char *buf,
 {
   snprintf (buf, size, "MAJOR=%u\nMINOR=%u\nDEVNAME=loop%dp%d\n"
             "DEVTYPE=partition\nPARTN=%d\n", major (devno), minor (devno),
-            st->device, st->partition, st->partition);
+            st->parent, st->number, st->number);
 }
 
 static const struct {
@@ -133,6 +136,17 @@ sysfs_part_ino (fuse_ino_t ino)
   return ino >= SYSFS_PART_INO_BASE;
 }
 
+/* Read the status of partition M of device N of INSTANCE into ST. */
+static int
+read_partition (const char *instance, int device, int partition,
+                struct partition_status *st)
+{
+  char path[PATH_MAX];
+
+  snprintf (path, sizeof path, "%s/loop%dp%d", instance, device, partition);
+  return partition_status_read (path, st);
+}
+
 /* Split INO into device, partition and index, and read the
  * partition's status: 0 or -ENOENT. */
 static int
@@ -150,7 +164,7 @@ resolve (const char *instance, fuse_ino_t ino, int *index,
   partition = rel & 0xff;
   if (*index != P_DIR && *index < P_CLASS_LINK && files[*index].name == NULL)
     return -ENOENT;
-  return partition_status_read (instance, device, partition, st) < 0
+  return read_partition (instance, device, partition, st) < 0
          ? -ENOENT : 0;
 }
 
@@ -159,7 +173,7 @@ static void
 fill_attr (const struct partition_status *st, int index, struct stat *attr)
 {
   memset (attr, 0, sizeof *attr);
-  attr->st_ino = part_ino (st->device, st->partition, index);
+  attr->st_ino = part_ino (st->parent, st->number, index);
   if (index == P_DIR || index == P_HOLDERS) {
     attr->st_mode = S_IFDIR | 0755;
     attr->st_nlink = 2;
@@ -183,7 +197,7 @@ sysfs_part_lookup_in_disk (const char *instance, int device,
   int n, m;
 
   if (!partition_parse_name (name, &n, &m) || n != device
-      || partition_status_read (instance, n, m, &st) < 0)
+      || read_partition (instance, n, m, &st) < 0)
     return -ENOENT;
   fill_attr (&st, P_DIR, attr);
   return 0;
@@ -200,7 +214,7 @@ sysfs_part_lookup_dev_link (const char *instance, const char *name,
 
   if (sscanf (name, "%u:%u%c", &major, &minor, &rest) != 2
       || major != BLOCK_EXT_MAJOR || !partition_of_minor (minor, &n, &m)
-      || partition_status_read (instance, n, m, &st) < 0)
+      || read_partition (instance, n, m, &st) < 0)
     return -ENOENT;
   fill_attr (&st, P_DEV_LINK, attr);
   return 0;
@@ -214,7 +228,7 @@ sysfs_part_lookup_class_link (const char *instance, const char *name,
   int n, m;
 
   if (!partition_parse_name (name, &n, &m)
-      || partition_status_read (instance, n, m, &st) < 0)
+      || read_partition (instance, n, m, &st) < 0)
     return -ENOENT;
   fill_attr (&st, P_CLASS_LINK, attr);
   return 0;
@@ -253,21 +267,19 @@ void
 sysfs_part_list_disk (const char *instance, int device, sysfs_add_fn *add,
                       void *ctx)
 {
-  int_vector parts = { 0 };
+  partition_status_vector parts = { 0 };
   size_t i;
 
-  if (instance_partition_numbers (instance, device, &parts) == 0)
+  if (instance_partitions (instance, device, &parts) == 0)
     for (i = 0; i < parts.len; i++) {
-      struct partition_status st = { .device = device,
-                                     .partition = parts.ptr[i] };
       struct stat attr;
       char name[48];
 
-      snprintf (name, sizeof name, "loop%dp%d", device, parts.ptr[i]);
-      fill_attr (&st, P_DIR, &attr);
+      snprintf (name, sizeof name, "loop%dp%d", device, parts.ptr[i].number);
+      fill_attr (&parts.ptr[i], P_DIR, &attr);
       add (ctx, name, &attr);
     }
-  int_vector_reset (&parts);
+  partition_status_vector_reset (&parts);
 }
 
 /* Add a link of kind INDEX (P_DEV_LINK: "259:X", P_CLASS_LINK:
@@ -280,19 +292,18 @@ list_links (const char *instance, int index, sysfs_add_fn *add, void *ctx)
 
   if (instance_device_numbers (instance, &devices) == 0)
     for (i = 0; i < devices.len; i++) {
-      int_vector parts = { 0 };
+      partition_status_vector parts = { 0 };
 
-      if (instance_partition_numbers (instance, devices.ptr[i], &parts) == 0)
+      if (instance_partitions (instance, devices.ptr[i], &parts) == 0)
         for (j = 0; j < parts.len; j++) {
-          struct partition_status st = { .device = devices.ptr[i],
-                                         .partition = parts.ptr[j] };
-          dev_t devno = partition_devno (instance, st.device, st.partition);
+          struct partition_status st = parts.ptr[j];
+          dev_t devno = partition_devno (instance, st.parent, st.number);
           struct stat attr;
           char name[48];
 
           if (index == P_CLASS_LINK)
-            snprintf (name, sizeof name, "loop%dp%d", st.device,
-                      st.partition);
+            snprintf (name, sizeof name, "loop%dp%d", st.parent,
+                      st.number);
           else if (devno != 0)
             snprintf (name, sizeof name, "%u:%u", major (devno),
                       minor (devno));
@@ -301,7 +312,7 @@ list_links (const char *instance, int index, sysfs_add_fn *add, void *ctx)
           fill_attr (&st, index, &attr);
           add (ctx, name, &attr);
         }
-      int_vector_reset (&parts);
+      partition_status_vector_reset (&parts);
     }
   int_vector_reset (&devices);
 }
@@ -353,8 +364,8 @@ sysfs_part_read (const char *instance, fuse_ino_t ino, char *buf,
     return -ENOENT;
   if (index >= P_CLASS_LINK || files[index].show == NULL)
     return -EISDIR;
-  files[index].show (&st, partition_devno (instance, st.device,
-                                           st.partition), buf, size);
+  files[index].show (&st, partition_devno (instance, st.parent,
+                                           st.number), buf, size);
   return 0;
 }
 
@@ -369,6 +380,6 @@ sysfs_part_readlink (const char *instance, fuse_ino_t ino, char *buf,
     return -EINVAL;
   snprintf (buf, size, "../../%s/loop%d/loop%dp%d",
             index == P_DEV_LINK ? "block" : "devices/virtual/block",
-            st.device, st.device, st.partition);
+            st.parent, st.parent, st.number);
   return 0;
 }

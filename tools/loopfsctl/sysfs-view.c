@@ -1,10 +1,13 @@
-/* loopfsctl exec: the sandbox's sysfs view (see sysfs-view.h).
+/* loopfsctl exec: the sandbox's sysfs view, its FUSE requests (see
+ * sysfs-view.h).
  *
  * Inode numbers say what a node is, so the filesystem keeps no state:
- * 1 is /sys/block, 2 the directory bound over /sys/dev/block (hidden
- * from /sys/block's listing), and device N's nodes are
- * FIRST_DEVICE_INO + N * SYSFS_DISK_NODES + the node's index in
- * "nodes" below.
+ * 1 is /sys/block, 2 to 4 the directories bound over /sys/dev/block,
+ * /sys/class/block and /sys/devices/virtual/block (hidden from
+ * /sys/block's listing), device N's nodes are FIRST_DEVICE_INO + N *
+ * SYSFS_DISK_NODES + the node's index in sysfs_disk_nodes, and
+ * partitions and the host's entries have ranges of their own
+ * (sysfs-partitions.h, sysfs-host.h).
  */
 
 #define FUSE_USE_VERSION 35
