@@ -4,9 +4,11 @@
 # that made device N returns (LOOP_CTL_ADD 5936, then open
 # /dev/loop5936), and is gone as soon as the call that removed it
 # returns (LOOP_CTL_REMOVE, unlink), also for devices made by another
-# process of a shared instance.  Node watchers that are dead, stalled or
-# hostile delay an answer by NODE_WATCH_TIMEOUT_MS at most, once, and
-# never stop the instance.  Prints the start-up time of the sandbox.
+# process of a shared instance.  A sandbox that loopfsd dropped (it was
+# stopped) registers again and catches up.  Node watchers that are dead,
+# stalled or hostile delay an answer by NODE_WATCH_TIMEOUT_MS at most,
+# once, and never stop the instance.  Prints the start-up time of the
+# sandbox.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
@@ -103,6 +105,43 @@ grep -qx 'loop4 ' "$tmp/shared.out" || fail "existing devices: $(cat "$tmp/share
 grep -qx 'loop77 there' "$tmp/shared.out" || fail "made outside: $(cat "$tmp/shared.out")"
 grep -qx 'loop77 gone' "$tmp/shared.out" || fail "removed outside: $(cat "$tmp/shared.out")"
 "$LOOP_HELPER" remove "$ctl" 4 >/dev/null
+
+# loopfsctl's own watcher dropped (loopfsctl stopped for longer than
+# loopfsd waits): once it runs again it registers again and catches up,
+# also with what happened while it was not registered.
+mkfifo "$fifo.ready2" "$fifo.go2"
+"$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
+  echo ready > "$1.ready2"; read -r _ < "$1.go2"
+  for i in $(seq 50); do
+    [ -b /dev/loop43 ] && [ ! -e /dev/loop42 ] && break
+    sleep 0.1
+  done
+  [ -b /dev/loop43 ] && echo "loop43 there"
+  [ -e /dev/loop42 ] || echo "loop42 gone"
+' dropped "$fifo" > "$tmp/dropped.out" 2>&1 &
+dropped=$!
+cleanup_fn stop_pid "$dropped"
+read -r _ < "$fifo.ready2"
+kill -STOP "$dropped"
+cleanup_fn kill -CONT "$dropped"
+start=$(date +%s%N)
+"$LOOP_HELPER" add "$ctl" 42 >/dev/null
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "LOOP_CTL_ADD with the sandbox stopped: $ms ms"
+[ "$ms" -ge 1800 ] || fail "LOOP_CTL_ADD did not wait for the stopped sandbox ($ms ms)"
+"$LOOP_HELPER" add "$ctl" 43 >/dev/null
+"$LOOP_HELPER" remove "$ctl" 42 >/dev/null
+kill -CONT "$dropped"
+echo go > "$fifo.go2"
+wait "$dropped" || fail "sandbox after being dropped: $(cat "$tmp/dropped.out")"
+cat "$tmp/dropped.out"
+grep -qx 'loop43 there' "$tmp/dropped.out" \
+  || fail "no entry for a device made while dropped: $(cat "$tmp/dropped.out")"
+grep -qx 'loop42 gone' "$tmp/dropped.out" \
+  || fail "an entry left for a device removed while dropped: $(cat "$tmp/dropped.out")"
+grep -q 'registered again' "$tmp/dropped.out" \
+  || fail "loopfsctl did not say it registered again: $(cat "$tmp/dropped.out")"
+"$LOOP_HELPER" remove "$ctl" 43 >/dev/null
 
 # Watchers, well-behaved and hostile, on the instance itself.
 "$NODE_WATCHER" "$ctl" follow > "$tmp/follow.out" &
