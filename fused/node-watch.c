@@ -59,6 +59,7 @@ struct exchange {
   unsigned n;
   int fds[NODE_WATCH_MAX];
   bool dropped[NODE_WATCH_MAX];  /* out: hung up or did not answer */
+  unsigned stalled;              /* out: how many did not answer */
 };
 
 struct node_watch {
@@ -215,6 +216,7 @@ exchange_work (struct offload *job)
       return;
     if (left <= 0) {
       /* Stalled: whoever has not answered yet is dropped. */
+      x->stalled = k;
       while (k > 0)
         x->dropped[map[--k]] = true;
       return;
@@ -286,9 +288,12 @@ exchange_done (struct offload *job)
         w->fds[j] = w->fds[--w->n];
         break;
       }
-    log_error ("node watcher dropped: it hung up or did not answer "
-               "within %d ms", NODE_WATCH_TIMEOUT_MS);
   }
+  /* One that hung up is simply done watching; one that stalled is
+   * worth a line. */
+  if (x->stalled)
+    log_error ("%u node watcher(s) dropped: no answer within %d ms",
+               x->stalled, NODE_WATCH_TIMEOUT_MS);
   w->answered_seq = x->last_seq;
   w->running = NULL;
   free_notes (x->notes);

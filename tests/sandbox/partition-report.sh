@@ -3,12 +3,13 @@
 # DEV and its partitions (1, 2 and 4, a GPT with a hole at 3 and a FAT
 # labelled PARTONE on 1), for test-partitions to compare a loopfs
 # device in loopfsctl exec with a kernel loop device.  Columns that
-# come from queue/ attributes the sysfs view does not have (discard
-# limits, read-ahead, scheduler, request queue size) or from the udev
-# database (filesystem and partition-entry fields) are left out.
+# come from queue/ attributes the sysfs view does not have or has as a
+# constant (discard limits, read-ahead, scheduler, request queue size,
+# rotational: the kernel's follows the backing file's disk) or from the
+# udev database (filesystem and partition-entry fields) are left out.
 dev=$1
 cols=NAME,KNAME,PATH,MAJ:MIN,RM,SIZE,RO,TYPE,START,PKNAME,LOG-SEC,PHY-SEC
-cols=$cols,MIN-IO,OPT-IO,ALIGNMENT,DISC-ALN,ROTA,DAX,ZONED,HOTPLUG
+cols=$cols,MIN-IO,OPT-IO,ALIGNMENT,DISC-ALN,DAX,ZONED,HOTPLUG
 echo "== lsblk"; lsblk "$dev"
 echo "== lsblk -o"; lsblk -o "$cols" "$dev"
 echo "== lsblk -J -b"; lsblk -J -b -o NAME,MAJ:MIN,SIZE,TYPE,START,PKNAME "$dev"
