@@ -62,6 +62,21 @@ partition_read_only (const struct partition *p, const struct loopdev *lo)
   return p->bdev_ro || loopdev_read_only (lo);
 }
 
+/* BLKALIGNOFF of P (queue_limit_alignment_offset). */
+uint32_t
+partition_alignment_offset (const struct partition *p,
+                            const struct loopdev *lo)
+{
+  uint32_t granularity = loopdev_physical_block_size (lo);
+  uint32_t io_min = loopdev_logical_block_size (lo);
+  uint32_t alignment;
+
+  if (io_min > granularity)
+    granularity = io_min;
+  alignment = (p->start * LOOPDEV_SECTOR_SIZE) % granularity;
+  return (granularity - alignment) % granularity;
+}
+
 /* BLKRRPART's refusals (disk_scan_partitions). */
 int
 partition_table_rescan_check (const struct partition_table *t,

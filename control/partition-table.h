@@ -71,6 +71,13 @@ uint64_t partition_size (const struct partition *p);
 bool partition_read_only (const struct partition *p,
                           const struct loopdev *lo);
 
+/* BLKALIGNOFF of P (bdev_alignment_offset of a partition): how far
+ * its start lies before the next boundary of the device's granularity,
+ * the larger of the physical block size and io_min (the logical block
+ * size), the device itself having no alignment offset. */
+uint32_t partition_alignment_offset (const struct partition *p,
+                                     const struct loopdev *lo);
+
 /* BLKRRPART on LO after the CAP_SYS_ADMIN and is-a-partition checks
  * (disk_scan_partitions): -EINVAL unless the device scans partitions
  * (bound with LO_FLAGS_PARTSCAN), -EBUSY while a partition is open. */

@@ -10,8 +10,8 @@
  * device, and so does it here (the caller hands it to ioctl.c with the
  * partition's handle, which counts as an opener of the device).
  *
- * BLKPG, BLKGETSIZE, BLKROGET, BLKROSET, BLKDISCARD and BLKZEROOUT
- * encode no size: their arguments are read from or written to the
+ * BLKPG, BLKGETSIZE, BLKROGET, BLKROSET, BLKALIGNOFF, BLKDISCARD and
+ * BLKZEROOUT encode no size: their arguments are read from or written to the
  * caller (caller.h); BLKGETSIZE64 and BLKBSZGET encode theirs, so FUSE
  * copies our reply out itself.
  */
@@ -275,6 +275,10 @@ partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
     return true;
   case BLKROGET:
     value = partition_read_only (part, h->dev->lo);
+    reply_by_writing (req, arg, &value, sizeof value);
+    return true;
+  case BLKALIGNOFF:
+    value = partition_alignment_offset (part, h->dev->lo);
     reply_by_writing (req, arg, &value, sizeof value);
     return true;
   case BLKROSET:

@@ -9,7 +9,6 @@
  */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/falloc.h>
@@ -17,6 +16,7 @@
 #include "device.h"
 #include "io.h"
 #include "partition-nodes.h"
+#include "status.h"
 
 /* Is INO a partition node's number? */
 bool
@@ -106,14 +106,7 @@ partition_xattr_value (struct daemon *d, fuse_ino_t ino, const char *name,
     return snprintf (buf, size, "/dev/nbd%dp%d", dev->nbd_index,
                      part->number);
   if (strcmp (name, XATTR_STATUS) == 0)
-    return snprintf (buf, size,
-                     PARTITION_KEY_PARENT "=loop%d\n"
-                     PARTITION_KEY_PARTITION "=%d\n"
-                     PARTITION_KEY_START "=%" PRIu64 "\n"
-                     PARTITION_KEY_SIZE "=%" PRIu64 "\n"
-                     PARTITION_KEY_RO "=%d\n",
-                     n, part->number, part->start, partition_size (part),
-                     partition_read_only (part, dev->lo) ? 1 : 0);
+    return partition_status_value (part, dev->lo, buf, size);
   return -ENODATA;
 }
 

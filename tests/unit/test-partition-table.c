@@ -235,6 +235,23 @@ START_TEST (test_read_only)
 }
 END_TEST
 
+START_TEST (test_alignment_offset)
+{
+  struct loopdev lo;
+  struct partition p = { .number = 1, .start = 2048, .length = 8 };
+
+  make_bound (&lo, 4 * MIB, 0);
+  ck_assert_uint_eq (partition_alignment_offset (&p, &lo), 0);
+  p.start = 2049;
+  ck_assert_uint_eq (partition_alignment_offset (&p, &lo), 0);
+  lo.b.block_size = 4096;
+  p.start = 2048;
+  ck_assert_uint_eq (partition_alignment_offset (&p, &lo), 0);
+  p.start = 2049;
+  ck_assert_uint_eq (partition_alignment_offset (&p, &lo), 3584);
+}
+END_TEST
+
 static Suite *
 partitions_suite (void)
 {
@@ -249,6 +266,7 @@ partitions_suite (void)
   tcase_add_test (tc, test_blkpg_unbound);
   tcase_add_test (tc, test_blkpg_del_resize);
   tcase_add_test (tc, test_read_only);
+  tcase_add_test (tc, test_alignment_offset);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -143,6 +143,11 @@ ioctl_sequence ()
   step blkpg "$dev" del 7 0 0
   step blkpg "$dev" del 7 0 0
   step blkpg "$dev" del 300 0 0
+  # The block layer's answers for a partition, and the device's (not
+  # the read-ahead: 6.1 gives a loop disk 128 KiB, mainline more, which
+  # loopfs models, partitions or not).
+  echo "blockdev p5 -> $(blockdev --getsz --getss --getpbsz --getbsz --getro \
+    --getalignoff --getiomin --getioopt "$dev${sep}5" 2>&1 | tr '\n' ' ')"
   # Loop ioctls on a partition act on its device.
   "$LOOP_HELPER" status "$dev${sep}5" | grep -E '^(offset|sizelimit|flags|size|ssz|ro)='
   step rereadpt "$dev"
