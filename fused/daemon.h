@@ -43,6 +43,7 @@
 
 struct device;
 struct interruptible;
+struct node_watch;
 
 /* One open file handle (fi->fh) on loop-control or on loopN. */
 struct handle {
@@ -80,6 +81,8 @@ struct daemon {
   void (*all_stopped) (struct daemon *d);  /* once the instance is going
                                away: called when no backend is left */
   bool exiting;             /* the mount is gone: finish and exit */
+  struct node_watch *watch; /* node watchers (node-watch.h); NULL once
+                               the daemon is exiting */
 };
 
 #endif /* LOOPFSD_DAEMON_H */

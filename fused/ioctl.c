@@ -32,6 +32,7 @@
 #include "caller.h"
 #include "io.h"
 #include "ioctl.h"
+#include "node-watch.h"
 #include "partition-ioctl.h"
 #include "partition-scan.h"
 
@@ -78,7 +79,10 @@ caller_of (fuse_req_t req, const struct handle *h)
   };
 }
 
-/* LOOP_CTL_* on loop-control. */
+/* LOOP_CTL_* on loop-control, and LOOPFS_CTL_WATCH.  The answer waits
+ * until the node watchers have made or removed the /dev entries of the
+ * nodes the call made or removed (node-watch.h), as the kernel's
+ * devtmpfs has the node before LOOP_CTL_ADD returns. */
 void
 ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
 {
@@ -94,14 +98,17 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
     r = instance_add (&d->inst, parm);
     break;
   case LOOP_CTL_REMOVE:
-    reply_result (req, instance_remove (&d->inst, parm));
-    return;
+    r = instance_remove (&d->inst, parm);
+    break;
+  case LOOPFS_CTL_WATCH:
+    r = node_watch_add (d->watch, req_caller (req), (int) parm);
+    break;
   default:
     /* loop_control_ioctl() answers ENOSYS. */
     r = -ENOSYS;
     break;
   }
-  reply_result (req, r);
+  node_watch_reply (d->watch, req, true, r);
 }
 
 static void ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,

@@ -34,6 +34,7 @@
 #include "kernel-nbd.h"
 #include "log.h"
 #include "mount-helper.h"
+#include "node-watch.h"
 #include "offload.h"
 #include "open-files.h"
 #include "reaper.h"
@@ -451,7 +452,8 @@ run (struct daemon *d, bool foreground)
   }
 
   d->loop = uv_default_loop ();
-  r = offload_init (d->loop);
+  d->watch = node_watch_new ();
+  r = d->watch ? offload_init (d->loop) : -ENOMEM;
   if (r == 0)
     r = fuse_loop_start (d);
   if (r < 0)
@@ -470,6 +472,8 @@ run (struct daemon *d, bool foreground)
    * filesystem) finishes, if ever, after the state it reports to is
    * gone: its report is dropped. */
   offload_close ();
+  node_watch_close (d->watch);
+  d->watch = NULL;
   /* Daemon state goes while the loop can still run the closes it queues. */
   open_files_free (d);
   instance_free (&d->inst);

@@ -4,8 +4,10 @@
  * This process (the supervisor) makes a private mount namespace with
  * the sandbox's /dev (sandbox-dev.c) and the instance at /dev/loopfs,
  * either a fresh loopfsd it starts as its child or an existing instance
- * bound there; mounts the sysfs view (sysfs-view.c) over /sys/block and
- * /sys/dev/block; starts the sandbox's init in a new PID namespace
+ * bound there; keeps /dev/loopN and /dev/loopNpM in step with the
+ * instance's nodes (dev-watch.c); mounts the sysfs view (sysfs-view.c)
+ * over /sys/block, /sys/dev/block, /sys/class/block and
+ * /sys/devices/virtual/block; starts the sandbox's init in a new PID namespace
  * (sandbox-init.c), which runs COMMAND under a seccomp filter; answers
  * that filter's stat notifications (stat-fake.c); and when COMMAND is
  * done, tears everything down and exits with COMMAND's status.
@@ -33,6 +35,7 @@
 #include <sys/wait.h>
 
 #include "cleanup.h"
+#include "dev-watch.h"
 #include "device-status.h"
 #include "exit-status.h"
 #include "loopfs-interface.h"
@@ -42,9 +45,6 @@
 #include "sandbox-init.h"
 #include "stat-fake.h"
 #include "sysfs-view.h"
-
-/* At most this many /dev/loopN symlinks, whatever the limits say. */
-#define MAX_LINKS 65536u
 
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
@@ -57,6 +57,7 @@ struct sandbox {
   int loopfsd_status;
   bool instance_mounted;          /* /dev/loopfs is mounted */
   bool control_bound;             /* /dev/loop-control is bound */
+  struct dev_watch *dev_watch;    /* keeps /dev/loopN in step */
   struct sysfs_view *sysfs;
   struct stat_fake *fake;
   pid_t init;                     /* the sandbox's init, or -1 */
@@ -140,7 +141,6 @@ set_up_instance (struct sandbox *sb)
 static int
 set_up (struct sandbox *sb, int *notify_socket)
 {
-  unsigned links = sb->max ? sb->max : user_device_limit ();
   const char *failed;
   int sv[2];
   int r;
@@ -164,9 +164,9 @@ set_up (struct sandbox *sb, int *notify_socket)
       return -errno;
     }
   }
-  if (links > MAX_LINKS)
-    links = MAX_LINKS;
-  r = sandbox_dev_build (links);
+  r = sandbox_dev_build ();
+  if (r == 0)
+    r = sandbox_blkid_cache_private ();
   if (r < 0)
     return r;
   r = set_up_instance (sb);
@@ -176,6 +176,9 @@ set_up (struct sandbox *sb, int *notify_socket)
   if (r < 0)
     return r;
   sb->control_bound = true;
+  r = dev_watch_start (SANDBOX_INSTANCE, "loopfs", "/dev", &sb->dev_watch);
+  if (r < 0)
+    return r;
   r = sysfs_view_mount (SANDBOX_INSTANCE, &sb->sysfs);
   if (r < 0)
     return r;
@@ -290,6 +293,8 @@ tear_down (struct sandbox *sb)
   sb->fake = NULL;
   sysfs_view_unmount (sb->sysfs);
   sb->sysfs = NULL;
+  dev_watch_stop (sb->dev_watch);
+  sb->dev_watch = NULL;
   if (sb->control_bound && umount2 ("/dev/loop-control", MNT_DETACH) < 0)
     ctl_error ("exec: unmounting /dev/loop-control: %m");
   if (sb->instance_mounted && umount2 (SANDBOX_INSTANCE, 0) < 0

@@ -30,10 +30,11 @@
 #include "caller-lookup.h"
 #include "cleanup.h"
 #include "loopfs-interface.h"
+#include "loop-numbers.h"
 #include "loopfsctl.h"
+#include "partition-info.h"
 #include "stat-fake.h"
 
-#define LOOP_MAJOR 7
 #define MISC_MAJOR 10
 #define LOOP_CTRL_MINOR 237
 
@@ -51,6 +52,7 @@ struct stat_fake {
   int listener;             /* the seccomp listener, or -1 */
   int stop;                 /* eventfd: stop the thread */
   dev_t instance_dev;       /* st_dev of the instance's nodes */
+  char *instance;           /* where the instance is mounted */
   struct caller_lookup *lookup;   /* the thread's lookups as the caller */
   pthread_t thread;
   atomic_bool finished;     /* the thread has returned */
@@ -316,14 +318,14 @@ decode_call (const struct seccomp_notif *req, struct stat_call *call)
 }
 
 /* Which node of the instance FD is: its device number as a kernel loop
- * device would have it, or 0 if FD is not one of the instance's
- * nodes. */
+ * device or partition would have it (partition-info.h), or 0 if FD is
+ * not one of the instance's nodes. */
 static dev_t
 node_device (struct stat_fake *sf, int fd, const struct stat *st)
 {
   char path[64], node[32], rest;
   ssize_t n;
-  int number;
+  int number, partition;
 
   if (st->st_dev != sf->instance_dev || !S_ISREG (st->st_mode))
     return 0;
@@ -335,7 +337,9 @@ node_device (struct stat_fake *sf, int fd, const struct stat *st)
   if (strcmp (node, CONTROL_NAME) == 0)
     return makedev (MISC_MAJOR, LOOP_CTRL_MINOR);
   if (sscanf (node, "loop%d%c", &number, &rest) == 1 && number >= 0)
-    return makedev (LOOP_MAJOR, number);
+    return sandbox_loop_devno (number);
+  if (partition_parse_name (node, &number, &partition))
+    return partition_devno (sf->instance, number, partition);
   return 0;
 }
 
@@ -343,7 +347,7 @@ node_device (struct stat_fake *sf, int fd, const struct stat *st)
 static mode_t
 node_type (dev_t rdev)
 {
-  return major (rdev) == LOOP_MAJOR ? S_IFBLK : S_IFCHR;
+  return major (rdev) == MISC_MAJOR ? S_IFCHR : S_IFBLK;
 }
 
 /* ID (a uid or gid as we see it) as process PID sees it through MAP
@@ -549,8 +553,9 @@ start (int socket, int listener, const char *instance, struct stat_fake **out)
   sf->socket = socket;
   sf->listener = listener;
   sf->instance_dev = st.st_dev;
+  sf->instance = strdup (instance);
   sf->stop = eventfd (0, EFD_CLOEXEC);
-  if (sf->stop < 0) {
+  if (sf->stop < 0 || sf->instance == NULL) {
     r = -errno;
     ctl_error ("eventfd: %m");
     goto fail;
@@ -566,6 +571,7 @@ start (int socket, int listener, const char *instance, struct stat_fake **out)
  fail:
   if (sf->stop >= 0)
     close (sf->stop);
+  free (sf->instance);
   free (sf);
  fail_fds:
   if (socket >= 0)
@@ -609,5 +615,6 @@ stat_fake_stop (struct stat_fake *sf)
   close (sf->stop);
   if (sf->socket >= 0)
     close (sf->socket);
+  free (sf->instance);
   free (sf);
 }

@@ -9,7 +9,8 @@
  * root, directory, credentials and /proc/self) and, only when it
  * lands on a node of the sandbox's instance, answers with that node's
  * real attributes made to look like a kernel loop device's (S_IFBLK
- * 7:N for loopN, S_IFCHR 10:237 for loop-control, size 0); every other
+ * 7:N for loopN, loop-numbers.h; S_IFBLK 259:X for a partition loopNpM,
+ * partition-info.h; S_IFCHR 10:237 for loop-control; size 0); every other
  * call goes on to the kernel unchanged (SECCOMP_USER_NOTIF_FLAG_CONTINUE),
  * so a lookup loopfsctl gets wrong can only ever fall back to the truth.
  *
