@@ -1,0 +1,584 @@
+/* loopfsctl exec: mount(2) of the instance's devices in the sandbox
+ * (see mount-intercept.h). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+
+#include "caller-lookup.h"
+#include "cleanup.h"
+#include "loopfs-interface.h"
+#include "loopfsctl.h"
+#include "mount-drivers.h"
+#include "mount-intercept.h"
+
+/* mount(2)'s data is at most a page. */
+#define DATA_MAX 4096
+#define TYPE_MAX 64
+#define NODE_MAX 32
+
+/* How long a driver may take to flush and exit at the sandbox's end. */
+#define FINISH_TIMEOUT_MS 30000
+
+/* mount(2) flags that change an existing mount instead of making one. */
+#define NOT_NEW (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE \
+                 | MS_SLAVE | MS_UNBINDABLE)
+
+#define CAP_SYS_ADMIN_BIT 21
+
+/* A taken-over mount and its driver. */
+struct taken_mount {
+  struct driver_process dp;
+  char node[NODE_MAX];          /* loopN or loopNpM */
+  char *mountpoint;             /* in the caller's namespace */
+  bool umount_waits;            /* an umount2 waits for the driver */
+  uint64_t umount_id;           /* its notification */
+};
+
+DEFINE_VECTOR_TYPE (mount_vector, struct taken_mount);
+
+struct mount_intercept {
+  enum mount_mode mode;
+  driver_vector drivers;
+  mount_vector mounts;
+};
+
+int
+mount_intercept_new (enum mount_mode mode, struct mount_intercept **out)
+{
+  struct mount_intercept *mi = calloc (1, sizeof *mi);
+
+  if (mi == NULL)
+    return -ENOMEM;
+  mi->mode = mode;
+  if (mount_drivers_init (&mi->drivers) < 0) {
+    mount_intercept_free (mi);
+    return -ENOMEM;
+  }
+  *out = mi;
+  return 0;
+}
+
+int
+mount_intercept_set_driver (struct mount_intercept *mi, const char *spec)
+{
+  return mount_drivers_set (&mi->drivers, spec);
+}
+
+/* Whether FD (O_PATH, of the caller's lookup) is a device node of the
+ * instance on INSTANCE_DEV: "loopN" or "loopNpM" into NODE. */
+static bool
+instance_node (dev_t instance_dev, int fd, char *node)
+{
+  char path[64], rest;
+  struct stat st;
+  ssize_t n;
+  int number, partition;
+
+  if (fstat (fd, &st) < 0 || st.st_dev != instance_dev
+      || !S_ISREG (st.st_mode))
+    return false;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  n = getxattr (path, XATTR_NODE, node, NODE_MAX - 1);
+  if (n <= 0)
+    return false;
+  node[n] = '\0';
+  return sscanf (node, "loop%d%c", &number, &rest) == 1
+    || sscanf (node, "loop%dp%d%c", &number, &partition, &rest) == 2;
+}
+
+/* Whether the device behind node FD is bound (a partition node exists
+ * only while its device is). */
+static bool
+node_bound (int fd, const char *node)
+{
+  char path[64], status[XATTR_VALUE_MAX];
+  ssize_t n;
+
+  if (strchr (node + 4, 'p'))
+    return true;
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  n = getxattr (path, XATTR_STATUS, status, sizeof status - 1);
+  if (n <= 0)
+    return false;
+  status[n] = '\0';
+  return strncmp (status, STATUS_KEY_STATE "=bound\n",
+                  strlen (STATUS_KEY_STATE "=bound\n")) == 0;
+}
+
+/* Whether process PID may mount as the kernel decides it for us: in our
+ * user namespace with CAP_SYS_ADMIN effective. */
+static bool
+may_mount (pid_t pid)
+{
+  CLEANUP_FREE char *line = NULL;
+  unsigned long long eff = 0;
+  struct stat ours, theirs;
+  char path[64];
+  size_t size = 0;
+  FILE *fp;
+
+  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
+  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0
+      || ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
+    return false;
+  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+  fp = fopen (path, "re");
+  if (fp == NULL)
+    return false;
+  while (getline (&line, &size, fp) > 0)
+    if (strncmp (line, "CapEff:", 7) == 0)
+      eff = strtoull (line + 7, NULL, 16);
+  fclose (fp);
+  return eff & (1ull << CAP_SYS_ADMIN_BIT);
+}
+
+/* The mount id of FD's place, or 0. */
+static uint64_t
+mount_id (int fd, bool *is_root)
+{
+  struct statx stx;
+
+  if (statx (fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0
+      || !(stx.stx_mask & STATX_MNT_ID))
+    return 0;
+  if (is_root)
+    *is_root = stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+  return stx.stx_mnt_id;
+}
+
+/* FD's path in its own mount namespace (our /proc shows it so), in OUT
+ * (PATH_MAX bytes). */
+static int
+fd_path (int fd, char *out)
+{
+  char link[64];
+  ssize_t n;
+
+  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+  n = readlink (link, out, PATH_MAX - 1);
+  if (n < 0)
+    return -errno;
+  out[n] = '\0';
+  /* A path that cannot be named again (deleted, or outside the
+   * namespace's root) is not one to mount on. */
+  if (out[0] != '/' || strstr (out, " (deleted)"))
+    return -ENOENT;
+  return 0;
+}
+
+/* Open the mount namespace of process PID. */
+static int
+open_mntns (pid_t pid)
+{
+  char path[64];
+  int fd;
+
+  snprintf (path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+/* What a child in another mount namespace does (see in_namespace). */
+struct ns_work {
+  const char *path;         /* the mount point (or target) */
+  uint64_t mnt_id;          /* umount: the mount that must be there */
+  int flags;
+  const char *source, *type, *data;   /* kernel mount */
+};
+
+/* Unmount W->path with W->flags if it is still mount W->mnt_id. */
+static int
+unmount_work (const struct ns_work *w)
+{
+  struct statx stx;
+
+  if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+    return -errno;
+  if (stx.stx_mnt_id != w->mnt_id)
+    return -EINVAL;
+  return umount2 (w->path, w->flags) < 0 ? -errno : 0;
+}
+
+/* Give mount W->mnt_id at W->path the per-mount flags W->flags. */
+static int
+remount_work (const struct ns_work *w)
+{
+  struct statx stx;
+
+  if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+    return -errno;
+  if (stx.stx_mnt_id != w->mnt_id)
+    return -EBUSY;
+  return mount (NULL, w->path, NULL, MS_REMOUNT | MS_BIND | w->flags, NULL)
+    < 0 ? -errno : 0;
+}
+
+/* Mount W->source at W->path as the caller asked. */
+static int
+kernel_mount_work (const struct ns_work *w)
+{
+  return mount (w->source, w->path, w->type, w->flags, w->data) < 0
+    ? -errno : 0;
+}
+
+/* Run FN (W) in a child process in mount namespace MNTNS (a thread of
+ * ours cannot enter it: we are many threads).  Returns FN's answer. */
+static int
+in_namespace (int mntns, int (*fn) (const struct ns_work *),
+              const struct ns_work *w)
+{
+  pid_t pid = fork ();
+  int status;
+
+  if (pid < 0)
+    return -errno;
+  if (pid == 0) {
+    if (setns (mntns, CLONE_NEWNS) < 0)
+      _exit (errno);
+    _exit (-fn (w));
+  }
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -errno;
+  return WIFEXITED (status) ? -WEXITSTATUS (status) : -EIO;
+}
+
+/* The arguments of one mount(2). */
+struct mount_call {
+  char source[PATH_MAX];
+  char target[PATH_MAX];
+  char type[TYPE_MAX];
+  bool has_type, has_data;
+  unsigned long flags;
+  char data[DATA_MAX];
+};
+
+/* Read the strings of mount(2) notification REQ into MC.  Returns 0 or
+ * -errno (the kernel's for an unreadable argument). */
+static int
+read_mount_call (const struct seccomp_notif *req, struct mount_call *mc)
+{
+  const __u64 *a = req->data.args;
+  int r;
+
+  mc->flags = a[3];
+  r = notify_read_string (req->pid, a[1], mc->target, sizeof mc->target);
+  if (r < 0)
+    return r;
+  mc->has_type = a[2] != 0;
+  if (mc->has_type) {
+    r = notify_read_string (req->pid, a[2], mc->type, sizeof mc->type);
+    /* No filesystem type is that long. */
+    if (r == -ENAMETOOLONG)
+      return -ENODEV;
+    if (r < 0)
+      return r;
+  }
+  mc->has_data = a[4] != 0;
+  if (mc->has_data) {
+    r = notify_read_string (req->pid, a[4], mc->data, sizeof mc->data);
+    if (r == -ENAMETOOLONG)
+      return -EINVAL;
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* Serve mount MC of node SOURCE_FD (NODE) at TARGET_FD in the caller's
+ * namespace MNTNS with the kernel's filesystem on its NBD device. */
+static int
+mount_kernel (const struct mount_call *mc, int source_fd, int target_fd,
+              int mntns)
+{
+  char path[64], nbd[64], mountpoint[PATH_MAX];
+  struct ns_work w = {
+    .path = mountpoint, .flags = mc->flags, .source = nbd,
+    .type = mc->has_type ? mc->type : NULL,
+    .data = mc->has_data ? mc->data : NULL,
+  };
+  ssize_t n;
+  int r;
+
+  snprintf (path, sizeof path, "/proc/self/fd/%d", source_fd);
+  n = getxattr (path, XATTR_NBD, nbd, sizeof nbd - 1);
+  if (n <= 0) {
+    ctl_error ("exec: mount: %s has no kernel NBD device (ENOTBLK)",
+               mc->source);
+    return -ENOTBLK;
+  }
+  nbd[n] = '\0';
+  r = fd_path (target_fd, mountpoint);
+  if (r < 0)
+    return r;
+  return in_namespace (mntns, kernel_mount_work, &w);
+}
+
+/* Serve mount MC of node SOURCE_FD (NODE) at TARGET_FD in the caller's
+ * namespace MNTNS with a FUSE driver. */
+static int
+mount_fuse (struct mount_intercept *mi, const struct mount_call *mc,
+            const char *node, int source_fd, int target_fd, int mntns)
+{
+  char path[64], type[TYPE_MAX], device[PATH_MAX], mountpoint[PATH_MAX];
+  char shown[NODE_MAX + 8];
+  CLEANUP_FREE char *options = NULL;
+  struct ns_work w;
+  CLEANUP_CLOSE int hold = -1;
+  const struct mount_driver *drv;
+  struct taken_mount tm = { 0 };
+  unsigned long flags = mc->flags;
+  int r;
+
+  /* Our descriptor keeps an AUTOCLEAR device until the driver has it
+   * open (our close would otherwise be the last). */
+  snprintf (path, sizeof path, "/proc/self/fd/%d", source_fd);
+  hold = open (path, O_RDONLY | O_CLOEXEC);
+  if (hold < 0)
+    return -errno;
+  if (strcmp (mc->type, "auto") == 0) {
+    if (mount_probe_type (hold, type, sizeof type) < 0) {
+      ctl_error ("exec: mount: no filesystem recognized on %s (ENODEV)",
+                 mc->source);
+      return -ENODEV;
+    }
+  }
+  else
+    strcpy (type, mc->type);
+  drv = mount_drivers_find (&mi->drivers, type);
+  if (drv == NULL) {
+    ctl_error ("exec: mount: no FUSE driver for type '%s' (ENODEV)", type);
+    return -ENODEV;
+  }
+  if (drv->read_only)
+    flags |= MS_RDONLY;
+  /* mount(8) passes the canonical path, /dev/loopfs/loopN; shown is the
+   * device's name in /dev, as a kernel mount of it shows. */
+  snprintf (shown, sizeof shown, "/dev/%s", node);
+  r = mount_driver_options (drv, shown, type, flags,
+                            mc->has_data ? mc->data : NULL, &options);
+  if (r < 0)
+    return r;
+  if ((r = fd_path (source_fd, device)) < 0
+      || (r = fd_path (target_fd, mountpoint)) < 0)
+    return r;
+  r = mount_driver_start (drv, mntns, device, mountpoint, options,
+                          mount_id (target_fd, NULL), &tm.dp);
+  if (r < 0)
+    return r;
+  /* The per-mount flags exactly as asked, whatever options the driver
+   * kept for itself (fuse2fs takes "ro" as its own). */
+  w = (struct ns_work) {
+    .path = mountpoint, .mnt_id = tm.dp.mnt_id,
+    .flags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+  };
+  r = in_namespace (mntns, remount_work, &w);
+  snprintf (tm.node, sizeof tm.node, "%s", node);
+  tm.mountpoint = strdup (mountpoint);
+  if (r == 0 && tm.mountpoint == NULL)
+    r = -ENOMEM;
+  if (r == 0)
+    r = mount_vector_append (&mi->mounts, tm);
+  if (r < 0) {
+    /* Not kept: undone (the driver unmounts on SIGTERM). */
+    ctl_error ("exec: mount: %s on %s: %s; unmounted", shown, mountpoint,
+               strerror (-r));
+    kill (tm.dp.pid, SIGTERM);
+    mount_driver_reap (&tm.dp, FINISH_TIMEOUT_MS);
+    free (tm.mountpoint);
+  }
+  return r;
+}
+
+/* Answer a mount(2) notification. */
+static int
+answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  CLEANUP_FREE struct mount_call *mc = NULL;
+  CLEANUP_CLOSE int source_fd = -1, target_fd = -1, mntns = -1;
+  char node[NODE_MAX];
+  struct stat st;
+  int r;
+
+  if ((req->data.args[3] & NOT_NEW) || req->data.args[0] == 0)
+    return NOTIFY_CONTINUE;
+  mc = calloc (1, sizeof *mc);
+  if (mc == NULL
+      || notify_read_string (req->pid, req->data.args[0], mc->source,
+                             sizeof mc->source) < 0)
+    return NOTIFY_CONTINUE;
+  source_fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD, mc->source,
+                                  0);
+  if (source_fd < 0 || !instance_node (nc->instance_dev, source_fd, node))
+    return NOTIFY_CONTINUE;
+  r = read_mount_call (req, mc);
+  mntns = open_mntns (req->pid);
+  /* Everything read so far was the caller's only if it still waits. */
+  if (!notify_still_valid (nc) || mntns < 0)
+    return NOTIFY_CONTINUE;
+  if (!may_mount (req->pid))
+    return -EPERM;
+  if (r < 0)
+    return r;
+  if (!mc->has_type)
+    return -EINVAL;
+  target_fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD,
+                                  mc->target, 0);
+  if (target_fd < 0)
+    return target_fd;
+  if (fstat (target_fd, &st) < 0)
+    return -errno;
+  if (!S_ISDIR (st.st_mode))
+    return -ENOTDIR;
+  if (mi->mode == MOUNT_MODE_KERNEL)
+    return mount_kernel (mc, source_fd, target_fd, mntns);
+  if (!node_bound (source_fd, node)) {
+    ctl_error ("exec: mount: %s is not bound (EIO)", mc->source);
+    return -EIO;
+  }
+  for (size_t i = 0; i < mi->mounts.len; i++)
+    if (strcmp (mi->mounts.ptr[i].node, node) == 0) {
+      ctl_error ("exec: mount: %s is already mounted on %s (EBUSY)",
+                 mc->source, mi->mounts.ptr[i].mountpoint);
+      return -EBUSY;
+    }
+  return mount_fuse (mi, mc, node, source_fd, target_fd, mntns);
+}
+
+/* Answer an umount2(2) notification: a taken-over mount is unmounted
+ * here and answered when its driver has gone (NOTIFY_LATER). */
+static int
+answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  int flags = (int) req->data.args[1];
+  CLEANUP_CLOSE int fd = -1, mntns = -1;
+  char target[PATH_MAX];
+  struct taken_mount *tm = NULL;
+  struct ns_work w;
+  bool is_root = false;
+  uint64_t id;
+  int r;
+
+  if (notify_read_string (req->pid, req->data.args[0], target,
+                          sizeof target) < 0)
+    return NOTIFY_CONTINUE;
+  fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD, target,
+                           flags & UMOUNT_NOFOLLOW ? AT_SYMLINK_NOFOLLOW : 0);
+  if (fd < 0)
+    return NOTIFY_CONTINUE;
+  id = mount_id (fd, &is_root);
+  for (size_t i = 0; i < mi->mounts.len && is_root; i++)
+    if (mi->mounts.ptr[i].dp.mnt_id == id && !mi->mounts.ptr[i].umount_waits)
+      tm = &mi->mounts.ptr[i];
+  mntns = open_mntns (req->pid);
+  if (tm == NULL || mntns < 0 || !notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  if (!may_mount (req->pid))
+    return -EPERM;
+  /* Our descriptor of the mount would keep it busy. */
+  close (TAKE_FD (fd));
+  w = (struct ns_work) {
+    .path = tm->mountpoint, .mnt_id = id, .flags = flags & ~UMOUNT_NOFOLLOW,
+  };
+  r = in_namespace (mntns, unmount_work, &w);
+  if (r < 0)
+    return r;
+  tm->umount_waits = true;
+  tm->umount_id = req->id;
+  return NOTIFY_LATER;
+}
+
+int
+mount_intercept_answer (struct mount_intercept *mi,
+                        const struct notify_call *nc)
+{
+  switch (nc->req->data.nr) {
+  case __NR_mount:
+    return answer_mount (mi, nc);
+  case __NR_umount2:
+    return answer_umount (mi, nc);
+  default:
+    return NOTIFY_CONTINUE;
+  }
+}
+
+size_t
+mount_intercept_pollfds (struct mount_intercept *mi, struct pollfd *fds,
+                         size_t max)
+{
+  size_t n;
+
+  for (n = 0; n < mi->mounts.len && n < max; n++)
+    fds[n] = (struct pollfd) { .fd = mi->mounts.ptr[n].dp.pidfd,
+                               .events = POLLIN };
+  return n;
+}
+
+/* Reap the driver of mount I, which has exited or is told to, answer
+ * the umount that waited for it, and forget the mount. */
+static void
+end_mount (struct mount_intercept *mi, size_t i, int listener, int timeout_ms)
+{
+  struct taken_mount *tm = &mi->mounts.ptr[i];
+  int status = mount_driver_reap (&tm->dp, timeout_ms);
+
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    ctl_error ("exec: mount: the driver of %s on %s ended with status %d",
+               tm->node, tm->mountpoint, WIFEXITED (status)
+               ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
+  if (tm->umount_waits)
+    notify_respond (listener, tm->umount_id, 0, false);
+  free (tm->mountpoint);
+  mount_vector_remove (&mi->mounts, i);
+}
+
+void
+mount_intercept_events (struct mount_intercept *mi, int listener,
+                        const struct pollfd *fds, size_t n)
+{
+  /* From the end, so that removing one keeps the others' indexes. */
+  for (size_t i = n; i-- > 0;)
+    if (fds[i].revents)
+      end_mount (mi, i, listener, 0);
+}
+
+void
+mount_intercept_finish (struct mount_intercept *mi, int listener)
+{
+  /* libfuse's drivers unmount and flush on SIGTERM. */
+  for (size_t i = 0; i < mi->mounts.len; i++)
+    kill (mi->mounts.ptr[i].dp.pid, SIGTERM);
+  while (mi->mounts.len)
+    end_mount (mi, mi->mounts.len - 1, listener, FINISH_TIMEOUT_MS);
+}
+
+void
+mount_intercept_free (struct mount_intercept *mi)
+{
+  if (mi == NULL)
+    return;
+  for (size_t i = 0; i < mi->mounts.len; i++) {
+    kill (mi->mounts.ptr[i].dp.pid, SIGKILL);
+    mount_driver_reap (&mi->mounts.ptr[i].dp, 0);
+    free (mi->mounts.ptr[i].mountpoint);
+  }
+  mount_vector_reset (&mi->mounts);
+  mount_drivers_free (&mi->drivers);
+  free (mi);
+}
