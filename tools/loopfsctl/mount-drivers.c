@@ -37,15 +37,20 @@ struct builtin_driver {
   enum driver_options options;
   bool libfuse2;
   bool read_only;
+  bool stdout_trace;
 };
 
 static const struct builtin_driver builtin[] = {
-  { "ext2,ext3,ext4", "fuse2fs", DRIVER_LIBFUSE, OPTIONS_EXT, true, false },
-  { "vfat", "fusefat", DRIVER_LIBFUSE, OPTIONS_FAT, true, false },
-  { "exfat", "mount.exfat-fuse", DRIVER_NTFS3G, OPTIONS_FAT, true, false },
-  { "ntfs,ntfs3", "ntfs-3g", DRIVER_NTFS3G, OPTIONS_FAT, false, false },
-  { "squashfs", "squashfuse", DRIVER_LIBFUSE, OPTIONS_NONE, false, true },
-  { "iso9660", "fuseiso", DRIVER_FUSEISO, OPTIONS_NONE, true, true },
+  { "ext2,ext3,ext4", "fuse2fs", DRIVER_LIBFUSE, OPTIONS_EXT,
+    true, false, false },
+  { "vfat", "fusefat", DRIVER_LIBFUSE, OPTIONS_FAT, true, false, true },
+  { "exfat", "mount.exfat-fuse", DRIVER_NTFS3G, OPTIONS_FAT,
+    true, false, false },
+  { "ntfs,ntfs3", "ntfs-3g", DRIVER_NTFS3G, OPTIONS_FAT,
+    false, false, false },
+  { "squashfs", "squashfuse", DRIVER_LIBFUSE, OPTIONS_NONE,
+    false, true, false },
+  { "iso9660", "fuseiso", DRIVER_FUSEISO, OPTIONS_NONE, true, true, false },
 };
 
 /* Data options a kernel filesystem takes that change nothing a FUSE
@@ -73,11 +78,12 @@ static const char *const passed_fat[] = { "uid=", "gid=", "umask=", NULL };
 static int
 set_driver (driver_vector *drivers, const char *type, size_t type_len,
             const char *program, enum driver_style style,
-            enum driver_options options, bool libfuse2, bool read_only)
+            enum driver_options options, bool libfuse2, bool read_only,
+            bool stdout_trace)
 {
   struct mount_driver d = {
     .style = style, .options = options, .libfuse2 = libfuse2,
-    .read_only = read_only,
+    .read_only = read_only, .stdout_trace = stdout_trace,
   };
 
   d.type = strndup (type, type_len);
@@ -112,7 +118,8 @@ mount_drivers_init (driver_vector *drivers)
       size_t n = strcspn (t, ",");
       int r = set_driver (drivers, t, n, builtin[i].program,
                           builtin[i].style, builtin[i].options,
-                          builtin[i].libfuse2, builtin[i].read_only);
+                          builtin[i].libfuse2, builtin[i].read_only,
+                          builtin[i].stdout_trace);
 
       if (r < 0)
         return r;
@@ -131,7 +138,7 @@ mount_drivers_set (driver_vector *drivers, const char *spec)
       || strcspn (spec, ", \t\n") < (size_t) (eq - spec))
     return -EINVAL;
   return set_driver (drivers, spec, eq - spec, eq + 1, DRIVER_LIBFUSE,
-                     OPTIONS_ALL, false, false);
+                     OPTIONS_ALL, false, false, false);
 }
 
 const struct mount_driver *
@@ -352,10 +359,10 @@ fuse_mount_at (pid_t pid, const char *mountpoint)
   return found;
 }
 
-/* In the child: run ARGV in mount namespace MNTNS, with DEVNULL (open
- * on /dev/null) as stdout. */
+/* In the child: run ARGV in mount namespace MNTNS, with STDOUT as
+ * its stdout. */
 static void __attribute__ ((noreturn))
-exec_driver (int mntns, int devnull, char **argv)
+exec_driver (int mntns, int stdout_fd, char **argv)
 {
   sigset_t none;
 
@@ -366,9 +373,7 @@ exec_driver (int mntns, int devnull, char **argv)
       || prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0
       || setns (mntns, CLONE_NEWNS) < 0)
     _exit (EXIT_NOT_RUN);
-  /* What a driver says of a bad image is on stderr, our log; stdout is
-   * where fusefat prints its trace. */
-  if (devnull < 0 || dup2 (devnull, STDOUT_FILENO) < 0)
+  if (stdout_fd < 0 || dup2 (stdout_fd, STDOUT_FILENO) < 0)
     _exit (EXIT_NOT_RUN);
   execvp (argv[0], argv);
   _exit (EXIT_NOT_RUN);
@@ -385,7 +390,7 @@ mount_driver_start (const struct mount_driver *drv, int mntns,
   int64_t deadline = monotonic_ms () + MOUNT_TIMEOUT_MS;
   struct pollfd exited;
   pid_t pid;
-  int pidfd, status, devnull;
+  int pidfd, status, stdout_fd, fork_errno;
   CLEANUP_FREE char *ntfs_options = NULL;
 
   argv[n++] = drv->program;
@@ -411,17 +416,18 @@ mount_driver_start (const struct mount_driver *drv, int mntns,
   }
   argv[n] = NULL;
 
-  devnull = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  /* What a driver says of a bad image goes to our log (fuse2fs says it
+   * on stdout), unless stdout is a trace. */
+  stdout_fd = drv->stdout_trace ? open ("/dev/null", O_WRONLY | O_CLOEXEC)
+    : dup (STDERR_FILENO);
   pid = fork ();
-  if (pid < 0) {
-    if (devnull >= 0)
-      close (devnull);
-    return -errno;
-  }
   if (pid == 0)
-    exec_driver (mntns, devnull, argv);
-  if (devnull >= 0)
-    close (devnull);
+    exec_driver (mntns, stdout_fd, argv);
+  fork_errno = errno;
+  if (stdout_fd >= 0)
+    close (stdout_fd);
+  if (pid < 0)
+    return -fork_errno;
   pidfd = pidfd_open (pid, 0);
   if (pidfd < 0) {
     int r = -errno;

@@ -49,6 +49,8 @@ struct mount_driver {
                                  told "nonempty" (the kernel does not) */
   bool read_only;             /* the filesystem is never writable: its
                                  mounts are read-only, as the kernel's */
+  bool stdout_trace;          /* stdout is a trace of every operation
+                                 (fusefat), not messages for the log */
 };
 
 DEFINE_VECTOR_TYPE (driver_vector, struct mount_driver);
