@@ -158,6 +158,36 @@ e2fsck -fn "$tmp/part.img" >/dev/null 2>&1 || fail "offset fs not clean"
 assert_eq "file in the offset fs" data \
   "$(debugfs -R "cat /file" "$tmp/part.img" 2>/dev/null)"
 
+# The new mount API (fsopen, fsconfig, fsmount, move_mount) gives what
+# mount(2) gives: the same mount, read-only with "ro", data written.
+out=$(sandbox '
+  [ "$(losetup -f --show "$1/ext.img")" = /dev/loop0 ] || exit 1
+  "$MOUNT_CALL" newapi /dev/loop0 "$1/m" ext4
+  findmnt -n -o SOURCE,FSTYPE,OPTIONS "$1/m" | cut -d, -f1
+  echo "through the new API" > "$1/m/newapi"
+  umount "$1/m" || exit 2
+  "$MOUNT_CALL" mount /dev/loop0 "$1/m" ext4
+  findmnt -n -o SOURCE,FSTYPE,OPTIONS "$1/m" | cut -d, -f1
+  umount "$1/m" || exit 3
+  "$MOUNT_CALL" newapi /dev/loop0 "$1/m" ext4 ro
+  findmnt -n -o SOURCE,FSTYPE,OPTIONS "$1/m" | cut -d, -f1
+  "$MOUNT_CALL" umount "$1/m"
+  "$MOUNT_CALL" newapi /dev/loop0 "$1/missing" ext4
+  losetup -d /dev/loop0
+') || fail "new mount API: $out $(cat "$log")"
+echo "$out"
+assert_eq "new mount API against mount(2)" \
+  "ok
+/dev/loop0 fuse.ext4 rw
+ok
+/dev/loop0 fuse.ext4 rw
+ok
+/dev/loop0 fuse.ext4 ro
+ok
+move_mount: ENOENT" "$out"
+assert_eq "file written through the new API" "through the new API" \
+  "$(debugfs -R "cat /newapi" "$tmp/ext.img" 2>/dev/null)"
+
 # The errnos, through mount(8)'s own messages and through mount(2).
 head -c 8M /dev/urandom > "$tmp/bad.img"
 out=$(sandbox '

@@ -359,8 +359,8 @@ fuse_mount_at (pid_t pid, const char *mountpoint)
   return found;
 }
 
-/* In the child: run ARGV in mount namespace MNTNS, with STDOUT as
- * its stdout. */
+/* In the child: run ARGV in mount namespace MNTNS with STDOUT as its
+ * stdout. */
 static void __attribute__ ((noreturn))
 exec_driver (int mntns, int stdout_fd, char **argv)
 {
@@ -371,9 +371,8 @@ exec_driver (int mntns, int stdout_fd, char **argv)
   sigemptyset (&none);
   if (sigprocmask (SIG_SETMASK, &none, NULL) < 0
       || prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0
-      || setns (mntns, CLONE_NEWNS) < 0)
-    _exit (EXIT_NOT_RUN);
-  if (stdout_fd < 0 || dup2 (stdout_fd, STDOUT_FILENO) < 0)
+      || setns (mntns, CLONE_NEWNS) < 0
+      || stdout_fd < 0 || dup2 (stdout_fd, STDOUT_FILENO) < 0)
     _exit (EXIT_NOT_RUN);
   execvp (argv[0], argv);
   _exit (EXIT_NOT_RUN);
@@ -488,3 +487,4 @@ mount_driver_reap (struct driver_process *dp, int timeout_ms)
   dp->pidfd = -1;
   return status;
 }
+

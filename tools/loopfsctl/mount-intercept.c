@@ -22,22 +22,26 @@
 #include "cleanup.h"
 #include "loopfs-interface.h"
 #include "loopfsctl.h"
+#include "mount-caller.h"
+#include "mount-context.h"
 #include "mount-drivers.h"
 #include "mount-intercept.h"
 
 /* mount(2)'s data is at most a page. */
 #define DATA_MAX 4096
 #define TYPE_MAX 64
-#define NODE_MAX 32
 
 /* How long a driver may take to flush and exit at the sandbox's end. */
 #define FINISH_TIMEOUT_MS 30000
 
 /* mount(2) flags that change an existing mount instead of making one. */
+/* The mount attributes of the new mount API that a taken-over mount
+ * honours. */
+#define ATTRS_KEPT (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV \
+                    | MOUNT_ATTR_NOEXEC)
+
 #define NOT_NEW (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE \
                  | MS_SLAVE | MS_UNBINDABLE)
-
-#define CAP_SYS_ADMIN_BIT 21
 
 /* A taken-over mount and its driver. */
 struct taken_mount {
@@ -54,6 +58,7 @@ struct mount_intercept {
   enum mount_mode mode;
   driver_vector drivers;
   mount_vector mounts;
+  context_vector contexts;      /* of the new mount API */
 };
 
 int
@@ -78,120 +83,6 @@ mount_intercept_set_driver (struct mount_intercept *mi, const char *spec)
   return mount_drivers_set (&mi->drivers, spec);
 }
 
-/* Whether FD (O_PATH, of the caller's lookup) is a device node of the
- * instance on INSTANCE_DEV: "loopN" or "loopNpM" into NODE. */
-static bool
-instance_node (dev_t instance_dev, int fd, char *node)
-{
-  char path[64], rest;
-  struct stat st;
-  ssize_t n;
-  int number, partition;
-
-  if (fstat (fd, &st) < 0 || st.st_dev != instance_dev
-      || !S_ISREG (st.st_mode))
-    return false;
-  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  n = getxattr (path, XATTR_NODE, node, NODE_MAX - 1);
-  if (n <= 0)
-    return false;
-  node[n] = '\0';
-  return sscanf (node, "loop%d%c", &number, &rest) == 1
-    || sscanf (node, "loop%dp%d%c", &number, &partition, &rest) == 2;
-}
-
-/* Whether the device behind node FD is bound (a partition node exists
- * only while its device is). */
-static bool
-node_bound (int fd, const char *node)
-{
-  char path[64], status[XATTR_VALUE_MAX];
-  ssize_t n;
-
-  if (strchr (node + 4, 'p'))
-    return true;
-  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  n = getxattr (path, XATTR_STATUS, status, sizeof status - 1);
-  if (n <= 0)
-    return false;
-  status[n] = '\0';
-  return strncmp (status, STATUS_KEY_STATE "=bound\n",
-                  strlen (STATUS_KEY_STATE "=bound\n")) == 0;
-}
-
-/* Whether process PID may mount as the kernel decides it for us: in our
- * user namespace with CAP_SYS_ADMIN effective. */
-static bool
-may_mount (pid_t pid)
-{
-  CLEANUP_FREE char *line = NULL;
-  unsigned long long eff = 0;
-  struct stat ours, theirs;
-  char path[64];
-  size_t size = 0;
-  FILE *fp;
-
-  snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
-  if (stat ("/proc/self/ns/user", &ours) < 0 || stat (path, &theirs) < 0
-      || ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev)
-    return false;
-  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-  fp = fopen (path, "re");
-  if (fp == NULL)
-    return false;
-  while (getline (&line, &size, fp) > 0)
-    if (strncmp (line, "CapEff:", 7) == 0)
-      eff = strtoull (line + 7, NULL, 16);
-  fclose (fp);
-  return eff & (1ull << CAP_SYS_ADMIN_BIT);
-}
-
-/* The mount id of FD's place, or 0. */
-static uint64_t
-mount_id (int fd, bool *is_root)
-{
-  struct statx stx;
-
-  if (statx (fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0
-      || !(stx.stx_mask & STATX_MNT_ID))
-    return 0;
-  if (is_root)
-    *is_root = stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
-  return stx.stx_mnt_id;
-}
-
-/* FD's path in its own mount namespace (our /proc shows it so), in OUT
- * (PATH_MAX bytes). */
-static int
-fd_path (int fd, char *out)
-{
-  char link[64];
-  ssize_t n;
-
-  snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
-  n = readlink (link, out, PATH_MAX - 1);
-  if (n < 0)
-    return -errno;
-  out[n] = '\0';
-  /* A path that cannot be named again (deleted, or outside the
-   * namespace's root) is not one to mount on. */
-  if (out[0] != '/' || strstr (out, " (deleted)"))
-    return -ENOENT;
-  return 0;
-}
-
-/* Open the mount namespace of process PID. */
-static int
-open_mntns (pid_t pid)
-{
-  char path[64];
-  int fd;
-
-  snprintf (path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  return fd < 0 ? -errno : fd;
-}
-
 /* What a child in another mount namespace does (see in_namespace). */
 struct ns_work {
   const char *path;         /* the mount point (or target) */
@@ -202,8 +93,9 @@ struct ns_work {
 
 /* Unmount W->path with W->flags if it is still mount W->mnt_id. */
 static int
-unmount_work (const struct ns_work *w)
+unmount_work (void *arg)
 {
+  const struct ns_work *w = arg;
   struct statx stx;
 
   if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
@@ -215,8 +107,9 @@ unmount_work (const struct ns_work *w)
 
 /* Give mount W->mnt_id at W->path the per-mount flags W->flags. */
 static int
-remount_work (const struct ns_work *w)
+remount_work (void *arg)
 {
+  const struct ns_work *w = arg;
   struct statx stx;
 
   if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
@@ -229,32 +122,12 @@ remount_work (const struct ns_work *w)
 
 /* Mount W->source at W->path as the caller asked. */
 static int
-kernel_mount_work (const struct ns_work *w)
+kernel_mount_work (void *arg)
 {
+  const struct ns_work *w = arg;
+
   return mount (w->source, w->path, w->type, w->flags, w->data) < 0
     ? -errno : 0;
-}
-
-/* Run FN (W) in a child process in mount namespace MNTNS (a thread of
- * ours cannot enter it: we are many threads).  Returns FN's answer. */
-static int
-in_namespace (int mntns, int (*fn) (const struct ns_work *),
-              const struct ns_work *w)
-{
-  pid_t pid = fork ();
-  int status;
-
-  if (pid < 0)
-    return -errno;
-  if (pid == 0) {
-    if (setns (mntns, CLONE_NEWNS) < 0)
-      _exit (errno);
-    _exit (-fn (w));
-  }
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -errno;
-  return WIFEXITED (status) ? -WEXITSTATUS (status) : -EIO;
 }
 
 /* The arguments of one mount(2). */
@@ -322,43 +195,75 @@ mount_kernel (const struct mount_call *mc, int source_fd, int target_fd,
     return -ENOTBLK;
   }
   nbd[n] = '\0';
-  r = fd_path (target_fd, mountpoint);
+  r = caller_fd_path (target_fd, mountpoint);
   if (r < 0)
     return r;
-  return in_namespace (mntns, kernel_mount_work, &w);
+  return caller_in_namespace (mntns, kernel_mount_work, &w);
 }
 
-/* Serve mount MC of node SOURCE_FD (NODE) at TARGET_FD in the caller's
- * namespace MNTNS with a FUSE driver. */
+/* A mount to serve with a FUSE driver at a target in the caller's
+ * namespace (mount(2), or the new mount API's move_mount). */
+struct fuse_request {
+  const char *node;           /* loopN or loopNpM */
+  int source_fd;              /* O_PATH of the node */
+  const char *type;           /* "auto": probed */
+  unsigned long flags;        /* MS_RDONLY, MS_NOSUID... */
+  const char *data;           /* data options, or NULL */
+  int mntns;                  /* the caller's namespace */
+  int target_fd;              /* O_PATH of the target */
+};
+
+/* Whether RQ's device may be mounted: bound, and not mounted already
+ * (the kernel would share the superblock; a second driver on the same
+ * device would corrupt it).  Returns 0 or -errno after a message. */
 static int
-mount_fuse (struct mount_intercept *mi, const struct mount_call *mc,
-            const char *node, int source_fd, int target_fd, int mntns)
+check_device (struct mount_intercept *mi, const struct fuse_request *rq)
+{
+  if (!caller_node_bound (rq->source_fd, rq->node)) {
+    ctl_error ("exec: mount: /dev/%s is not bound (EIO)", rq->node);
+    return -EIO;
+  }
+  for (size_t i = 0; i < mi->mounts.len; i++)
+    if (strcmp (mi->mounts.ptr[i].node, rq->node) == 0) {
+      ctl_error ("exec: mount: /dev/%s is already mounted on %s (EBUSY)",
+                 rq->node, mi->mounts.ptr[i].mountpoint);
+      return -EBUSY;
+    }
+  return 0;
+}
+
+/* Serve RQ with a FUSE driver and remember the mount.  Returns 0 or
+ * -errno (after a message when the cause is not the caller's errno
+ * alone). */
+static int
+serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
 {
   char path[64], type[TYPE_MAX], device[PATH_MAX], mountpoint[PATH_MAX];
   char shown[NODE_MAX + 8];
   CLEANUP_FREE char *options = NULL;
-  struct ns_work w;
   CLEANUP_CLOSE int hold = -1;
   const struct mount_driver *drv;
   struct taken_mount tm = { 0 };
-  unsigned long flags = mc->flags;
+  unsigned long flags = rq->flags;
+  struct ns_work w;
   int r;
 
+  r = check_device (mi, rq);
+  if (r < 0)
+    return r;
   /* Our descriptor keeps an AUTOCLEAR device until the driver has it
    * open (our close would otherwise be the last). */
-  snprintf (path, sizeof path, "/proc/self/fd/%d", source_fd);
+  snprintf (path, sizeof path, "/proc/self/fd/%d", rq->source_fd);
   hold = open (path, O_RDONLY | O_CLOEXEC);
   if (hold < 0)
     return -errno;
-  if (strcmp (mc->type, "auto") == 0) {
-    if (mount_probe_type (hold, type, sizeof type) < 0) {
-      ctl_error ("exec: mount: no filesystem recognized on %s (ENODEV)",
-                 mc->source);
-      return -ENODEV;
-    }
+  snprintf (type, sizeof type, "%s", rq->type);
+  if (strcmp (type, "auto") == 0
+      && mount_probe_type (hold, type, sizeof type) < 0) {
+    ctl_error ("exec: mount: no filesystem recognized on /dev/%s (ENODEV)",
+               rq->node);
+    return -ENODEV;
   }
-  else
-    strcpy (type, mc->type);
   drv = mount_drivers_find (&mi->drivers, type);
   if (drv == NULL) {
     ctl_error ("exec: mount: no FUSE driver for type '%s' (ENODEV)", type);
@@ -368,16 +273,15 @@ mount_fuse (struct mount_intercept *mi, const struct mount_call *mc,
     flags |= MS_RDONLY;
   /* mount(8) passes the canonical path, /dev/loopfs/loopN; shown is the
    * device's name in /dev, as a kernel mount of it shows. */
-  snprintf (shown, sizeof shown, "/dev/%s", node);
-  r = mount_driver_options (drv, shown, type, flags,
-                            mc->has_data ? mc->data : NULL, &options);
+  snprintf (shown, sizeof shown, "/dev/%s", rq->node);
+  r = mount_driver_options (drv, shown, type, flags, rq->data, &options);
   if (r < 0)
     return r;
-  if ((r = fd_path (source_fd, device)) < 0
-      || (r = fd_path (target_fd, mountpoint)) < 0)
+  if ((r = caller_fd_path (rq->source_fd, device)) < 0
+      || (r = caller_fd_path (rq->target_fd, mountpoint)) < 0)
     return r;
-  r = mount_driver_start (drv, mntns, device, mountpoint, options,
-                          mount_id (target_fd, NULL), &tm.dp);
+  r = mount_driver_start (drv, rq->mntns, device, mountpoint, options,
+                          caller_mount_id (rq->target_fd, NULL), &tm.dp);
   if (r < 0)
     return r;
   /* The per-mount flags exactly as asked, whatever options the driver
@@ -386,8 +290,8 @@ mount_fuse (struct mount_intercept *mi, const struct mount_call *mc,
     .path = mountpoint, .mnt_id = tm.dp.mnt_id,
     .flags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
   };
-  r = in_namespace (mntns, remount_work, &w);
-  snprintf (tm.node, sizeof tm.node, "%s", node);
+  r = caller_in_namespace (rq->mntns, remount_work, &w);
+  snprintf (tm.node, sizeof tm.node, "%s", rq->node);
   tm.mountpoint = strdup (mountpoint);
   if (r == 0 && tm.mountpoint == NULL)
     r = -ENOMEM;
@@ -412,6 +316,7 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   CLEANUP_FREE struct mount_call *mc = NULL;
   CLEANUP_CLOSE int source_fd = -1, target_fd = -1, mntns = -1;
   char node[NODE_MAX];
+  struct fuse_request rq;
   struct stat st;
   int r;
 
@@ -424,14 +329,14 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
     return NOTIFY_CONTINUE;
   source_fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD, mc->source,
                                   0);
-  if (source_fd < 0 || !instance_node (nc->instance_dev, source_fd, node))
+  if (source_fd < 0 || !caller_instance_node (nc->instance_dev, source_fd, node))
     return NOTIFY_CONTINUE;
   r = read_mount_call (req, mc);
-  mntns = open_mntns (req->pid);
+  mntns = caller_open_mntns (req->pid);
   /* Everything read so far was the caller's only if it still waits. */
   if (!notify_still_valid (nc) || mntns < 0)
     return NOTIFY_CONTINUE;
-  if (!may_mount (req->pid))
+  if (!caller_may_mount (req->pid))
     return -EPERM;
   if (r < 0)
     return r;
@@ -447,17 +352,12 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
     return -ENOTDIR;
   if (mi->mode == MOUNT_MODE_KERNEL)
     return mount_kernel (mc, source_fd, target_fd, mntns);
-  if (!node_bound (source_fd, node)) {
-    ctl_error ("exec: mount: %s is not bound (EIO)", mc->source);
-    return -EIO;
-  }
-  for (size_t i = 0; i < mi->mounts.len; i++)
-    if (strcmp (mi->mounts.ptr[i].node, node) == 0) {
-      ctl_error ("exec: mount: %s is already mounted on %s (EBUSY)",
-                 mc->source, mi->mounts.ptr[i].mountpoint);
-      return -EBUSY;
-    }
-  return mount_fuse (mi, mc, node, source_fd, target_fd, mntns);
+  rq = (struct fuse_request) {
+    .node = node, .source_fd = source_fd, .type = mc->type,
+    .flags = mc->flags, .data = mc->has_data ? mc->data : NULL,
+    .mntns = mntns, .target_fd = target_fd,
+  };
+  return serve_fuse (mi, &rq);
 }
 
 /* Answer an umount2(2) notification: a taken-over mount is unmounted
@@ -468,7 +368,7 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   const struct seccomp_notif *req = nc->req;
   int flags = (int) req->data.args[1];
   CLEANUP_CLOSE int fd = -1, mntns = -1;
-  char target[PATH_MAX];
+  char target[PATH_MAX], path[PATH_MAX];
   struct taken_mount *tm = NULL;
   struct ns_work w;
   bool is_root = false;
@@ -482,21 +382,24 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
                            flags & UMOUNT_NOFOLLOW ? AT_SYMLINK_NOFOLLOW : 0);
   if (fd < 0)
     return NOTIFY_CONTINUE;
-  id = mount_id (fd, &is_root);
+  id = caller_mount_id (fd, &is_root);
   for (size_t i = 0; i < mi->mounts.len && is_root; i++)
     if (mi->mounts.ptr[i].dp.mnt_id == id && !mi->mounts.ptr[i].umount_waits)
       tm = &mi->mounts.ptr[i];
-  mntns = open_mntns (req->pid);
-  if (tm == NULL || mntns < 0 || !notify_still_valid (nc))
+  mntns = caller_open_mntns (req->pid);
+  /* Where the mount is now in the caller's namespace (a detached one
+   * went wherever the caller moved it). */
+  if (tm == NULL || mntns < 0 || caller_fd_path (fd, path) < 0
+      || !notify_still_valid (nc))
     return NOTIFY_CONTINUE;
-  if (!may_mount (req->pid))
+  if (!caller_may_mount (req->pid))
     return -EPERM;
   /* Our descriptor of the mount would keep it busy. */
   close (TAKE_FD (fd));
   w = (struct ns_work) {
-    .path = tm->mountpoint, .mnt_id = id, .flags = flags & ~UMOUNT_NOFOLLOW,
+    .path = path, .mnt_id = id, .flags = flags & ~UMOUNT_NOFOLLOW,
   };
-  r = in_namespace (mntns, unmount_work, &w);
+  r = caller_in_namespace (mntns, unmount_work, &w);
   if (r < 0)
     return r;
   tm->umount_waits = true;
@@ -504,15 +407,168 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   return NOTIFY_LATER;
 }
 
+/* Answer an fsopen notification: a type with a driver gets a context
+ * of ours (mount-context.h). */
+static int
+answer_fsopen (struct mount_intercept *mi, const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  char type[TYPE_MAX];
+
+  if (mi->mode != MOUNT_MODE_FUSE
+      || notify_read_string (req->pid, req->data.args[0], type,
+                             sizeof type) < 0
+      || mount_drivers_find (&mi->drivers, type) == NULL
+      || !caller_may_mount (req->pid) || !notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  return fs_context_open (&mi->contexts, nc, type, req->data.args[1]);
+}
+
+/* Answer an fsmount notification of a context whose source is an
+ * instance node: the caller gets a stand-in for its detached mount,
+ * another descriptor of the context (a mount's descriptor is O_PATH,
+ * which cannot be handed over as a result), and the driver starts at
+ * its move_mount. */
+static int
+answer_fsmount (struct mount_intercept *mi, const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  struct fs_context *c;
+  int r;
+
+  c = fs_context_find (&mi->contexts, req->pid, (int) req->data.args[0]);
+  if (c == NULL || !c->ours || !notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  if (!caller_may_mount (req->pid))
+    return -EPERM;
+  /* The kernel's answer to fsmount of a context not yet created, or
+   * mounted already. */
+  if (!c->created || c->mounted)
+    return -EBUSY;
+  c->mounted = true;
+  c->attrs = req->data.args[2] & ATTRS_KEPT;
+  r = notify_respond_fd (nc->listener, req->id, c->fd,
+                         req->data.args[1] & FSMOUNT_CLOEXEC);
+  return r == -ENOENT || r >= 0 ? NOTIFY_LATER : r;
+}
+
+/* The stand-in of fsmount on descriptor FD of the caller of NC, named
+ * by PATH_ADDR ("") with AT_EMPTY_PATH in FLAGS (EMPTY_FLAG), or
+ * NULL. */
+static struct fs_context *
+stand_in (struct mount_intercept *mi, const struct notify_call *nc, int fd,
+          uint64_t path_addr, unsigned flags, unsigned empty_flag)
+{
+  struct fs_context *c;
+  char path[2];
+
+  if (!(flags & empty_flag)
+      || notify_read_string (nc->req->pid, path_addr, path, sizeof path) < 0
+      || path[0] != '\0')
+    return NULL;
+  c = fs_context_find (&mi->contexts, nc->req->pid, fd);
+  return c && c->mounted ? c : NULL;
+}
+
+/* Answer a mount_setattr notification on a stand-in: its read-only,
+ * nosuid, nodev and noexec attributes are kept for move_mount. */
+static int
+answer_mount_setattr (struct mount_intercept *mi,
+                      const struct notify_call *nc)
+{
+  const __u64 *a = nc->req->data.args;
+  struct mount_attr attr = { 0 };
+  struct fs_context *c;
+  int r;
+
+  c = stand_in (mi, nc, (int) a[0], a[1], a[2], AT_EMPTY_PATH);
+  if (c == NULL)
+    return NOTIFY_CONTINUE;
+  r = notify_read_memory (nc->req->pid, a[3], &attr,
+                          a[4] < sizeof attr ? a[4] : sizeof attr);
+  if (!notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  if (r < 0)
+    return r;
+  /* An idmapped mount is more than a FUSE driver's mount can be. */
+  if (attr.attr_set & MOUNT_ATTR_IDMAP)
+    return -EINVAL;
+  c->attrs = (c->attrs & ~attr.attr_clr) | (attr.attr_set & ATTRS_KEPT);
+  return NOTIFY_DONE;
+}
+
+/* Answer a move_mount notification of a stand-in: the driver mounts
+ * at the target. */
+static int
+answer_move_mount (struct mount_intercept *mi, const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  const __u64 *a = req->data.args;
+  unsigned flags = a[4];
+  CLEANUP_CLOSE int target_fd = -1, mntns = -1;
+  char target[PATH_MAX];
+  struct fuse_request rq;
+  struct fs_context *c;
+  struct stat st;
+  int r;
+
+  c = stand_in (mi, nc, (int) a[0], a[1], flags, MOVE_MOUNT_F_EMPTY_PATH);
+  if (c == NULL
+      || notify_read_string (req->pid, a[3], target, sizeof target) < 0)
+    return NOTIFY_CONTINUE;
+  target_fd = caller_lookup_open (nc->lookup, req->pid, (int) a[2], target,
+                                  (flags & MOVE_MOUNT_T_EMPTY_PATH
+                                   ? AT_EMPTY_PATH : 0)
+                                  | (flags & MOVE_MOUNT_T_SYMLINKS
+                                     ? 0 : AT_SYMLINK_NOFOLLOW));
+  mntns = caller_open_mntns (req->pid);
+  if (!notify_still_valid (nc) || mntns < 0)
+    return NOTIFY_CONTINUE;
+  if (!caller_may_mount (req->pid))
+    return -EPERM;
+  if (target_fd < 0)
+    return target_fd;
+  if (fstat (target_fd, &st) < 0)
+    return -errno;
+  if (!S_ISDIR (st.st_mode))
+    return -ENOTDIR;
+  rq = (struct fuse_request) {
+    .node = c->node, .source_fd = c->source_fd, .type = c->type,
+    .flags = (c->ro || (c->attrs & MOUNT_ATTR_RDONLY) ? MS_RDONLY : 0)
+      | (c->attrs & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0)
+      | (c->attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0)
+      | (c->attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0),
+    .data = c->data, .mntns = mntns, .target_fd = target_fd,
+  };
+  r = serve_fuse (mi, &rq);
+  if (r == 0)
+    fs_context_forget (&mi->contexts, c);
+  return r;
+}
+
 int
 mount_intercept_answer (struct mount_intercept *mi,
                         const struct notify_call *nc)
 {
+  struct fs_context *c;
+
   switch (nc->req->data.nr) {
   case __NR_mount:
     return answer_mount (mi, nc);
   case __NR_umount2:
     return answer_umount (mi, nc);
+  case __NR_fsopen:
+    return answer_fsopen (mi, nc);
+  case __NR_fsconfig:
+    c = fs_context_find (&mi->contexts, nc->req->pid,
+                         (int) nc->req->data.args[0]);
+    return c ? fs_context_config (c, nc) : NOTIFY_CONTINUE;
+  case __NR_fsmount:
+    return answer_fsmount (mi, nc);
+  case __NR_mount_setattr:
+    return answer_mount_setattr (mi, nc);
+  case __NR_move_mount:
+    return answer_move_mount (mi, nc);
   default:
     return NOTIFY_CONTINUE;
   }
@@ -579,6 +635,7 @@ mount_intercept_free (struct mount_intercept *mi)
     free (mi->mounts.ptr[i].mountpoint);
   }
   mount_vector_reset (&mi->mounts);
+  fs_contexts_free (&mi->contexts);
   mount_drivers_free (&mi->drivers);
   free (mi);
 }

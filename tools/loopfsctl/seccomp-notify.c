@@ -19,13 +19,13 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "caller-lookup.h"
 #include "cleanup.h"
+#include "fd-pass.h"
 #include "loopfsctl.h"
 #include "mount-intercept.h"
 #include "seccomp-notify.h"
@@ -64,60 +64,63 @@ struct notify_server {
  * arguments of mknod are 32 bits wide, so their low words (little
  * endian) are enough.  Jump offsets count the instructions skipped;
  * the numbers on the left are there to check them.  Instructions 14
- * to 17 send the mount calls; without mount interception they become
- * jumps to the next instruction (see mount_filter). */
+ * to 20 send the mount calls; without mount interception they become
+ * jumps to the next instruction (see notify_install). */
 #define ARG_LO(n) (offsetof (struct seccomp_data, args) + 8 * (n))
 #define LOAD(off) BPF_STMT (BPF_LD | BPF_W | BPF_ABS, (off))
 #define RET(v) BPF_STMT (BPF_RET | BPF_K, (v))
 #define JEQ(v, t, f) BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, (v), (t), (f))
 #define JA(k) BPF_JUMP (BPF_JMP | BPF_JA, (k), 0, 0)
 #define FIRST_MOUNT_INSN 14
-#define N_MOUNT_INSNS 4
+#define N_MOUNT_INSNS 7
 
 static const struct sock_filter filter[] = {
   /* 0 */ LOAD (offsetof (struct seccomp_data, arch)),
   /* 1 */ JEQ (AUDIT_ARCH_X86_64, 2, 0),
-  /* 2 */ JEQ (AUDIT_ARCH_I386, 17, 0),           /* 20 */
+  /* 2 */ JEQ (AUDIT_ARCH_I386, 20, 0),           /* 23 */
   /* 3 */ RET (SECCOMP_RET_ALLOW),
   /* x86_64 and x32 */
   /* 4 */ LOAD (offsetof (struct seccomp_data, nr)),
-  /* 5 */ JEQ (__NR_mknod, 18, 0),                /* 24 */
-  /* 6 */ JEQ (__NR_mknodat, 23, 0),              /* 30 */
-  /* 7 */ JEQ (X32_BIT | __NR_mknod, 16, 0),      /* 24 */
-  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 21, 0),    /* 30 */
-  /* 9 */ JEQ (__NR_stat, 9, 0),                  /* 19 */
-  /* 10 */ JEQ (__NR_lstat, 8, 0),
-  /* 11 */ JEQ (__NR_fstat, 7, 0),
-  /* 12 */ JEQ (__NR_newfstatat, 6, 0),
-  /* 13 */ JEQ (__NR_statx, 5, 0),
-  /* 14 */ JEQ (__NR_mount, 4, 0),
-  /* 15 */ JEQ (__NR_umount2, 3, 0),
-  /* 16 */ JEQ (__NR_fsconfig, 2, 0),
-  /* 17 */ JEQ (__NR_fsmount, 1, 0),
-  /* 18 */ RET (SECCOMP_RET_ALLOW),
-  /* 19 */ RET (SECCOMP_RET_USER_NOTIF),
+  /* 5 */ JEQ (__NR_mknod, 21, 0),                /* 27 */
+  /* 6 */ JEQ (__NR_mknodat, 26, 0),              /* 33 */
+  /* 7 */ JEQ (X32_BIT | __NR_mknod, 19, 0),      /* 27 */
+  /* 8 */ JEQ (X32_BIT | __NR_mknodat, 24, 0),    /* 33 */
+  /* 9 */ JEQ (__NR_stat, 12, 0),                 /* 22 */
+  /* 10 */ JEQ (__NR_lstat, 11, 0),
+  /* 11 */ JEQ (__NR_fstat, 10, 0),
+  /* 12 */ JEQ (__NR_newfstatat, 9, 0),
+  /* 13 */ JEQ (__NR_statx, 8, 0),
+  /* 14 */ JEQ (__NR_mount, 7, 0),
+  /* 15 */ JEQ (__NR_umount2, 6, 0),
+  /* 16 */ JEQ (__NR_fsopen, 5, 0),
+  /* 17 */ JEQ (__NR_fsconfig, 4, 0),
+  /* 18 */ JEQ (__NR_fsmount, 3, 0),
+  /* 19 */ JEQ (__NR_mount_setattr, 2, 0),
+  /* 20 */ JEQ (__NR_move_mount, 1, 0),
+  /* 21 */ RET (SECCOMP_RET_ALLOW),
+  /* 22 */ RET (SECCOMP_RET_USER_NOTIF),
   /* i386 */
-  /* 20 */ LOAD (offsetof (struct seccomp_data, nr)),
-  /* 21 */ JEQ (I386_MKNOD, 2, 0),                /* 24 */
-  /* 22 */ JEQ (I386_MKNODAT, 7, 0),              /* 30 */
-  /* 23 */ RET (SECCOMP_RET_ALLOW),
+  /* 23 */ LOAD (offsetof (struct seccomp_data, nr)),
+  /* 24 */ JEQ (I386_MKNOD, 2, 0),                /* 27 */
+  /* 25 */ JEQ (I386_MKNODAT, 7, 0),              /* 33 */
+  /* 26 */ RET (SECCOMP_RET_ALLOW),
   /* mknod: the mode is argument 1, dev argument 2 */
-  /* 24 */ LOAD (ARG_LO (1)),
-  /* 25 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
-  /* 26 */ JEQ (S_IFBLK, 9, 0),                   /* 36 */
-  /* 27 */ JEQ (S_IFCHR, 0, 9),                   /* 37 */
-  /* 28 */ LOAD (ARG_LO (2)),
-  /* 29 */ JA (5),                                /* 35 */
+  /* 27 */ LOAD (ARG_LO (1)),
+  /* 28 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 29 */ JEQ (S_IFBLK, 9, 0),                   /* 39 */
+  /* 30 */ JEQ (S_IFCHR, 0, 9),                   /* 40 */
+  /* 31 */ LOAD (ARG_LO (2)),
+  /* 32 */ JA (5),                                /* 38 */
   /* mknodat: the mode is argument 2, dev argument 3 */
-  /* 30 */ LOAD (ARG_LO (2)),
-  /* 31 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
-  /* 32 */ JEQ (S_IFBLK, 3, 0),                   /* 36 */
-  /* 33 */ JEQ (S_IFCHR, 0, 3),                   /* 37 */
-  /* 34 */ LOAD (ARG_LO (3)),
+  /* 33 */ LOAD (ARG_LO (2)),
+  /* 34 */ BPF_STMT (BPF_ALU | BPF_AND | BPF_K, S_IFMT),
+  /* 35 */ JEQ (S_IFBLK, 3, 0),                   /* 39 */
+  /* 36 */ JEQ (S_IFCHR, 0, 3),                   /* 40 */
+  /* 37 */ LOAD (ARG_LO (3)),
   /* a character device: only loop-control is refused */
-  /* 35 */ JEQ (LOOP_CTRL_DEV_ARG, 0, 1),         /* 36, 37 */
-  /* 36 */ RET (SECCOMP_RET_ERRNO | EPERM),
-  /* 37 */ RET (SECCOMP_RET_ALLOW),
+  /* 38 */ JEQ (LOOP_CTRL_DEV_ARG, 0, 1),         /* 39, 40 */
+  /* 39 */ RET (SECCOMP_RET_ERRNO | EPERM),
+  /* 40 */ RET (SECCOMP_RET_ALLOW),
 };
 
 /* glibc has no wrapper for seccomp(2). */
@@ -125,67 +128,6 @@ static int
 seccomp (unsigned op, unsigned flags, void *arg)
 {
   return syscall (SYS_seccomp, op, flags, arg);
-}
-
-/* The buffer for one descriptor in an SCM_RIGHTS message, aligned as
- * a cmsghdr. */
-union fd_control {
-  char buf[CMSG_SPACE (sizeof (int))];
-  struct cmsghdr align;
-};
-
-/* Point MSG at a one-byte payload BYTE and at CONTROL, the message shape
- * both ends of the descriptor passing use. */
-static void
-fd_message_init (struct msghdr *msg, struct iovec *iov, char *byte,
-                 union fd_control *control)
-{
-  memset (control, 0, sizeof *control);
-  *iov = (struct iovec) { .iov_base = byte, .iov_len = 1 };
-  *msg = (struct msghdr) {
-    .msg_iov = iov, .msg_iovlen = 1,
-    .msg_control = control->buf, .msg_controllen = sizeof control->buf,
-  };
-}
-
-/* Send descriptor FD over Unix socket SOCKET.  Returns 0 or -errno. */
-static int
-send_fd (int socket, int fd)
-{
-  union fd_control control;
-  struct msghdr msg;
-  struct iovec iov;
-  struct cmsghdr *cmsg;
-  char byte = 0;
-
-  fd_message_init (&msg, &iov, &byte, &control);
-  cmsg = CMSG_FIRSTHDR (&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-  memcpy (CMSG_DATA (cmsg), &fd, sizeof (int));
-  return sendmsg (socket, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-/* Receive a descriptor sent with send_fd on SOCKET; -1 if none came. */
-static int
-recv_fd (int socket)
-{
-  union fd_control control;
-  struct msghdr msg;
-  struct iovec iov;
-  struct cmsghdr *cmsg;
-  char byte;
-  int fd;
-
-  fd_message_init (&msg, &iov, &byte, &control);
-  if (recvmsg (socket, &msg, MSG_CMSG_CLOEXEC) <= 0)
-    return -1;
-  cmsg = CMSG_FIRSTHDR (&msg);
-  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
-    return -1;
-  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
-  return fd;
 }
 
 int
@@ -216,7 +158,7 @@ notify_install (int socket, bool mounts)
     ctl_error ("exec: installing the seccomp filter: %m");
     return -errno;
   }
-  r = send_fd (socket, listener);
+  r = fd_send (socket, listener);
   close (listener);
   if (r < 0) {
     ctl_error ("exec: passing the seccomp listener: %s", strerror (-r));
@@ -241,7 +183,7 @@ receive_listener (struct notify_server *ns)
       return -1;
   if (fds[1].revents)
     return -1;
-  return recv_fd (ns->socket);
+  return fd_receive (ns->socket);
 }
 
 int
@@ -270,6 +212,19 @@ notify_read_string (pid_t pid, uint64_t addr, char *buf, size_t size)
     got += n;
   }
   return -ENAMETOOLONG;
+}
+
+int
+notify_read_memory (pid_t pid, uint64_t addr, void *buf, size_t size)
+{
+  struct iovec local = { .iov_base = buf, .iov_len = size };
+  struct iovec remote = { .iov_base = (void *) (uintptr_t) addr,
+                          .iov_len = size };
+  ssize_t n = process_vm_readv (pid, &local, 1, &remote, 1, 0);
+
+  if (n < 0)
+    return -errno;
+  return (size_t) n == size ? 0 : -EFAULT;
 }
 
 int
@@ -313,12 +268,25 @@ notify_respond (int listener, uint64_t id, int error, bool cont)
     ;
 }
 
+int
+notify_respond_fd (int listener, uint64_t id, int fd, bool cloexec)
+{
+  struct seccomp_notif_addfd addfd = {
+    .id = id, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = fd,
+    .newfd_flags = cloexec ? O_CLOEXEC : 0,
+  };
+  int r = ioctl (listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+
+  return r < 0 ? -errno : r;
+}
+
 /* Is REQ one of the mount calls? */
 static bool
 is_mount_call (const struct seccomp_notif *req)
 {
   switch (req->data.nr) {
-  case __NR_mount: case __NR_umount2: case __NR_fsconfig: case __NR_fsmount:
+  case __NR_mount: case __NR_umount2: case __NR_fsopen: case __NR_fsconfig:
+  case __NR_fsmount: case __NR_mount_setattr: case __NR_move_mount:
     return true;
   default:
     return false;

@@ -3,8 +3,9 @@
  * COMMAND runs under a seccomp filter that refuses mknod of block
  * devices and of the host's loop-control (EPERM) and hands some calls
  * to loopfsctl as user notifications: the stat family (stat-fake.h)
- * and, when mounts are intercepted, mount, umount2, fsconfig and
- * fsmount (mount-intercept.h).  A thread of loopfsctl receives them,
+ * and, when mounts are intercepted, mount, umount2 and the new mount
+ * API's fsopen, fsconfig, fsmount, mount_setattr and move_mount
+ * (mount-intercept.h).  A thread of loopfsctl receives them,
  * asks the handler of the call, and answers: a result of its own, an
  * errno, or "continue", which lets the kernel run the call unchanged
  * (SECCOMP_USER_NOTIF_FLAG_CONTINUE), so that whatever the handlers do
@@ -76,6 +77,10 @@ void notify_stop (struct notify_server *ns);
  * it does not fit). */
 int notify_read_string (pid_t pid, uint64_t addr, char *buf, size_t size);
 
+/* Read SIZE bytes at ADDR in process PID into BUF.  Returns 0 or
+ * -errno (-EFAULT when not all of it could be read). */
+int notify_read_memory (pid_t pid, uint64_t addr, void *buf, size_t size);
+
 /* Write SIZE bytes from DATA to ADDR in process PID.  Returns 0 or
  * -errno. */
 int notify_write_memory (pid_t pid, uint64_t addr, const void *data,
@@ -87,5 +92,11 @@ bool notify_still_valid (const struct notify_call *call);
 /* Answer notification ID on LISTENER: the kernel runs the call when
  * CONT, else it returns ERROR (-errno, or 0 for success). */
 void notify_respond (int listener, uint64_t id, int error, bool cont);
+
+/* Answer notification ID on LISTENER with a copy of our descriptor FD
+ * (close-on-exec when CLOEXEC), which becomes the call's result.
+ * Returns the caller's descriptor number or -errno (-ENOENT: the caller
+ * is no longer waiting). */
+int notify_respond_fd (int listener, uint64_t id, int fd, bool cloexec);
 
 #endif /* LOOPFSCTL_SECCOMP_NOTIFY_H */
