@@ -10,6 +10,9 @@ set -euo pipefail
 source "$(dirname "$0")/../functions.sh"
 # shellcheck source=../integration/leftovers.sh
 source "$(dirname "$0")/../integration/leftovers.sh"
+# (The sandbox's own instance mount goes with its loopfsd and its mount
+# namespace, checked by the processes; other sandboxes on the machine
+# may have one at the same path.)
 
 requires_root
 isolate_mounts "$@"
@@ -65,8 +68,6 @@ check_gone ()
     || fail "$what: processes left"
   ! grep -qs " $tmp/m " /proc/[0-9]*/mountinfo \
     || fail "$what: the mount is left somewhere"
-  [ -z "$(loopfs_mounts_anywhere /dev/loopfs)" ] \
-    || fail "$what: instance mount left"
   if [ "$flushed" = flushed ]; then
     e2fsck -fn "$img" >"$tmp/fsck" 2>&1 \
       || fail "$what: not clean: $(cat "$tmp/fsck")"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <linux/kcmp.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "caller-lookup.h"
@@ -21,6 +22,11 @@
  * beyond this (then fsconfig of it, if any came, would reach the kernel
  * unchanged). */
 #define MAX_CONTEXTS 64
+
+/* The mount attributes of the new mount API that a taken-over mount
+ * honours. */
+#define ATTRS_KEPT (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV \
+                    | MOUNT_ATTR_NOEXEC)
 
 /* An option value is at most a page, as mount(2)'s data. */
 #define VALUE_MAX 4096
@@ -36,9 +42,11 @@ context_free (struct fs_context *c)
   free (c);
 }
 
-int
-fs_context_open (context_vector *contexts, const struct notify_call *nc,
-                 const char *type, unsigned flags)
+/* Answer fsopen notification NC of TYPE (FLAGS as fsopen's) with a
+ * context opened here and remembered in CONTEXTS. */
+static int
+context_open (context_vector *contexts, const struct notify_call *nc,
+              const char *type, unsigned flags)
 {
   struct fs_context *c;
   int r;
@@ -153,6 +161,88 @@ fs_context_config (struct fs_context *c, const struct notify_call *nc)
            < 0)
     return -ENOMEM;
   return NOTIFY_CONTINUE;
+}
+
+int
+fs_context_answer_fsopen (context_vector *contexts,
+                          const driver_vector *drivers,
+                          const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  char type[sizeof ((struct fs_context *) 0)->type];
+
+  if (notify_read_string (req->pid, req->data.args[0], type,
+                          sizeof type) < 0
+      || mount_drivers_find (drivers, type) == NULL
+      || !caller_may_mount (req->pid) || !notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  return context_open (contexts, nc, type, req->data.args[1]);
+}
+
+int
+fs_context_answer_fsmount (context_vector *contexts,
+                           const struct notify_call *nc)
+{
+  const struct seccomp_notif *req = nc->req;
+  struct fs_context *c;
+  int r;
+
+  c = fs_context_find (contexts, req->pid, (int) req->data.args[0]);
+  if (c == NULL || !c->ours || !notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  if (!caller_may_mount (req->pid))
+    return -EPERM;
+  /* The kernel's answer to fsmount of a context not yet created, or
+   * mounted already. */
+  if (!c->created || c->mounted)
+    return -EBUSY;
+  c->mounted = true;
+  c->attrs = req->data.args[2] & ATTRS_KEPT;
+  r = notify_respond_fd (nc->listener, req->id, c->fd,
+                         req->data.args[1] & FSMOUNT_CLOEXEC);
+  return r == -ENOENT || r >= 0 ? NOTIFY_LATER : r;
+}
+
+struct fs_context *
+fs_context_stand_in (const context_vector *contexts,
+                     const struct notify_call *nc, int fd,
+                     uint64_t path_addr, unsigned flags, unsigned empty_flag)
+{
+  struct fs_context *c;
+  char path[2];
+
+  if (!(flags & empty_flag)
+      || notify_read_string (nc->req->pid, path_addr, path, sizeof path) < 0
+      || path[0] != '\0')
+    return NULL;
+  c = fs_context_find (contexts, nc->req->pid, fd);
+  return c && c->mounted ? c : NULL;
+}
+
+int
+fs_context_answer_mount_setattr (const context_vector *contexts,
+                                 const struct notify_call *nc)
+{
+  const __u64 *a = nc->req->data.args;
+  struct mount_attr attr = { 0 };
+  struct fs_context *c;
+  int r;
+
+  c = fs_context_stand_in (contexts, nc, (int) a[0], a[1], a[2],
+                           AT_EMPTY_PATH);
+  if (c == NULL)
+    return NOTIFY_CONTINUE;
+  r = notify_read_memory (nc->req->pid, a[3], &attr,
+                          a[4] < sizeof attr ? a[4] : sizeof attr);
+  if (!notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  if (r < 0)
+    return r;
+  /* An idmapped mount is more than a FUSE driver's mount can be. */
+  if (attr.attr_set & MOUNT_ATTR_IDMAP)
+    return -EINVAL;
+  c->attrs = (c->attrs & ~attr.attr_clr) | (attr.attr_set & ATTRS_KEPT);
+  return NOTIFY_DONE;
 }
 
 void

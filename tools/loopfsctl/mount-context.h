@@ -25,10 +25,12 @@
 #define LOOPFSCTL_MOUNT_CONTEXT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "mount-caller.h"
-#include "seccomp-notify.h"
+#include "mount-drivers.h"
+#include "notify-call.h"
 #include "vector.h"
 
 struct fs_context {
@@ -46,11 +48,30 @@ struct fs_context {
 
 DEFINE_VECTOR_TYPE (context_vector, struct fs_context *);
 
-/* Answer fsopen notification NC of TYPE (FLAGS as fsopen's) with a
- * context opened here and remembered in CONTEXTS.  Returns NOTIFY_LATER
- * (answered) or -errno. */
-int fs_context_open (context_vector *contexts, const struct notify_call *nc,
-                     const char *type, unsigned flags);
+/* Answer fsopen notification NC: a type with a driver in DRIVERS gets
+ * a context opened here and remembered in CONTEXTS (NOTIFY_LATER: it is
+ * answered); others continue. */
+int fs_context_answer_fsopen (context_vector *contexts,
+                              const driver_vector *drivers,
+                              const struct notify_call *nc);
+
+/* Answer fsmount notification NC: a context whose source is an
+ * instance node gives the caller its stand-in. */
+int fs_context_answer_fsmount (context_vector *contexts,
+                               const struct notify_call *nc);
+
+/* Answer mount_setattr notification NC: the attributes of a stand-in
+ * are kept for its move_mount. */
+int fs_context_answer_mount_setattr (const context_vector *contexts,
+                                     const struct notify_call *nc);
+
+/* The context whose stand-in is descriptor FD of the caller of NC,
+ * named by the string at PATH_ADDR ("") with EMPTY_FLAG in FLAGS, or
+ * NULL. */
+struct fs_context *fs_context_stand_in (const context_vector *contexts,
+                                        const struct notify_call *nc, int fd,
+                                        uint64_t path_addr, unsigned flags,
+                                        unsigned empty_flag);
 
 /* The remembered context that descriptor FD of process PID is, or
  * NULL. */

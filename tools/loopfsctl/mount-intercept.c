@@ -35,11 +35,6 @@
 #define FINISH_TIMEOUT_MS 30000
 
 /* mount(2) flags that change an existing mount instead of making one. */
-/* The mount attributes of the new mount API that a taken-over mount
- * honours. */
-#define ATTRS_KEPT (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV \
-                    | MOUNT_ATTR_NOEXEC)
-
 #define NOT_NEW (MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE \
                  | MS_SLAVE | MS_UNBINDABLE)
 
@@ -329,7 +324,8 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
     return NOTIFY_CONTINUE;
   source_fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD, mc->source,
                                   0);
-  if (source_fd < 0 || !caller_instance_node (nc->instance_dev, source_fd, node))
+  if (source_fd < 0
+      || !caller_instance_node (nc->instance_dev, source_fd, node))
     return NOTIFY_CONTINUE;
   r = read_mount_call (req, mc);
   mntns = caller_open_mntns (req->pid);
@@ -407,96 +403,6 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   return NOTIFY_LATER;
 }
 
-/* Answer an fsopen notification: a type with a driver gets a context
- * of ours (mount-context.h). */
-static int
-answer_fsopen (struct mount_intercept *mi, const struct notify_call *nc)
-{
-  const struct seccomp_notif *req = nc->req;
-  char type[TYPE_MAX];
-
-  if (mi->mode != MOUNT_MODE_FUSE
-      || notify_read_string (req->pid, req->data.args[0], type,
-                             sizeof type) < 0
-      || mount_drivers_find (&mi->drivers, type) == NULL
-      || !caller_may_mount (req->pid) || !notify_still_valid (nc))
-    return NOTIFY_CONTINUE;
-  return fs_context_open (&mi->contexts, nc, type, req->data.args[1]);
-}
-
-/* Answer an fsmount notification of a context whose source is an
- * instance node: the caller gets a stand-in for its detached mount,
- * another descriptor of the context (a mount's descriptor is O_PATH,
- * which cannot be handed over as a result), and the driver starts at
- * its move_mount. */
-static int
-answer_fsmount (struct mount_intercept *mi, const struct notify_call *nc)
-{
-  const struct seccomp_notif *req = nc->req;
-  struct fs_context *c;
-  int r;
-
-  c = fs_context_find (&mi->contexts, req->pid, (int) req->data.args[0]);
-  if (c == NULL || !c->ours || !notify_still_valid (nc))
-    return NOTIFY_CONTINUE;
-  if (!caller_may_mount (req->pid))
-    return -EPERM;
-  /* The kernel's answer to fsmount of a context not yet created, or
-   * mounted already. */
-  if (!c->created || c->mounted)
-    return -EBUSY;
-  c->mounted = true;
-  c->attrs = req->data.args[2] & ATTRS_KEPT;
-  r = notify_respond_fd (nc->listener, req->id, c->fd,
-                         req->data.args[1] & FSMOUNT_CLOEXEC);
-  return r == -ENOENT || r >= 0 ? NOTIFY_LATER : r;
-}
-
-/* The stand-in of fsmount on descriptor FD of the caller of NC, named
- * by PATH_ADDR ("") with AT_EMPTY_PATH in FLAGS (EMPTY_FLAG), or
- * NULL. */
-static struct fs_context *
-stand_in (struct mount_intercept *mi, const struct notify_call *nc, int fd,
-          uint64_t path_addr, unsigned flags, unsigned empty_flag)
-{
-  struct fs_context *c;
-  char path[2];
-
-  if (!(flags & empty_flag)
-      || notify_read_string (nc->req->pid, path_addr, path, sizeof path) < 0
-      || path[0] != '\0')
-    return NULL;
-  c = fs_context_find (&mi->contexts, nc->req->pid, fd);
-  return c && c->mounted ? c : NULL;
-}
-
-/* Answer a mount_setattr notification on a stand-in: its read-only,
- * nosuid, nodev and noexec attributes are kept for move_mount. */
-static int
-answer_mount_setattr (struct mount_intercept *mi,
-                      const struct notify_call *nc)
-{
-  const __u64 *a = nc->req->data.args;
-  struct mount_attr attr = { 0 };
-  struct fs_context *c;
-  int r;
-
-  c = stand_in (mi, nc, (int) a[0], a[1], a[2], AT_EMPTY_PATH);
-  if (c == NULL)
-    return NOTIFY_CONTINUE;
-  r = notify_read_memory (nc->req->pid, a[3], &attr,
-                          a[4] < sizeof attr ? a[4] : sizeof attr);
-  if (!notify_still_valid (nc))
-    return NOTIFY_CONTINUE;
-  if (r < 0)
-    return r;
-  /* An idmapped mount is more than a FUSE driver's mount can be. */
-  if (attr.attr_set & MOUNT_ATTR_IDMAP)
-    return -EINVAL;
-  c->attrs = (c->attrs & ~attr.attr_clr) | (attr.attr_set & ATTRS_KEPT);
-  return NOTIFY_DONE;
-}
-
 /* Answer a move_mount notification of a stand-in: the driver mounts
  * at the target. */
 static int
@@ -512,7 +418,8 @@ answer_move_mount (struct mount_intercept *mi, const struct notify_call *nc)
   struct stat st;
   int r;
 
-  c = stand_in (mi, nc, (int) a[0], a[1], flags, MOVE_MOUNT_F_EMPTY_PATH);
+  c = fs_context_stand_in (&mi->contexts, nc, (int) a[0], a[1], flags,
+                           MOVE_MOUNT_F_EMPTY_PATH);
   if (c == NULL
       || notify_read_string (req->pid, a[3], target, sizeof target) < 0)
     return NOTIFY_CONTINUE;
@@ -558,15 +465,17 @@ mount_intercept_answer (struct mount_intercept *mi,
   case __NR_umount2:
     return answer_umount (mi, nc);
   case __NR_fsopen:
-    return answer_fsopen (mi, nc);
+    if (mi->mode != MOUNT_MODE_FUSE)
+      return NOTIFY_CONTINUE;
+    return fs_context_answer_fsopen (&mi->contexts, &mi->drivers, nc);
   case __NR_fsconfig:
     c = fs_context_find (&mi->contexts, nc->req->pid,
                          (int) nc->req->data.args[0]);
     return c ? fs_context_config (c, nc) : NOTIFY_CONTINUE;
   case __NR_fsmount:
-    return answer_fsmount (mi, nc);
+    return fs_context_answer_fsmount (&mi->contexts, nc);
   case __NR_mount_setattr:
-    return answer_mount_setattr (mi, nc);
+    return fs_context_answer_mount_setattr (&mi->contexts, nc);
   case __NR_move_mount:
     return answer_move_mount (mi, nc);
   default:

@@ -31,7 +31,7 @@
 #include <poll.h>
 #include <stddef.h>
 
-#include "seccomp-notify.h"
+#include "notify-call.h"
 
 enum mount_mode {
   MOUNT_MODE_FUSE,

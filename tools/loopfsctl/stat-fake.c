@@ -16,7 +16,7 @@
 #include "caller-lookup.h"
 #include "cleanup.h"
 #include "loopfs-interface.h"
-#include "seccomp-notify.h"
+#include "notify-call.h"
 #include "stat-fake.h"
 
 #define LOOP_MAJOR 7

@@ -22,7 +22,7 @@
 #ifndef LOOPFSCTL_STAT_FAKE_H
 #define LOOPFSCTL_STAT_FAKE_H
 
-#include "seccomp-notify.h"
+#include "notify-call.h"
 
 /* Answer the stat-family notification NC: NOTIFY_DONE with the faked
  * result written into the caller's buffer, NOTIFY_CONTINUE to let the
