@@ -124,10 +124,19 @@ out=$(sandbox '
   mount -t tmpfs -o size=1m tmpfs "$1/m" || exit 3
   findmnt -n -o SOURCE,FSTYPE "$1/m" | tr -s " "
   umount "$1/m" || exit 4
+  # fuse2fs run by hand names the device as its FUSE mount'"'"'s source:
+  # the kernel'"'"'s fuse never looks it up, and it is not taken over.
+  dev=$(losetup -f --show "$1/ext.img") || exit 5
+  fuse2fs "$dev" "$1/m" >/dev/null || exit 6
+  findmnt -n -o SOURCE,FSTYPE "$1/m" | sed "s/^/by hand: /"
+  umount "$1/m" || exit 7
+  losetup -d "$dev"
 ') || fail "loop=/dev/loop3: $out $(cat "$log")"
 grep -qx '/dev/loop3 rw,nosuid,nodev,noexec' <<<"$out" \
   || fail "loop=/dev/loop3: $out"
 grep -qx 'tmpfs tmpfs' <<<"$out" || fail "tmpfs: $out"
+grep -qxE 'by hand: /dev/loop[0-9]+ fuse.ext4' <<<"$out" \
+  || fail "fuse2fs by hand: $out"
 
 # fstab: loop, and loop with offset= and sizelimit= (an ext4 at 1 MiB
 # in a bigger file); mount -a twice (the second finds them mounted).

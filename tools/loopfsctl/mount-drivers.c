@@ -160,6 +160,30 @@ mount_drivers_free (driver_vector *drivers)
   driver_vector_reset (drivers);
 }
 
+bool
+mount_type_needs_device (const char *type)
+{
+  CLEANUP_FREE char *line = NULL;
+  size_t size = 0, len = strcspn (type, ".");
+  bool needs = true;
+  FILE *fp = fopen ("/proc/filesystems", "re");
+
+  if (fp == NULL)
+    return true;
+  /* Lines are "nodev\tNAME" or "\tNAME". */
+  while (getline (&line, &size, fp) > 0) {
+    char *name = strchr (line, '\t');
+
+    if (name && strncmp (name + 1, type, len) == 0
+        && (name[1 + len] == '\n' || name[1 + len] == '\0')) {
+      needs = strncmp (line, "nodev", 5) != 0;
+      break;
+    }
+  }
+  fclose (fp);
+  return needs;
+}
+
 int
 mount_probe_type (int fd, char *type, size_t size)
 {

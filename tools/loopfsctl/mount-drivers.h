@@ -76,6 +76,12 @@ const struct mount_driver *mount_drivers_find (const driver_vector *drivers,
 /* Free what DRIVERS holds. */
 void mount_drivers_free (driver_vector *drivers);
 
+/* Whether a mount of filesystem TYPE looks its source up as a block
+ * device: false for the types /proc/filesystems marks "nodev" (tmpfs,
+ * fuse and its "fuse.SUBTYPE"s...), whose source is any string (fuse2fs
+ * run by hand names its device so); true for every other. */
+bool mount_type_needs_device (const char *type);
+
 /* Probe the filesystem type of device FD (libblkid, as mount(8) does)
  * into TYPE (SIZE bytes).  Returns 0 or -EINVAL when nothing is
  * recognized. */

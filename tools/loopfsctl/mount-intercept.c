@@ -328,6 +328,8 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
       || !caller_instance_node (nc->instance_dev, source_fd, node))
     return NOTIFY_CONTINUE;
   r = read_mount_call (req, mc);
+  if (r == 0 && mc->has_type && !mount_type_needs_device (mc->type))
+    return NOTIFY_CONTINUE;
   mntns = caller_open_mntns (req->pid);
   /* Everything read so far was the caller's only if it still waits. */
   if (!notify_still_valid (nc) || mntns < 0)
