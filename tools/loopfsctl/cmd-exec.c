@@ -398,6 +398,15 @@ cmd_exec (int argc, char **argv)
     ctl_error ("exec: --max applies to a fresh instance, not to --instance");
     return EXIT_USAGE;
   }
+  if (sb.instance_dir) {
+    r = instance_check (sb.instance_dir);
+    if (r < 0) {
+      ctl_error ("exec: %s: %s", sb.instance_dir,
+                 r == -ENODATA ? "not a loopfs instance" : strerror (-r));
+      return EXIT_EXEC_FAILED;
+    }
+  }
+
   if (sb.mount_mode != MOUNT_MODE_OFF) {
     if (mount_intercept_new (sb.mount_mode, &sb.mounts) < 0) {
       ctl_error ("exec: %s", strerror (ENOMEM));
@@ -410,14 +419,6 @@ cmd_exec (int argc, char **argv)
         mount_intercept_free (sb.mounts);
         return EXIT_USAGE;
       }
-  }
-  if (sb.instance_dir) {
-    r = instance_check (sb.instance_dir);
-    if (r < 0) {
-      ctl_error ("exec: %s: %s", sb.instance_dir,
-                 r == -ENODATA ? "not a loopfs instance" : strerror (-r));
-      return EXIT_EXEC_FAILED;
-    }
   }
 
   /* SIGCHLD tells us that init or loopfsd ended; the others are passed
