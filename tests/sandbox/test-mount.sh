@@ -78,6 +78,25 @@ debugfs -R "rdump / $tmp/ext-out" "$tmp/ext.img" >/dev/null 2>&1 \
   || fail "debugfs rdump"
 check_tree "$tmp/ext-out" "ext4"
 
+# umount -l, and umount naming the device: both return after the
+# driver closed the device (the AUTOCLEAR device is gone at once), and
+# the data is in the image.
+out=$(sandbox '
+  mount -o loop "$1/ext.img" "$1/m" || exit 1
+  head -c 1M /dev/zero > "$1/m/lazy" || exit 2
+  umount -l "$1/m" || exit 3
+  echo "after umount -l: $(losetup -a | wc -l)"
+  mount -o loop "$1/ext.img" "$1/m" || exit 4
+  umount /dev/loop0 || exit 5
+  echo "after umount /dev/loop0: $(losetup -a | wc -l)"
+') || fail "umount -l: $out $(cat "$log")"
+grep -qx 'after umount -l: 0' <<<"$out" || fail "umount -l: $out"
+grep -qx 'after umount /dev/loop0: 0' <<<"$out" \
+  || fail "umount /dev/loop0: $out"
+assert_eq "the file written before umount -l" 1048576 \
+  "$(debugfs -R "stat /lazy" "$tmp/ext.img" 2>/dev/null \
+     | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -n 1)"
+
 # vfat, with the files read back outside through fusefat read-only.
 out=$(sandbox '
   mount -o loop "$1/fat.img" "$1/m" || exit 1
