@@ -78,11 +78,12 @@ mount_intercept_set_driver (struct mount_intercept *mi, const char *spec)
   return mount_drivers_set (&mi->drivers, spec);
 }
 
-/* What a child in another mount namespace does (see in_namespace). */
+/* What a child in another mount namespace does (see
+ * caller_in_namespace). */
 struct ns_work {
   const char *path;         /* the mount point (or target) */
-  uint64_t mnt_id;          /* umount: the mount that must be there */
-  int flags;
+  uint64_t mnt_id;          /* the mount that must be there */
+  unsigned long flags;      /* umount2's, or mount(2)'s */
   const char *source, *type, *data;   /* kernel mount */
 };
 
@@ -97,7 +98,7 @@ unmount_work (void *arg)
     return -errno;
   if (stx.stx_mnt_id != w->mnt_id)
     return -EINVAL;
-  return umount2 (w->path, w->flags) < 0 ? -errno : 0;
+  return umount2 (w->path, (int) w->flags) < 0 ? -errno : 0;
 }
 
 /* Give mount W->mnt_id at W->path the per-mount flags W->flags. */
@@ -167,8 +168,9 @@ read_mount_call (const struct seccomp_notif *req, struct mount_call *mc)
   return 0;
 }
 
-/* Serve mount MC of node SOURCE_FD (NODE) at TARGET_FD in the caller's
- * namespace MNTNS with the kernel's filesystem on its NBD device. */
+/* Serve mount MC of node SOURCE_FD at TARGET_FD in the caller's
+ * namespace MNTNS with the kernel's filesystem on the node's NBD
+ * device. */
 static int
 mount_kernel (const struct mount_call *mc, int source_fd, int target_fd,
               int mntns)
