@@ -155,3 +155,60 @@ caller_in_namespace (int mntns, int (*fn) (void *), void *arg)
       return -errno;
   return WIFEXITED (status) ? -WEXITSTATUS (status) : -EIO;
 }
+
+/* Undo the kernel's octal escapes (\040 for a space...) of a
+ * mountinfo field, in place. */
+static void
+unescape (char *s)
+{
+  char *out = s;
+
+  for (; *s; s++) {
+    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0'
+        && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+      *out++ = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
+      s += 3;
+    }
+    else
+      *out++ = *s;
+  }
+  *out = '\0';
+}
+
+uint64_t
+caller_mount_at (pid_t pid, const char *mountpoint, const char *fstype)
+{
+  CLEANUP_FREE char *line = NULL;
+  char path[64];
+  size_t size = 0;
+  uint64_t found = 0;
+  FILE *fp;
+
+  snprintf (path, sizeof path, "/proc/%d/mountinfo", (int) pid);
+  fp = fopen (path, "re");
+  if (fp == NULL)
+    return 0;
+  while (getline (&line, &size, fp) > 0) {
+    char *fields[5], *save, *sep, *type;
+    unsigned long long id;
+    size_t i;
+
+    sep = strstr (line, " - ");
+    if (sep == NULL)
+      continue;
+    type = sep + 3;
+    *sep = '\0';
+    fields[0] = strtok_r (line, " ", &save);
+    for (i = 1; i < 5 && fields[i - 1]; i++)
+      fields[i] = strtok_r (NULL, " ", &save);
+    if (i < 5 || fields[4] == NULL
+        || strncmp (type, fstype, strlen (fstype)) != 0)
+      continue;
+    unescape (fields[4]);
+    if (strcmp (fields[4], mountpoint) == 0
+        && sscanf (fields[0], "%llu", &id) == 1)
+      found = id;
+  }
+  fclose (fp);
+  return found;
+}

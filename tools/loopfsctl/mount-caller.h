@@ -39,6 +39,11 @@ uint64_t caller_mount_id (int fd, bool *is_root);
  * cannot be named again (deleted, unreachable). */
 int caller_fd_path (int fd, char *out);
 
+/* The id of the topmost mount at MOUNTPOINT whose type begins with
+ * FSTYPE in the mount namespace of process PID (its mountinfo), or 0. */
+uint64_t caller_mount_at (pid_t pid, const char *mountpoint,
+                          const char *fstype);
+
 /* Open the mount namespace of process PID.  Returns the descriptor or
  * -errno. */
 int caller_open_mntns (pid_t pid);

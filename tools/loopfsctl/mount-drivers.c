@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "loopfsctl.h"
 #include "monotonic-time.h"
+#include "mount-caller.h"
 #include "mount-drivers.h"
 
 /* How long a driver may take to mount (it reads the image first). */
@@ -325,64 +326,6 @@ mount_driver_options (const struct mount_driver *drv, const char *source,
   return 0;
 }
 
-/* Undo the kernel's octal escapes (\040 for a space...) of a
- * mountinfo field, in place. */
-static void
-unescape (char *s)
-{
-  char *out = s;
-
-  for (; *s; s++) {
-    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0'
-        && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-      *out++ = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
-      s += 3;
-    }
-    else
-      *out++ = *s;
-  }
-  *out = '\0';
-}
-
-/* The id of the topmost FUSE mount at MOUNTPOINT in PID's mountinfo,
- * or 0. */
-static uint64_t
-fuse_mount_at (pid_t pid, const char *mountpoint)
-{
-  CLEANUP_FREE char *line = NULL;
-  char path[64];
-  size_t size = 0;
-  uint64_t found = 0;
-  FILE *fp;
-
-  snprintf (path, sizeof path, "/proc/%d/mountinfo", (int) pid);
-  fp = fopen (path, "re");
-  if (fp == NULL)
-    return 0;
-  while (getline (&line, &size, fp) > 0) {
-    char *fields[5], *save, *sep, *fstype;
-    unsigned long long id;
-    size_t i;
-
-    sep = strstr (line, " - ");
-    if (sep == NULL)
-      continue;
-    fstype = sep + 3;
-    *sep = '\0';
-    fields[0] = strtok_r (line, " ", &save);
-    for (i = 1; i < 5 && fields[i - 1]; i++)
-      fields[i] = strtok_r (NULL, " ", &save);
-    if (i < 5 || fields[4] == NULL || strncmp (fstype, "fuse", 4) != 0)
-      continue;
-    unescape (fields[4]);
-    if (strcmp (fields[4], mountpoint) == 0
-        && sscanf (fields[0], "%llu", &id) == 1)
-      found = id;
-  }
-  fclose (fp);
-  return found;
-}
-
 /* In the child: run ARGV in mount namespace MNTNS with STDOUT as its
  * stdout. */
 static void __attribute__ ((noreturn))
@@ -461,7 +404,7 @@ mount_driver_start (const struct mount_driver *drv, int mntns,
   }
   exited = (struct pollfd) { .fd = pidfd, .events = POLLIN };
   for (;;) {
-    uint64_t id = fuse_mount_at (pid, mountpoint);
+    uint64_t id = caller_mount_at (pid, mountpoint, "fuse");
 
     if (id != 0 && id != below) {
       *out = (struct driver_process) {

@@ -40,7 +40,12 @@
 
 /* A taken-over mount and its driver. */
 struct taken_mount {
-  struct driver_process dp;
+  struct driver_process dp;     /* pid 0 and pidfd -1 for a kernel one */
+  int hold;                     /* for a kernel mount (--mount=kernel):
+                                   our descriptor of the node, which keeps
+                                   an AUTOCLEAR device bound while the
+                                   kernel's filesystem uses its NBD
+                                   device; else -1 */
   char node[NODE_MAX];          /* loopN or loopNpM */
   char *mountpoint;             /* in the caller's namespace */
   bool umount_waits;            /* an umount2 waits for the driver */
@@ -168,11 +173,12 @@ read_mount_call (const struct seccomp_notif *req, struct mount_call *mc)
   return 0;
 }
 
-/* Serve mount MC of node SOURCE_FD at TARGET_FD in the caller's
- * namespace MNTNS with the kernel's filesystem on the node's NBD
- * device. */
+/* Serve mount MC of NODE (SOURCE_FD) at TARGET_FD in the namespace
+ * MNTNS of caller PID with the kernel's filesystem on the node's NBD
+ * device, and remember it. */
 static int
-mount_kernel (const struct mount_call *mc, int source_fd, int target_fd,
+mount_kernel (struct mount_intercept *mi, const struct mount_call *mc,
+              const char *node, int source_fd, int target_fd, pid_t pid,
               int mntns)
 {
   char path[64], nbd[64], mountpoint[PATH_MAX];
@@ -181,6 +187,7 @@ mount_kernel (const struct mount_call *mc, int source_fd, int target_fd,
     .type = mc->has_type ? mc->type : NULL,
     .data = mc->has_data ? mc->data : NULL,
   };
+  struct taken_mount tm = { .dp = { .pidfd = -1 }, .hold = -1 };
   ssize_t n;
   int r;
 
@@ -195,7 +202,24 @@ mount_kernel (const struct mount_call *mc, int source_fd, int target_fd,
   r = caller_fd_path (target_fd, mountpoint);
   if (r < 0)
     return r;
-  return caller_in_namespace (mntns, kernel_mount_work, &w);
+  /* Opened before the caller (mount -o loop) closes its own. */
+  tm.hold = open (path, O_RDONLY | O_CLOEXEC);
+  if (tm.hold < 0)
+    return -errno;
+  r = caller_in_namespace (mntns, kernel_mount_work, &w);
+  if (r < 0) {
+    close (tm.hold);
+    return r;
+  }
+  snprintf (tm.node, sizeof tm.node, "%s", node);
+  tm.dp.mnt_id = caller_mount_at (pid, mountpoint, "");
+  tm.mountpoint = strdup (mountpoint);
+  if (tm.mountpoint == NULL || mount_vector_append (&mi->mounts, tm) < 0) {
+    /* Only an AUTOCLEAR device is lost early: the mount stays. */
+    free (tm.mountpoint);
+    close (tm.hold);
+  }
+  return 0;
 }
 
 /* A mount to serve with a FUSE driver at a target in the caller's
@@ -240,7 +264,7 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
   CLEANUP_FREE char *options = NULL;
   CLEANUP_CLOSE int hold = -1;
   const struct mount_driver *drv;
-  struct taken_mount tm = { 0 };
+  struct taken_mount tm = { .hold = -1 };
   unsigned long flags = rq->flags;
   struct ns_work w;
   int r;
@@ -351,13 +375,38 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   if (!S_ISDIR (st.st_mode))
     return -ENOTDIR;
   if (mi->mode == MOUNT_MODE_KERNEL)
-    return mount_kernel (mc, source_fd, target_fd, mntns);
+    return mount_kernel (mi, mc, node, source_fd, target_fd, req->pid,
+                         mntns);
   rq = (struct fuse_request) {
     .node = node, .source_fd = source_fd, .type = mc->type,
     .flags = mc->flags, .data = mc->has_data ? mc->data : NULL,
     .mntns = mntns, .target_fd = target_fd,
   };
   return serve_fuse (mi, &rq);
+}
+
+/* Reap the driver of mount I, which has exited or is told to (waiting
+ * up to TIMEOUT_MS), answer the umount that waited for it, and forget
+ * the mount; a kernel mount lets its device go. */
+static void
+end_mount (struct mount_intercept *mi, size_t i, int listener, int timeout_ms)
+{
+  struct taken_mount *tm = &mi->mounts.ptr[i];
+  int status;
+
+  if (tm->dp.pid > 0) {
+    status = mount_driver_reap (&tm->dp, timeout_ms);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+      ctl_error ("exec: mount: the driver of %s on %s ended with status %d",
+                 tm->node, tm->mountpoint, WIFEXITED (status)
+                 ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
+  }
+  if (tm->hold >= 0)
+    close (tm->hold);
+  if (tm->umount_waits)
+    notify_respond (listener, tm->umount_id, 0, false);
+  free (tm->mountpoint);
+  mount_vector_remove (&mi->mounts, i);
 }
 
 /* Answer an umount2(2) notification: a taken-over mount is unmounted
@@ -402,6 +451,12 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   r = caller_in_namespace (mntns, unmount_work, &w);
   if (r < 0)
     return r;
+  if (tm->dp.pid == 0) {
+    /* A kernel mount: the device is free now (for a lazy unmount of a
+     * busy one, it is let go at once). */
+    end_mount (mi, tm - mi->mounts.ptr, nc->listener, 0);
+    return NOTIFY_DONE;
+  }
   tm->umount_waits = true;
   tm->umount_id = req->id;
   return NOTIFY_LATER;
@@ -499,24 +554,6 @@ mount_intercept_pollfds (struct mount_intercept *mi, struct pollfd *fds,
   return n;
 }
 
-/* Reap the driver of mount I, which has exited or is told to, answer
- * the umount that waited for it, and forget the mount. */
-static void
-end_mount (struct mount_intercept *mi, size_t i, int listener, int timeout_ms)
-{
-  struct taken_mount *tm = &mi->mounts.ptr[i];
-  int status = mount_driver_reap (&tm->dp, timeout_ms);
-
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    ctl_error ("exec: mount: the driver of %s on %s ended with status %d",
-               tm->node, tm->mountpoint, WIFEXITED (status)
-               ? WEXITSTATUS (status) : 128 + WTERMSIG (status));
-  if (tm->umount_waits)
-    notify_respond (listener, tm->umount_id, 0, false);
-  free (tm->mountpoint);
-  mount_vector_remove (&mi->mounts, i);
-}
-
 void
 mount_intercept_events (struct mount_intercept *mi, int listener,
                         const struct pollfd *fds, size_t n)
@@ -530,9 +567,11 @@ mount_intercept_events (struct mount_intercept *mi, int listener,
 void
 mount_intercept_finish (struct mount_intercept *mi, int listener)
 {
-  /* libfuse's drivers unmount and flush on SIGTERM. */
+  /* libfuse's drivers unmount and flush on SIGTERM.  Kernel mounts went
+   * with the sandbox's mount namespace. */
   for (size_t i = 0; i < mi->mounts.len; i++)
-    kill (mi->mounts.ptr[i].dp.pid, SIGTERM);
+    if (mi->mounts.ptr[i].dp.pid > 0)
+      kill (mi->mounts.ptr[i].dp.pid, SIGTERM);
   while (mi->mounts.len)
     end_mount (mi, mi->mounts.len - 1, listener, FINISH_TIMEOUT_MS);
 }
@@ -543,8 +582,12 @@ mount_intercept_free (struct mount_intercept *mi)
   if (mi == NULL)
     return;
   for (size_t i = 0; i < mi->mounts.len; i++) {
-    kill (mi->mounts.ptr[i].dp.pid, SIGKILL);
-    mount_driver_reap (&mi->mounts.ptr[i].dp, 0);
+    if (mi->mounts.ptr[i].dp.pid > 0) {
+      kill (mi->mounts.ptr[i].dp.pid, SIGKILL);
+      mount_driver_reap (&mi->mounts.ptr[i].dp, 0);
+    }
+    if (mi->mounts.ptr[i].hold >= 0)
+      close (mi->mounts.ptr[i].hold);
     free (mi->mounts.ptr[i].mountpoint);
   }
   mount_vector_reset (&mi->mounts);
