@@ -157,29 +157,35 @@ grep -qx 'tmpfs tmpfs' <<<"$out" || fail "tmpfs: $out"
 grep -qxE 'by hand: /dev/loop[0-9]+ fuse.ext4' <<<"$out" \
   || fail "fuse2fs by hand: $out"
 
-# fstab: loop, and loop with offset= and sizelimit= (an ext4 at 1 MiB
-# in a bigger file); mount -a twice (the second finds them mounted).
+# fstab: loop=/dev/loop5 with ro (first: a plain "loop" would get the
+# free loop5, as LOOP_CTL_GET_FREE answers on the kernel), loop, loop
+# with offset= and sizelimit= (an ext4 at 1 MiB in a bigger file);
+# mount -a twice (the second finds them mounted).
 truncate -s 16M "$tmp/part.img"
 mkfs.ext4 -q -F "$tmp/part.img"
 { head -c 1M /dev/zero; cat "$tmp/part.img"; head -c 3M /dev/zero; } \
   > "$tmp/off.img"
 cat > "$tmp/fstab" <<FSTAB
+$tmp/fat.img $tmp/m3 vfat loop=/dev/loop5,ro 0 0
 $tmp/ext.img $tmp/m ext4 loop 0 0
 $tmp/off.img $tmp/m2 ext4 loop,offset=1048576,sizelimit=16777216 0 0
 FSTAB
 out=$(sandbox '
+  "$LOOP_HELPER" add /dev/loop-control 5 || exit 5
   mount -a -T "$1/fstab" || exit 1
   mount -a -T "$1/fstab" || exit 2
   findmnt -n -o TARGET,FSTYPE "$1/m" | tr -s " "
   findmnt -n -o TARGET,FSTYPE "$1/m2" | tr -s " "
+  findmnt -n -o SOURCE,TARGET,FSTYPE,OPTIONS "$1/m3" | tr -s " " | cut -d, -f1
   losetup -n -O NAME,OFFSET,SIZELIMIT,AUTOCLEAR -l | tr -s " "
   echo data > "$1/m2/file" || exit 3
-  umount "$1/m" "$1/m2" || exit 4
+  umount "$1/m" "$1/m2" "$1/m3" || exit 4
   echo "devices after umount: $(losetup -a | wc -l)"
 ') || fail "fstab: $out $(cat "$log")"
 grep -qx "$tmp/m fuse.ext4" <<<"$out" || fail "fstab loop: $out"
 grep -qx "$tmp/m2 fuse.ext4" <<<"$out" || fail "fstab offset: $out"
 grep -q ' 1048576 16777216 1$' <<<"$out" || fail "offset device: $out"
+grep -qx "/dev/loop5 $tmp/m3 fuse.vfat ro" <<<"$out" || fail "loop=: $out"
 grep -qx 'devices after umount: 0' <<<"$out" || fail "fstab AUTOCLEAR: $out"
 dd if="$tmp/off.img" of="$tmp/part.img" bs=1M skip=1 count=16 status=none
 e2fsck -fn "$tmp/part.img" >/dev/null 2>&1 || fail "offset fs not clean"
