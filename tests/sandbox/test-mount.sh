@@ -9,7 +9,8 @@
 # loopfsctl's log), an unknown type (ENODEV), an option the driver
 # cannot honour (EINVAL), a busy device (EBUSY), a missing target
 # (ENOENT), a detached device (EIO), a caller without CAP_SYS_ADMIN
-# (EPERM).  Other mounts still reach the kernel unchanged.
+# (EPERM), a read-only device mounted rw (EACCES: mount(8) mounts it
+# read-only with its warning).  Other mounts still reach the kernel unchanged.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
@@ -126,12 +127,20 @@ out=$(sandbox '
   findmnt -n -o OPTIONS "$1/m" | cut -d, -f1
   touch "$1/m/new" 2>&1 | sed "s/.*: //"
   umount "$1/m" || exit 4
+  dev=$(losetup -r -f --show "$1/ext.img") || exit 5
+  mount "$dev" "$1/m" 2>&1 | sed "s/.*: //"
+  findmnt -n -o OPTIONS "$1/m" | cut -d, -f1 | sed "s/^/read-only device: /"
+  umount "$1/m" || exit 6
+  losetup -d "$dev"
 ') || fail "squashfs, ro: $out $(cat "$log")"
 grep -qx '/dev/loop0 fuse.squashfs ro' <<<"$out" || fail "squashfs: $out"
 grep -qx 'squashfs sums ok' <<<"$out" || fail "squashfs contents: $out"
 grep -qx 'squashfs write refused' <<<"$out" || fail "squashfs wrote: $out"
 grep -qx 'ro' <<<"$out" || fail "-o loop,ro not ro: $out"
 grep -qx 'Read-only file system' <<<"$out" || fail "ro write: $out"
+grep -qx 'source write-protected, mounted read-only.' <<<"$out" \
+  || fail "read-only device, mount(8)'s retry: $out"
+grep -qx 'read-only device: ro' <<<"$out" || fail "read-only device: $out"
 
 # -o loop=/dev/loop3 (made first, as a host has it); nosuid, nodev,
 # noexec; other mounts untouched.

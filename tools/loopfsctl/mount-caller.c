@@ -43,23 +43,38 @@ caller_instance_node (dev_t instance_dev, int fd, char *node)
     || sscanf (node, "loop%dp%d%c", &number, &partition, &rest) == 2;
 }
 
-/* Whether the device behind node FD is bound (a partition node exists
- * only while its device is). */
+/* Whether the status of node FD has the line "KEY=VALUE". */
+static bool
+status_has (int fd, const char *key, const char *value)
+{
+  char path[64], status[XATTR_VALUE_MAX], line[64];
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  n = getxattr (path, XATTR_STATUS, status + 1, sizeof status - 2);
+  if (n <= 0)
+    return false;
+  /* Every line between newlines, the first too. */
+  status[0] = '\n';
+  status[n + 1] = '\0';
+  snprintf (line, sizeof line, "\n%s=%s\n", key, value);
+  return strstr (status, line) != NULL;
+}
+
 bool
 caller_node_bound (int fd, const char *node)
 {
-  char path[64], status[XATTR_VALUE_MAX];
-  ssize_t n;
-
+  /* A partition node exists only while its device is bound. */
   if (strchr (node + 4, 'p'))
     return true;
-  snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
-  n = getxattr (path, XATTR_STATUS, status, sizeof status - 1);
-  if (n <= 0)
-    return false;
-  status[n] = '\0';
-  return strncmp (status, STATUS_KEY_STATE "=bound\n",
-                  strlen (STATUS_KEY_STATE "=bound\n")) == 0;
+  return status_has (fd, STATUS_KEY_STATE, "bound");
+}
+
+bool
+caller_node_read_only (int fd)
+{
+  /* The partition key is the same word. */
+  return status_has (fd, STATUS_KEY_RO, "1");
 }
 
 /* Whether process PID may mount as the kernel decides it for us: in our

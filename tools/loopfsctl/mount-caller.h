@@ -26,6 +26,10 @@ bool caller_instance_node (dev_t instance_dev, int fd, char *node);
 /* Whether the device behind node FD, named NODE, is bound. */
 bool caller_node_bound (int fd, const char *node);
 
+/* Whether the device behind node FD is read-only (BLKROGET's answer,
+ * losetup -r or blockdev --setro). */
+bool caller_node_read_only (int fd);
+
 /* Whether process PID may mount as the kernel decides it for us: in our
  * user namespace with CAP_SYS_ADMIN effective. */
 bool caller_may_mount (pid_t pid);

@@ -234,7 +234,8 @@ struct fuse_request {
   int target_fd;              /* O_PATH of the target */
 };
 
-/* Whether RQ's device may be mounted: bound, and not mounted already
+/* Whether RQ's device may be mounted: bound, writable unless RQ is
+ * read-only, and not mounted already
  * (the kernel would share the superblock; a second driver on the same
  * device would corrupt it).  Returns 0 or -errno after a message. */
 static int
@@ -244,6 +245,10 @@ check_device (struct mount_intercept *mi, const struct fuse_request *rq)
     ctl_error ("exec: mount: /dev/%s is not bound (EIO)", rq->node);
     return -EIO;
   }
+  /* As the kernel refuses to open a read-only device for writing;
+   * mount(8) then tries again read-only. */
+  if (!(rq->flags & MS_RDONLY) && caller_node_read_only (rq->source_fd))
+    return -EACCES;
   for (size_t i = 0; i < mi->mounts.len; i++)
     if (strcmp (mi->mounts.ptr[i].node, rq->node) == 0) {
       ctl_error ("exec: mount: /dev/%s is already mounted on %s (EBUSY)",
