@@ -18,8 +18,8 @@ source "$(dirname "$0")/../functions.sh"
 requires_root
 isolate_mounts "$@"
 requires mount --version
-for tool in fuse2fs fusefat squashfuse mkfs.vfat fsck.vfat mksquashfs debugfs \
-  setpriv; do
+for tool in fuse2fs fusefat squashfuse ntfs-3g mkfs.vfat fsck.vfat mksquashfs \
+  mkntfs ntfscat debugfs setpriv; do
   requires command -v "$tool"
 done
 
@@ -114,6 +114,25 @@ fusefat -o ro "$tmp/fat.img" "$tmp/m3" >/dev/null 2>&1 || fail "fusefat -o ro"
 cleanup_fn umount -l "$tmp/m3"
 check_tree "$tmp/m3" "vfat"
 umount "$tmp/m3"
+
+# ntfs through ntfs-3g, as loopfsctl's driver when mount(8) runs no
+# helper (-i); the helper mount.ntfs, run in the sandbox, sees a block
+# device and asks the kernel for a fuseblk mount, which it refuses.
+truncate -s 32M "$tmp/ntfs.img"
+mkntfs -q -F -f "$tmp/ntfs.img" >/dev/null 2>&1 || fail "mkntfs"
+out=$(sandbox '
+  mount -i -t ntfs -o loop "$1/ntfs.img" "$1/m" || exit 1
+  findmnt -n -o SOURCE,FSTYPE "$1/m" | tr -s " "
+  echo "through ntfs-3g" > "$1/m/file" || exit 2
+  umount "$1/m" || exit 3
+  echo "devices after umount: $(losetup -a | wc -l)"
+  mount -o loop "$1/ntfs.img" "$1/m" >/dev/null 2>&1; echo "helper: $?"
+') || fail "ntfs: $out $(cat "$log")"
+grep -qx '/dev/loopfs/loop0 fuse' <<<"$out" || fail "ntfs findmnt: $out"
+grep -qx 'devices after umount: 0' <<<"$out" || fail "ntfs AUTOCLEAR: $out"
+! grep -qx 'helper: 0' <<<"$out" || fail "mount.ntfs worked: $out"
+assert_eq "the file written through ntfs-3g" "through ntfs-3g" \
+  "$(ntfscat "$tmp/ntfs.img" file 2>/dev/null)"
 
 # squashfs: read-only as the kernel's, whatever the flags; and -o
 # loop,ro of ext4 refuses writes.

@@ -107,7 +107,8 @@ END_TEST
 
 /* The flags become libfuse's options, each stated (libfuse would make
  * a mount nosuid and nodev by default); fuse2fs gets its defaults
- * without the device path; fusefat writes only with "rw+". */
+ * without the device path; fusefat writes only with "rw+"; ntfs-3g
+ * takes no fsname or subtype. */
 START_TEST (test_flags)
 {
   check_options ("ext4", 0, NULL, "/dev/loop0",
@@ -126,6 +127,8 @@ START_TEST (test_flags)
   check_options ("vfat", MS_RDONLY, NULL, "/dev/loop0",
                  "allow_other,default_permissions,fsname=/dev/loop0,"
                  "subtype=vfat,nonempty,ro,suid,dev,exec");
+  check_options ("ntfs", 0, "uid=1000", "/dev/loop0",
+                 "allow_other,default_permissions,rw,suid,dev,exec,uid=1000");
   check_options ("squashfs", MS_RDONLY, NULL, "/dev/loop2p1",
                  "allow_other,default_permissions,fsname=/dev/loop2p1,"
                  "subtype=squashfs,ro,suid,dev,exec");

@@ -39,19 +39,26 @@ struct builtin_driver {
   bool libfuse2;
   bool read_only;
   bool stdout_trace;
+  bool names_itself;
 };
 
+/* exfat-fuse run as root always asks for a "fuseblk" mount, which the
+ * kernel makes only on a kernel block device: it fails on an instance
+ * node (its message is in the log), but stays the driver of exfat, the
+ * one Debian has. */
 static const struct builtin_driver builtin[] = {
   { "ext2,ext3,ext4", "fuse2fs", DRIVER_LIBFUSE, OPTIONS_EXT,
-    true, false, false },
-  { "vfat", "fusefat", DRIVER_LIBFUSE, OPTIONS_FAT, true, false, true },
+    true, false, false, false },
+  { "vfat", "fusefat", DRIVER_LIBFUSE, OPTIONS_FAT,
+    true, false, true, false },
   { "exfat", "mount.exfat-fuse", DRIVER_NTFS3G, OPTIONS_FAT,
-    true, false, false },
+    true, false, false, false },
   { "ntfs,ntfs3", "ntfs-3g", DRIVER_NTFS3G, OPTIONS_FAT,
-    false, false, false },
+    false, false, false, true },
   { "squashfs", "squashfuse", DRIVER_LIBFUSE, OPTIONS_NONE,
-    false, true, false },
-  { "iso9660", "fuseiso", DRIVER_FUSEISO, OPTIONS_NONE, true, true, false },
+    false, true, false, false },
+  { "iso9660", "fuseiso", DRIVER_FUSEISO, OPTIONS_NONE,
+    true, true, false, false },
 };
 
 /* Data options a kernel filesystem takes that change nothing a FUSE
@@ -75,18 +82,22 @@ static const char *const ignored_none[] = {
 static const char *const passed_ext[] = { "errors=panic", NULL };
 static const char *const passed_fat[] = { "uid=", "gid=", "umask=", NULL };
 
-/* Add driver TYPE=PROGRAM to DRIVERS, replacing one of the same type. */
+/* Add driver TYPE=PROGRAM to DRIVERS, replacing one of the same type;
+ * its particulars are those of built-in B, or none. */
 static int
 set_driver (driver_vector *drivers, const char *type, size_t type_len,
             const char *program, enum driver_style style,
-            enum driver_options options, bool libfuse2, bool read_only,
-            bool stdout_trace)
+            enum driver_options options, const struct builtin_driver *b)
 {
-  struct mount_driver d = {
-    .style = style, .options = options, .libfuse2 = libfuse2,
-    .read_only = read_only, .stdout_trace = stdout_trace,
-  };
+  struct mount_driver d = { .style = style, .options = options };
 
+
+  if (b) {
+    d.libfuse2 = b->libfuse2;
+    d.read_only = b->read_only;
+    d.stdout_trace = b->stdout_trace;
+    d.names_itself = b->names_itself;
+  }
   d.type = strndup (type, type_len);
   d.program = strdup (program);
   if (d.type == NULL || d.program == NULL) {
@@ -118,9 +129,7 @@ mount_drivers_init (driver_vector *drivers)
     while (*t) {
       size_t n = strcspn (t, ",");
       int r = set_driver (drivers, t, n, builtin[i].program,
-                          builtin[i].style, builtin[i].options,
-                          builtin[i].libfuse2, builtin[i].read_only,
-                          builtin[i].stdout_trace);
+                          builtin[i].style, builtin[i].options, &builtin[i]);
 
       if (r < 0)
         return r;
@@ -139,7 +148,7 @@ mount_drivers_set (driver_vector *drivers, const char *spec)
       || strcspn (spec, ", \t\n") < (size_t) (eq - spec))
     return -EINVAL;
   return set_driver (drivers, spec, eq - spec, eq + 1, DRIVER_LIBFUSE,
-                     OPTIONS_ALL, false, false, false);
+                     OPTIONS_ALL, NULL);
 }
 
 const struct mount_driver *
@@ -292,8 +301,10 @@ mount_driver_options (const struct mount_driver *drv, const char *source,
   /* Everyone may use the mount, as that of a kernel filesystem, with
    * the kernel checking permissions from the attributes. */
   fputs ("allow_other,default_permissions", fp);
-  add_option (fp, "fsname", source);
-  add_option (fp, "subtype", type);
+  if (!drv->names_itself) {
+    add_option (fp, "fsname", source);
+    add_option (fp, "subtype", type);
+  }
   /* fuse2fs's defaults would name the device by our path of it. */
   if (strcmp (drv->program, "fuse2fs") == 0)
     add_option (fp, "no_default_opts,use_ino,kernel_cache,attr_timeout=0",

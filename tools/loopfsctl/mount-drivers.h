@@ -51,6 +51,9 @@ struct mount_driver {
                                  mounts are read-only, as the kernel's */
   bool stdout_trace;          /* stdout is a trace of every operation
                                  (fusefat), not messages for the log */
+  bool names_itself;          /* refuses fsname= and subtype= (ntfs-3g:
+                                 its mount shows its device path and the
+                                 type "fuse") */
 };
 
 DEFINE_VECTOR_TYPE (driver_vector, struct mount_driver);

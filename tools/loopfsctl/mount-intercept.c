@@ -359,7 +359,11 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
       || !caller_instance_node (nc->instance_dev, source_fd, node))
     return NOTIFY_CONTINUE;
   r = read_mount_call (req, mc);
-  if (r == 0 && mc->has_type && !mount_type_needs_device (mc->type))
+  /* A FUSE program's own mount (fuseblk too: a mount helper such as
+   * mount.ntfs sees a block device through the stat fake) is left to
+   * the kernel, whose answer it expects. */
+  if (r == 0 && mc->has_type && (!mount_type_needs_device (mc->type)
+                                 || strncmp (mc->type, "fuse", 4) == 0))
     return NOTIFY_CONTINUE;
   mntns = caller_open_mntns (req->pid);
   /* Everything read so far was the caller's only if it still waits. */
