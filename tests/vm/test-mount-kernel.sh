@@ -40,12 +40,23 @@ out=$(LOOPFSD=$LOOPFSD "$LOOPFSCTL" exec --mount=kernel -- bash -c '
   findmnt -n -o SOURCE,FSTYPE "$1/m" | tr -s " "
   cmp "$1/data" "$1/m/data" && echo "read back"
   umount "$1/m" || exit 7
+  # The AUTOCLEAR device goes once the kernel has let the NBD device go.
+  for i in $(seq 50); do
+    [ -z "$(losetup -a)" ] && break
+    sleep 0.1
+  done
+  echo "devices after umount: $(losetup -a | wc -l)"
 ' sandbox "$tmp" 2>"$tmp/log") || fail "--mount=kernel: $out $(cat "$tmp/log")"
 echo "$out"
 [ "$(grep -cxE '/dev/nbd[0-9]+ ext4' <<<"$out")" -eq 2 ] \
   || fail "findmnt: $out"
 grep -qx 'read back' <<<"$out" || fail "data through mount -o loop: $out"
+grep -qx 'devices after umount: 0' <<<"$out" || fail "AUTOCLEAR: $out $(cat "$tmp/log")"
 e2fsck -fn "$img" >"$tmp/fsck" 2>&1 || fail "not clean: $(cat "$tmp/fsck")"
 debugfs -R "cat /data" "$img" 2>/dev/null | cmp - "$tmp/data" \
   || fail "the data in the image"
-[ -z "$(connected_nbds)" ] || fail "nbd devices left: $(connected_nbds)"
+echo "loopfsctl's and loopfsd's messages: $(cat "$tmp/log")"
+for nbd in $(awk '{ print $1 }' <<<"$out" | grep '^/dev/nbd' | sort -u); do
+  wait_nbd_disconnected "after the sandbox" "$nbd"
+done
+assert_no_nbd_connected "after the sandbox"

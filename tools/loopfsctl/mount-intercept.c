@@ -174,12 +174,12 @@ read_mount_call (const struct seccomp_notif *req, struct mount_call *mc)
 }
 
 /* Serve mount MC of NODE (SOURCE_FD) at TARGET_FD in the namespace
- * MNTNS of caller PID with the kernel's filesystem on the node's NBD
- * device, and remember it. */
+ * MNTNS of the caller of NC with the kernel's filesystem on the node's
+ * NBD device, and remember it. */
 static int
-mount_kernel (struct mount_intercept *mi, const struct mount_call *mc,
-              const char *node, int source_fd, int target_fd, pid_t pid,
-              int mntns)
+mount_kernel (struct mount_intercept *mi, const struct notify_call *nc,
+              const struct mount_call *mc, const char *node, int source_fd,
+              int target_fd, int mntns)
 {
   char path[64], nbd[64], mountpoint[PATH_MAX];
   struct ns_work w = {
@@ -189,7 +189,7 @@ mount_kernel (struct mount_intercept *mi, const struct mount_call *mc,
   };
   struct taken_mount tm = { .dp = { .pidfd = -1 }, .hold = -1 };
   ssize_t n;
-  int r;
+  int r, mounted;
 
   snprintf (path, sizeof path, "/proc/self/fd/%d", source_fd);
   n = getxattr (path, XATTR_NBD, nbd, sizeof nbd - 1);
@@ -212,7 +212,14 @@ mount_kernel (struct mount_intercept *mi, const struct mount_call *mc,
     return r;
   }
   snprintf (tm.node, sizeof tm.node, "%s", node);
-  tm.dp.mnt_id = caller_mount_at (pid, mountpoint, "");
+  /* The mount now at the target, as the caller finds it (its mountinfo
+   * names paths from its root, which may not be its namespace's). */
+  mounted = caller_lookup_open (nc->lookup, nc->req->pid, AT_FDCWD,
+                                mc->target, 0);
+  if (mounted >= 0) {
+    tm.dp.mnt_id = caller_mount_id (mounted, NULL);
+    close (mounted);
+  }
   tm.mountpoint = strdup (mountpoint);
   if (tm.mountpoint == NULL || mount_vector_append (&mi->mounts, tm) < 0) {
     /* Only an AUTOCLEAR device is lost early: the mount stays. */
@@ -384,8 +391,7 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   if (!S_ISDIR (st.st_mode))
     return -ENOTDIR;
   if (mi->mode == MOUNT_MODE_KERNEL)
-    return mount_kernel (mi, mc, node, source_fd, target_fd, req->pid,
-                         mntns);
+    return mount_kernel (mi, nc, mc, node, source_fd, target_fd, mntns);
   rq = (struct fuse_request) {
     .node = node, .source_fd = source_fd, .type = mc->type,
     .flags = mc->flags, .data = mc->has_data ? mc->data : NULL,
