@@ -49,12 +49,22 @@ start_sandbox ()
     sleep 0.02
   done
   [ -e "$tmp/ready" ] || fail "the sandbox did not start: $(cat "$tmp/log")"
-  DRIVER=$(children_named "$PID" fuse2fs)
-  DAEMON=$(children_named "$PID" loopfsd)
-  INIT=$(children_named "$PID" loopfsctl)
-  CMD=$(children_named "$INIT" bash)
-  [ -n "$DRIVER" ] && [ -n "$DAEMON" ] && [ -n "$CMD" ] \
-    || fail "no fuse2fs, loopfsd or COMMAND under $PID"
+  # loopfsctl's short-lived helpers (forked, not executed) are named
+  # loopfsctl too: the init is the one with COMMAND under it.
+  for ((i = 0; i < 100; i++)); do
+    DRIVER=$(children_named "$PID" fuse2fs)
+    DAEMON=$(children_named "$PID" loopfsd)
+    CMD=
+    for INIT in $(children_named "$PID" loopfsctl); do
+      CMD=$(children_named "$INIT" bash)
+      [ -n "$CMD" ] && break
+    done
+    [ -n "$DRIVER" ] && [ -n "$DAEMON" ] && [ -n "$CMD" ] && break
+    sleep 0.02
+  done
+  [ -n "$DRIVER" ] || fail "no fuse2fs under $PID"
+  [ -n "$DAEMON" ] || fail "no loopfsd under $PID"
+  [ -n "$CMD" ] || fail "no COMMAND under the init of $PID"
 }
 
 # Wait for loopfsctl and check that nothing is left; WANT is its exit

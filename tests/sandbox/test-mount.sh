@@ -173,10 +173,18 @@ out=$(sandbox '
   umount "$1/m" || exit 4
   # fuse2fs run by hand names the device as its FUSE mount'"'"'s source:
   # the kernel'"'"'s fuse never looks it up, and it is not taken over.
+  # (In the foreground, so that its flush is waited for: the kernel'"'"'s
+  # umount of a plain FUSE mount does not wait.)
   dev=$(losetup -f --show "$1/ext.img") || exit 5
-  fuse2fs "$dev" "$1/m" >/dev/null || exit 6
+  fuse2fs -f "$dev" "$1/m" >/dev/null 2>&1 &
+  fpid=$!
+  for i in $(seq 200); do
+    findmnt "$1/m" >/dev/null && break
+    sleep 0.05
+  done
   findmnt -n -o SOURCE,FSTYPE "$1/m" | sed "s/^/by hand: /"
   umount "$1/m" || exit 7
+  wait "$fpid"
   losetup -d "$dev"
 ') || fail "loop=/dev/loop3: $out $(cat "$log")"
 grep -qx '/dev/loop3 rw,nosuid,nodev,noexec' <<<"$out" \
