@@ -94,6 +94,18 @@ out=$(sandbox '
 grep -qx 'after umount -l: 0' <<<"$out" || fail "umount -l: $out"
 grep -qx 'after umount /dev/loop0: 0' <<<"$out" \
   || fail "umount /dev/loop0: $out"
+# With no mount of it, umount of the device is refused as on the host
+# (EINVAL: not mounted), and its /dev entry stays.
+out=$(sandbox '
+  dev=$(losetup -f --show "$1/ext.img") || exit 1
+  umount "$dev" 2>/dev/null; echo "umount of an unmounted device: $?"
+  [ -b "$dev" ] && echo "entry kept"
+  losetup -d "$dev"
+') || fail "umount of an unmounted device: $out"
+grep -qx 'umount of an unmounted device: 32' <<<"$out" \
+  || fail "umount of an unmounted device: $out"
+grep -qx 'entry kept' <<<"$out" || fail "the /dev entry went: $out"
+
 assert_eq "the file written before umount -l" 1048576 \
   "$(debugfs -R "stat /lazy" "$tmp/ext.img" 2>/dev/null \
      | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -n 1)"
@@ -128,7 +140,7 @@ out=$(sandbox '
   echo "devices after umount: $(losetup -a | wc -l)"
   mount -o loop "$1/ntfs.img" "$1/m" >/dev/null 2>&1; echo "helper: $?"
 ') || fail "ntfs: $out $(cat "$log")"
-grep -qx '/dev/loopfs/loop0 fuse' <<<"$out" || fail "ntfs findmnt: $out"
+grep -qx '/dev/loop0 fuse' <<<"$out" || fail "ntfs findmnt: $out"
 grep -qx 'devices after umount: 0' <<<"$out" || fail "ntfs AUTOCLEAR: $out"
 ! grep -qx 'helper: 0' <<<"$out" || fail "mount.ntfs worked: $out"
 assert_eq "the file written through ntfs-3g" "through ntfs-3g" \

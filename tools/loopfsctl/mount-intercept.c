@@ -432,10 +432,10 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   const struct seccomp_notif *req = nc->req;
   int flags = (int) req->data.args[1];
   CLEANUP_CLOSE int fd = -1, mntns = -1;
-  char target[PATH_MAX], path[PATH_MAX];
+  char target[PATH_MAX], path[PATH_MAX], node[NODE_MAX];
   struct taken_mount *tm = NULL;
   struct ns_work w;
-  bool is_root = false;
+  bool is_root = false, by_device = false;
   uint64_t id;
   int r;
 
@@ -450,11 +450,32 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   for (size_t i = 0; i < mi->mounts.len && is_root; i++)
     if (mi->mounts.ptr[i].dp.mnt_id == id && !mi->mounts.ptr[i].umount_waits)
       tm = &mi->mounts.ptr[i];
+  /* The sandbox's /dev/loopN is its node bind-mounted there
+   * (dev-watch.h), so umount(8) given the device finds it as a mount
+   * target and unmounts that: on the host this means the mount of the
+   * device; with none, the entry is no mount point there (EINVAL). */
+  if (tm == NULL && is_root
+      && caller_instance_node (nc->instance_dev, fd, node)) {
+    for (size_t i = 0; i < mi->mounts.len; i++)
+      if (strcmp (mi->mounts.ptr[i].node, node) == 0
+          && !mi->mounts.ptr[i].umount_waits)
+        tm = &mi->mounts.ptr[i];
+    if (tm == NULL)
+      return notify_still_valid (nc) ? -EINVAL : NOTIFY_CONTINUE;
+    by_device = true;
+    id = tm->dp.mnt_id;
+  }
   mntns = caller_open_mntns (req->pid);
   /* Where the mount is now in the caller's namespace (a detached one
    * went wherever the caller moved it). */
-  if (tm == NULL || mntns < 0 || caller_fd_path (fd, path) < 0
-      || !notify_still_valid (nc))
+  if (tm == NULL || mntns < 0 || !notify_still_valid (nc))
+    return NOTIFY_CONTINUE;
+  if (by_device)
+    r = snprintf (path, sizeof path, "%s", tm->mountpoint) < (int) sizeof path
+      ? 0 : -ENAMETOOLONG;
+  else
+    r = caller_fd_path (fd, path);
+  if (r < 0)
     return NOTIFY_CONTINUE;
   if (!caller_may_mount (req->pid))
     return -EPERM;
