@@ -40,6 +40,7 @@ struct pending_ioctl {
   struct handle *h;
   unsigned int cmd;
   void *arg;
+  bool compat;                   /* from a 32-bit caller */
 };
 
 /* The request of a bind transaction, answered when it is over. */
@@ -102,9 +103,6 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
   reply_result (req, r);
 }
 
-static void ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
-                           void *arg);
-
 /* Mark DEV busy for a bind transaction answering REQ.  Returns what to
  * hand the transaction as its DONE argument, or NULL with REQ answered
  * (ENOMEM). */
@@ -136,7 +134,10 @@ transaction_done (void *opaque, int result)
   while (!dev->busy && dev->queue) {
     struct pending_ioctl *p = dev->queue;
     dev->queue = p->next;
-    ioctl_dispatch (p->req, p->h, p->cmd, p->arg);
+    if (p->compat)
+      ioctl_compat_dispatch (p->req, p->h, p->cmd, p->arg);
+    else
+      ioctl_dispatch (p->req, p->h, p->cmd, p->arg);
     free (p);
   }
 }
@@ -285,16 +286,28 @@ status_read (struct caller_copy *copy)
   struct device *dev = call->h->dev;
   fuse_req_t req = call->req;
   struct loop_info64 info64 = call->data.info64;
-  struct loopdev_binding binding;
-  struct transaction_req *t;
-  bool resized = false;
   int r = copy->result;
 
   if (r == 0 && call->cmd == LOOP_SET_STATUS)
     loopdev_info64_from_old (&call->data.info, &info64);
   free (call);
-  if (r == 0)
-    r = loopdev_set_status_check (dev->lo, &info64, &binding, &resized);
+  if (r < 0)
+    reply_result (req, r);
+  else
+    ioctl_apply_status (req, dev, &info64);
+}
+
+/* Set DEV's status to INFO64 as loop_set_status() does, answering REQ. */
+void
+ioctl_apply_status (fuse_req_t req, struct device *dev,
+                    const struct loop_info64 *info64)
+{
+  struct loopdev_binding binding;
+  struct transaction_req *t;
+  bool resized = false;
+  int r;
+
+  r = loopdev_set_status_check (dev->lo, info64, &binding, &resized);
   if (r < 0 || !resized) {
     if (r == 0)
       loopdev_set_binding (dev->lo, &binding);
@@ -500,8 +513,8 @@ ioctl_block_attr (fuse_req_t req, struct handle *h, unsigned int cmd,
   }
 }
 
-/* Run one ioctl on loopN. */
-static void
+/* Run one ioctl on loopN (not busy). */
+void
 ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
                 void *arg)
 {
@@ -590,21 +603,27 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
 
 /* An ioctl on loopN: run it, or queue it behind a bind transaction. */
 void
-ioctl_device (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
+ioctl_device (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg,
+              bool compat)
 {
   struct device *dev = h->dev;
   struct pending_ioctl *p, **tail;
 
   if (!dev->busy) {
-    ioctl_dispatch (req, h, cmd, arg);
+    if (compat)
+      ioctl_compat_dispatch (req, h, cmd, arg);
+    else
+      ioctl_dispatch (req, h, cmd, arg);
     return;
   }
+
   p = malloc (sizeof *p);
   if (p == NULL) {
     reply_result (req, -ENOMEM);
     return;
   }
-  *p = (struct pending_ioctl) { .req = req, .h = h, .cmd = cmd, .arg = arg };
+  *p = (struct pending_ioctl) { .req = req, .h = h, .cmd = cmd, .arg = arg,
+                                .compat = compat };
   for (tail = &dev->queue; *tail; tail = &(*tail)->next)
     ;
   *tail = p;

@@ -179,8 +179,9 @@ file_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
     io_fallocate (req, h->dev, mode, off, len);
 }
 
-/* ioctl(2): decoded in ioctl.c.  32-bit callers would hand over
- * compat-layout structs, which loopfsd does not translate. */
+/* ioctl(2): decoded in ioctl.c, for 32-bit callers (FUSE_IOCTL_COMPAT)
+ * through ioctl-compat.c.  loop-control's numbers and argument are the
+ * same for both (the kernel's compat_ptr_ioctl). */
 void
 file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
           struct fuse_file_info *fi, unsigned flags, const void *in_buf,
@@ -195,12 +196,8 @@ file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
     fuse_reply_err (req, ENOTTY);
     return;
   }
-  if (flags & FUSE_IOCTL_COMPAT) {
-    fuse_reply_err (req, EINVAL);
-    return;
-  }
   if (h->dev == NULL)
     ioctl_control (req, cmd, arg);
   else
-    ioctl_device (req, h, cmd, arg);
+    ioctl_device (req, h, cmd, arg, flags & FUSE_IOCTL_COMPAT);
 }

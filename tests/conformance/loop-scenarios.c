@@ -1014,7 +1014,8 @@ sc_ctl_add (struct scen *s)
     ctl_remove (s, "int_max_remove", r, "INT_MAX");
 
   /* The argument is an unsigned long that the kernel narrows to int. */
-  r = ctl_add (s, "high_bits", (1UL << 32) | (unsigned long) fresh, "(1<<32)|fresh");
+  r = ctl_add (s, "high_bits", (unsigned long) ((1ULL << 32) | (unsigned) fresh),
+               "(1<<32)|fresh");
   if (r >= 0)
     ctl_remove (s, "high_bits_remove", r, dev_sym (s, r));
 }
