@@ -2467,6 +2467,128 @@ sc_block_attrs (struct scen *s)
   BLK_GET (s, "block_size", d, BLKSECTGET, 2);
 }
 
+/* Write-zeroes on a backing file without zero ranges (tmpfs, under
+ * $LOOP_SCENARIOS_TMPFS): the first zero range turns write-zeroes off
+ * for the device, so a punch through fallocate fails until a new bind
+ * or block size; zero ranges and discards still work. */
+static void
+sc_zero_tmpfs (struct scen *s)
+{
+  const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  const char *dir = getenv ("LOOP_SCENARIOS_TMPFS");
+  char saved[sizeof tmpdir];
+  struct loop_config c;
+  int n, d, f;
+
+  if (dir == NULL || strlen (dir) >= sizeof tmpdir) {
+    say (s, "skipped", "no tmpfs given -> 0");
+    return;
+  }
+  d = take_device (s, &n, O_RDWR);
+  memcpy (saved, tmpdir, sizeof tmpdir);
+  strcpy (tmpdir, dir);
+  f = new_file (s, "f", 65536, 51, O_RDWR);
+  memcpy (tmpdir, saved, sizeof tmpdir);
+  if (d < 0 || f < 0)
+    return;
+  c = config (f, 0, 0, 0, "tmpfs");
+  if (configure (s, "bind", d, n, &c) < 0)
+    return;
+  falloc (s, "punch_first", d, punch, 0, 4096);
+  falloc (s, "zero_range", d, FALLOC_FL_ZERO_RANGE, 8192, 4096);
+  falloc (s, "punch_after_zero_range", d, punch, 4096, 4096);
+  falloc (s, "zero_range_again", d, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 16384, 4096);
+  BLK_RANGE (s, "zeroout", d, BLKZEROOUT, 24576, 4096);
+  BLK_RANGE (s, "discard", d, BLKDISCARD, 32768, 4096);
+  rd (s, "punched", d, 0, 4096, ZEROS, 0);
+  rd (s, "kept", d, 4096, 4096, 51, 4096);
+  rd (s, "zeroed", d, 8192, 4096, ZEROS, 0);
+  rd (s, "zeroed_file", f, 8192, 4096, ZEROS, 0);
+  rd (s, "zeroed_keep", d, 16384, 4096, ZEROS, 0);
+  rd (s, "zeroout", d, 24576, 4096, ZEROS, 0);
+  rd (s, "discarded_file", f, 32768, 4096, ZEROS, 0);
+  rd (s, "tail", d, 36864, 4096, 51, 36864);
+  IOC (s, "capacity", d, LOOP_SET_CAPACITY, 0);
+  falloc (s, "punch_after_capacity", d, punch, 4096, 4096);
+  IOC (s, "same_block_size", d, LOOP_SET_BLOCK_SIZE, 512);
+  falloc (s, "punch_after_same_block_size", d, punch, 4096, 4096);
+  IOC (s, "dio", d, LOOP_SET_DIRECT_IO, 0);
+  falloc (s, "punch_after_dio", d, punch, 4096, 4096);
+  IOC (s, "block_size", d, LOOP_SET_BLOCK_SIZE, 4096);
+  falloc (s, "punch_after_block_size", d, punch, 4096, 4096);
+  BLK_RANGE (s, "zeroout_again", d, BLKZEROOUT, 40960, 4096);
+  falloc (s, "punch_after_zeroout", d, punch, 4096, 4096);
+  if (reset_dev (s, &d, n, O_RDWR) < 0 || set_fd (s, "rebind", d, n, f) < 0)
+    return;
+  falloc (s, "punch_after_rebind", d, punch, 4096, 4096);
+  falloc (s, "zero_range_after_rebind", d, FALLOC_FL_ZERO_RANGE, 8192, 4096);
+  falloc (s, "punch_after_second_zero_range", d, punch, 4096, 4096);
+  rd (s, "punched_after_rebind", d, 4096, 4096, ZEROS, 0);
+}
+
+/* What differs for 32-bit callers (run by both builds; the conformance
+ * test compares each build with the kernel): the old struct's
+ * LOOP_SET_STATUS without permission, the block size and size numbers
+ * of either width, and BLKGETSIZE past 2^32 sectors. */
+static void
+sc_compat (struct scen *s)
+{
+  struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2];
+  struct loop_info info;
+  int n, d, f, big, status;
+  pid_t pid;
+
+  d = take_device (s, &n, O_RDWR);
+  f = new_file (s, "f", 65536, 61, O_RDWR);
+  if (d < 0 || f < 0 || set_fd (s, "bind", d, n, f) < 0)
+    return;
+  IOC (s, "bsz", d, BLKBSZSET, &(int) { 1024 });
+  BLK_GET (s, "bsz", d, _IOR (0x12, 112, uint32_t), 8);
+  BLK_GET (s, "bsz", d, _IOR (0x12, 112, uint64_t), 8);
+  BLK_GET (s, "size64", d, _IOR (0x12, 114, uint32_t), 8);
+  BLK_GET (s, "size64", d, _IOR (0x12, 114, uint64_t), 8);
+  IOC (s, "bszset32", d, _IOW (0x12, 113, uint32_t), &(int) { 2048 });
+  IOC (s, "bszset64", d, _IOW (0x12, 113, uint64_t), &(int) { 2048 });
+  BLK_GET (s, "bszset", d, BLKBSZGET, 8);
+  BLK_GET (s, "ssz", d, BLKSSZGET, 8);
+  memset (&info, 0, sizeof info);
+  if (ioctl (d, LOOP_GET_STATUS, &info) < 0)
+    say (s, "get_status", "LOOP_GET_STATUS -> %s", result (-1, errno));
+  info.lo_offset = 512;
+  fflush (stdout);
+  pid = fork ();
+  if (pid < 0) {
+    say (s, "unprivileged", "fork -> %s", result (-1, errno));
+    return;
+  }
+  if (pid == 0) {
+    /* A read-only descriptor without CAP_SYS_ADMIN. */
+    int ro = open_dev (s, NULL, n, O_RDONLY);
+
+    if (syscall (SYS_capget, &hdr, data) == 0) {
+      data[0].effective &= ~(1u << CAP_SYS_ADMIN);
+      if (syscall (SYS_capset, &hdr, data) < 0)
+        say (s, "unprivileged", "capset -> %s", result (-1, errno));
+    }
+    IOC (s, "unprivileged", ro, LOOP_SET_STATUS, &info);
+    IOC (s, "unprivileged", ro, LOOP_SET_STATUS64, &(struct loop_info64) { 0 });
+    IOC (s, "unprivileged", ro, LOOP_SET_CAPACITY, 0);
+    fflush (stdout);
+    _exit (0);
+  }
+  waitpid (pid, &status, 0);
+  get_status (s, "after_unprivileged", d, n);
+
+  /* 2^32 sectors and one more: BLKGETSIZE's long is too small for a
+   * 32-bit caller. */
+  big = new_file (s, "big", (UINT64_C (1) << 41) + 4096, ZEROS, O_RDWR);
+  if (big < 0 || reset_dev (s, &d, n, O_RDWR) < 0 || set_fd (s, "bind_big", d, n, big) < 0)
+    return;
+  BLK_GET (s, "big", d, BLKGETSIZE, 8);
+  BLK_GET (s, "big", d, BLKGETSIZE64, 8);
+}
+
 typedef void (*scenario_fn) (struct scen *);
 
 static const struct {
@@ -2498,6 +2620,8 @@ static const struct {
   { "fallocate", sc_fallocate },
   { "bad_pointers", sc_bad_pointers },
   { "block_attrs", sc_block_attrs },
+  { "zero_tmpfs", sc_zero_tmpfs },
+  { "compat", sc_compat },
 };
 
 /* Run scenario K with fresh bookkeeping and give everything back. */

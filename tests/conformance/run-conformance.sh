@@ -67,6 +67,11 @@ view=$work/dev
 # loop-scenarios keeps its backing files under $TMPDIR: inside $work they
 # go away with it even when a run is stopped before it removes them.
 export TMPDIR=$work
+# A small tmpfs for the scenario zero_tmpfs: a filesystem without zero
+# ranges.  Mounted here, it is seen by both halves and by loopfsd.
+export LOOP_SCENARIOS_TMPFS=$work/tmpfs
+mkdir "$LOOP_SCENARIOS_TMPFS"
+mount -t tmpfs -o size=4m,mode=0700 loopfs-conformance "$LOOP_SCENARIOS_TMPFS"
 daemon_pid=
 run_pid=
 watchdog_pid=
@@ -139,6 +144,7 @@ cleanup ()
     wait_gone "$run_pid" 50
   fi
   alive "$watchdog_pid" && kill -TERM "$watchdog_pid"
+  umount "$LOOP_SCENARIOS_TMPFS" 2>/dev/null || umount -l "$LOOP_SCENARIOS_TMPFS"
   rm -rf "$work"
   exit "$status"
 }
