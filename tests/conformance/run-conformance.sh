@@ -316,36 +316,36 @@ echo "run-conformance: loopfs at $mnt (loopfsd pid $daemon_pid)"
 # devices bind-mounted in, recursively bound over /dev.  Everything is
 # private to the namespace and goes away with it.
 for build in "${builds[@]}"; do
-tag=${build%%|*} bin=${build#*|}
-unshare -m --propagation private -- /bin/bash -euo pipefail -c '
-  mnt=$1 view=$2 out=$3 log=$4; shift 4
-  mount -t tmpfs -o mode=0755,size=1m loopfs-view "$view"
-  ln -s "$mnt/loop-control" "$view/loop-control"
-  for i in $(seq 0 1023); do ln -s "$mnt/loop$i" "$view/loop$i"; done
-  for node in null zero full random urandom; do
-    touch "$view/$node"
-    mount --bind "/dev/$node" "$view/$node"
-  done
-  ln -s /proc/self/fd "$view/fd"
-  mount --rbind "$view" /dev
-  exec "$@" >"$out" 2>"$log"
-' view "$mnt" "$view" "$work/loopfs$tag.out" "$work/loopfs$tag.log" \
-  "$bin" "${only_args[@]}" &
-# Wait in the background so that INT/TERM (e.g. a test timeout) reach the
-# trap even while a scenario is stuck in a request loopfsd never answers.
-run_pid=$!
-wait "$run_pid" || {
+  tag=${build%%|*} bin=${build#*|}
+  unshare -m --propagation private -- /bin/bash -euo pipefail -c '
+    mnt=$1 view=$2 out=$3 log=$4; shift 4
+    mount -t tmpfs -o mode=0755,size=1m loopfs-view "$view"
+    ln -s "$mnt/loop-control" "$view/loop-control"
+    for i in $(seq 0 1023); do ln -s "$mnt/loop$i" "$view/loop$i"; done
+    for node in null zero full random urandom; do
+      touch "$view/$node"
+      mount --bind "/dev/$node" "$view/$node"
+    done
+    ln -s /proc/self/fd "$view/fd"
+    mount --rbind "$view" /dev
+    exec "$@" >"$out" 2>"$log"
+  ' view "$mnt" "$view" "$work/loopfs$tag.out" "$work/loopfs$tag.log" \
+    "$bin" "${only_args[@]}" &
+  # Wait in the background so that INT/TERM (e.g. a test timeout) reach the
+  # trap even while a scenario is stuck in a request loopfsd never answers.
+  run_pid=$!
+  wait "$run_pid" || {
+    run_pid=
+    echo "run-conformance: loop-scenarios$tag failed against loopfs:" >&2
+    cat "$work/loopfs$tag.log" >&2
+    exit 1
+  }
   run_pid=
-  echo "run-conformance: loop-scenarios$tag failed against loopfs:" >&2
-  cat "$work/loopfs$tag.log" >&2
-  exit 1
-}
-run_pid=
-echo "run-conformance: loopfs$tag: $(wc -l <"$work/loopfs$tag.out") steps"
-if ! alive "$daemon_pid"; then
-  echo "run-conformance: loopfsd died during the run; its log:" >&2
-  tail -n 20 "$work/loopfsd.log" >&2
-fi
+  echo "run-conformance: loopfs$tag: $(wc -l <"$work/loopfs$tag.out") steps"
+  if ! alive "$daemon_pid"; then
+    echo "run-conformance: loopfsd died during the run; its log:" >&2
+    tail -n 20 "$work/loopfsd.log" >&2
+  fi
 done
 
 failed=false
