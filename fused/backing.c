@@ -96,7 +96,9 @@ block_size_of (int fd, bool path_only, uint64_t *size)
 }
 
 /* Replace P's descriptor, a caller's open file, by an O_PATH descriptor
- * of the same file (see backing.h). */
+ * of the same file (see backing.h).  The open file of a loopfs node is
+ * kept as P->node_fd instead of closed: a device stacked on it holds
+ * it, as the kernel holds its backing file (stacking.c). */
 static int
 keep_path_only (struct backing_probe *p)
 {
@@ -107,7 +109,10 @@ keep_path_only (struct backing_probe *p)
   fd = open (path, O_PATH | O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  close (p->fd);
+  if (p->backing.kind == LOOP_BACKING_LOOPFS)
+    p->node_fd = p->fd;
+  else
+    close (p->fd);
   p->fd = fd;
   return 0;
 }
@@ -126,6 +131,8 @@ probe_work (struct offload *job)
 
   memset (b, 0, sizeof *b);
   p->node[0] = '\0';
+  p->nbdkit_pid = 0;
+  p->node_fd = -1;
   if (fstat (p->fd, &st) < 0 || (flags = fcntl (p->fd, F_GETFL)) < 0) {
     p->err = -errno;
     return;
@@ -179,9 +186,17 @@ probe_work (struct offload *job)
    * other file the query costs one getxattr that finds nothing. */
   n = fgetxattr (p->fd, XATTR_NODE, p->node, sizeof p->node - 1);
   if (n > 0) {
+    char pid[16];
+
     p->node[n] = '\0';
     b->kind = strcmp (p->node, CONTROL_NAME) == 0
       ? LOOP_BACKING_OTHER : LOOP_BACKING_LOOPFS;
+    /* Which device of which instance it is (stacking.c). */
+    n = fgetxattr (p->fd, XATTR_NBDKIT_PID, pid, sizeof pid - 1);
+    if (n > 0) {
+      pid[n] = '\0';
+      p->nbdkit_pid = (pid_t) strtol (pid, NULL, 10);
+    }
   }
   else
     p->node[0] = '\0';

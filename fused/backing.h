@@ -36,6 +36,10 @@ struct backing_probe {
   gid_t gid;
   char node[32];                 /* out: loopfs node name ("loopN",
                                     "loop-control") or "" */
+  pid_t nbdkit_pid;              /* out: the nbdkit pid such a node
+                                    reports (bound devices), or 0 */
+  int node_fd;                   /* out: such a node's open file, owned
+                                    (the caller's, duplicated), or -1 */
   struct offload job;
   void (*done) (struct backing_probe *probe);
 };

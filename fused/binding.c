@@ -45,6 +45,7 @@
 #include "log.h"
 #include "offload.h"
 #include "reaper.h"
+#include "stacking.h"
 
 /* What the transaction does to the device. */
 enum binding_kind {
@@ -66,6 +67,11 @@ struct transaction {
   uid_t backing_uid;             /* owner of the backing file: nbdkit's */
   gid_t backing_gid;             /* credentials when the daemon is root */
   struct backing_probe probe;
+  struct device *lower;          /* the device the binding is stacked
+                                    on (stacking.c), or NULL */
+  int lower_fd;                  /* the caller's open file of LOWER,
+                                    owned: the device holds it from
+                                    COMMIT on (stacking.c), or -1 */
   struct backend *b;             /* the new backend, once started */
   struct kernel_attach_link link;  /* our descriptors of its /dev/nbdX's
                                     sockets, once attached */
@@ -106,6 +112,7 @@ fail (struct transaction *t, int r)
     loopdev_configure_abort (t->dev->lo);
   if (t->b)
     device_discard_backend (t->d, TAKE_PTR (t->b));
+  backing_close (TAKE_FD (t->lower_fd));
   finish (t, r);
 }
 
@@ -128,6 +135,8 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   t->fd = fd;
   t->backing_uid = dev->backing_uid;
   t->backing_gid = dev->backing_gid;
+  t->lower = dev->lower;
+  t->lower_fd = -1;
   t->done = done;
   t->opaque = opaque;
   kernel_attach_link_init (&t->link);
@@ -141,7 +150,6 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
 {
   struct device *dev = t->dev;
   int fd = t->fd >= 0 ? TAKE_FD (t->fd) : dev->backing_fd;
-
   dev->backing_uid = t->backing_uid;
   dev->backing_gid = t->backing_gid;
   device_install_backend (t->d, dev, TAKE_PTR (t->b), fd, nbd_index, nbd_fd,
@@ -152,6 +160,14 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
     loopdev_change_fd_commit (dev->lo, &t->binding);
   else
     loopdev_set_binding (dev->lo, &t->binding);
+  /* The device now holds the open file of the lower device it is
+   * stacked on, and lets go of the one a LOOP_CHANGE_FD left (a
+   * rebind keeps it). */
+  if (t->kind == BIND_CONFIGURE || t->kind == BIND_CHANGE_FD) {
+    backing_close (dev->lower_fd);
+    dev->lower = t->lower;
+    dev->lower_fd = TAKE_FD (t->lower_fd);
+  }
   finish (t, 0);
 }
 
@@ -330,22 +346,22 @@ start (struct transaction *t, int fd)
   };
   int r;
 
+  /* Stacked: a client of the lower device's nbdkit, whose socket only
+   * the daemon's own credentials reach. */
+  if (t->lower) {
+    if (t->lower->backend == NULL) {
+      fail (t, -EIO);
+      return;
+    }
+    config.lower_socket = backend_socket_path (t->lower->backend);
+    config.uid = (uid_t) -1;
+    config.gid = (gid_t) -1;
+  }
+
   snprintf (name, sizeof name, "loop%d", t->dev->lo->number);
   r = backend_start (d->loop, &config, backend_ready, t);
   if (r < 0)
     fail (t, r);
-}
-
-/* A node of our own instance is recognised by the mount's st_dev, the
- * device itself by its inode number (EBADF, as loop_validate_file
- * says). */
-static void
-classify_self (const struct transaction *t, struct backing_probe *p)
-{
-  if (p->backing.kind == LOOP_BACKING_LOOPFS
-      && p->backing.dev == t->d->mount_dev
-      && p->backing.ino == (ino_t) (DEVICE_INO_BASE + t->dev->lo->number))
-    p->backing.kind = LOOP_BACKING_SELF;
 }
 
 /* CHECK a probed new backing file (configure, change of file).  The
@@ -361,11 +377,20 @@ new_file_probed (struct backing_probe *probe)
   int r = probe->err;
 
   t->fd = probe->fd;        /* now an O_PATH descriptor (backing.h) */
+  t->lower_fd = TAKE_FD (probe->node_fd);
   if (r < 0) {
     fail (t, r);
     return;
   }
-  classify_self (t, probe);
+  /* A loopfs node: this device (EBADF), another one of this instance
+   * to stack on, or another instance's file (stacking.c). */
+  r = stacking_resolve (t->d, t->dev, probe, &t->lower);
+  if (r < 0 || t->lower == NULL)
+    backing_close (TAKE_FD (t->lower_fd));
+  if (r < 0) {
+    fail (t, r);
+    return;
+  }
   t->backing_uid = probe->uid;
   t->backing_gid = probe->gid;
   if (t->kind == BIND_CHANGE_FD)

@@ -31,6 +31,12 @@ struct device {
   gid_t backing_gid;              /* credentials when the daemon is root */
   struct user_slot slot;          /* the device's share of the per-user
                                      limit across instances */
+  struct device *lower;           /* the device of this instance this one
+                                     is stacked on (stacking.c), or NULL */
+  int lower_fd;                   /* our copy of the caller's open file of
+                                     LOWER: that handle, an opener of
+                                     LOWER, lives while we hold it, as
+                                     the kernel's backing file does */
   bool busy;                      /* a bind transaction is under way:
                                      ioctls wait in QUEUE (ioctl.c) */
   struct pending_ioctl *queue;

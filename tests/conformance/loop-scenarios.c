@@ -1262,7 +1262,7 @@ sc_set_fd_errors (struct scen *s)
 static void
 sc_backing_loop (struct scen *s)
 {
-  int a, b, da, db, f;
+  int a, b, c, da, db, dc, f, ro;
 
   da = take_device (s, &a, O_RDWR);
   f = new_file (s, "f", 65536, 1, O_RDWR);
@@ -1271,22 +1271,60 @@ sc_backing_loop (struct scen *s)
   db = take_device (s, &b, O_RDWR);
   if (db < 0)
     return;
-  if (set_fd (s, "bound_loop", db, b, da) == 0) {
-    /* Unwind the stack here, quietly: the kernel-only success must not
-     * add lines that loopfs cannot have. */
-    ioctl (db, LOOP_CLR_FD, 0);
-    close_fd (s, db);
-    db = open_dev (s, NULL, b, O_RDWR);
-    if (db < 0)
-      return;
-  }
-  IOC (s, "clr_a", da, LOOP_CLR_FD, 0);
-  close_fd (s, da);
-  da = open_dev (s, NULL, a, O_RDWR);
-  if (da < 0)
+  /* Stacked: data through two levels, both ways. */
+  if (set_fd (s, "bound_loop", db, b, da) < 0)
     return;
+  get_status64 (s, "stacked", db, b);
+  BLK_GET (s, "stacked", db, BLKGETSIZE64, 8);
+  rd (s, "stacked_read", db, 4096, 8192, 1, 4096);
+  wr (s, "stacked_write", db, 16384, 4096, 2, 0);
+  sync_fd (s, "stacked_fsync", db, false);
+  rd (s, "stacked_write_lower", da, 16384, 4096, 2, 0);
+  rd (s, "stacked_write_file", f, 16384, 4096, 2, 0);
+  /* A third level, then a cycle: refused where it would close. */
+  dc = take_device (s, &c, O_RDWR);
+  if (dc < 0 || set_fd (s, "third_level", dc, c, db) < 0)
+    return;
+  rd (s, "third_read", dc, 16384, 4096, 2, 0);
+  IOC (s, "third_clr", dc, LOOP_CLR_FD, 0);
+  close_fd (s, dc);
+  dc = open_dev (s, NULL, c, O_RDWR);
+  if (dc < 0)
+    return;
+  /* The lower device stays bound while the upper one uses it: its
+   * LOOP_CLR_FD only sets autoclear. */
+  IOC (s, "clr_lower", da, LOOP_CLR_FD, 0);
+  get_status64 (s, "lower_after_clr", da, a);
+  rd (s, "stacked_after_lower_clr", db, 4096, 4096, 1, 4096);
+  close_fd (s, da);
+  get_status64 (s, "lower_closed", db, b);
+  rd (s, "stacked_after_lower_close", db, 4096, 4096, 1, 4096);
+  IOC (s, "clr_upper", db, LOOP_CLR_FD, 0);
+  close_fd (s, db);
+  da = open_dev (s, NULL, a, O_RDWR);
+  db = open_dev (s, NULL, b, O_RDWR);
+  if (da < 0 || db < 0)
+    return;
+  get_status64 (s, "lower_after_upper_clr", da, a);
   set_fd (s, "unbound_loop", db, b, da);
   get_status64 (s, "b_unbound", db, b);
+
+  /* LOOP_CHANGE_FD of a read-only upper device onto a stacked file, and
+   * a cycle through LOOP_CHANGE_FD. */
+  ro = open_file (s, "f", O_RDONLY);
+  if (ro < 0 || set_fd (s, "bind_a_ro", da, a, ro) < 0)
+    return;
+  if (set_fd (s, "bind_b_ro", db, b, ro) < 0)
+    return;
+  IOC (s, "change_fd_stacked", db, LOOP_CHANGE_FD, da);
+  get_status64 (s, "changed", db, b);
+  rd (s, "changed_read", db, 16384, 4096, 2, 0);
+  IOC (s, "change_fd_cycle", da, LOOP_CHANGE_FD, db);
+  IOC (s, "change_fd_self", db, LOOP_CHANGE_FD, db);
+  IOC (s, "change_fd_back", db, LOOP_CHANGE_FD, ro);
+  get_status64 (s, "changed_back", db, b);
+  IOC (s, "change_fd_back_clr", db, LOOP_CLR_FD, 0);
+  IOC (s, "unstacked_clr_lower", da, LOOP_CLR_FD, 0);
 }
 
 /* Backing descriptors loopfs refuses and the kernel takes (DIFFERENCES

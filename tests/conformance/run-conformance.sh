@@ -202,9 +202,6 @@ differences=(
   "ctl_unknown.get_status64 LOOP_GET_STATUS64|-1 ENOSYS|-1 ENOTTY"
   "ctl_unknown.blkgetsize64 BLKGETSIZE64|-1 ENOSYS|-1 ENOTTY"
   "ctl_unknown.blkflsbuf BLKFLSBUF|-1 ENOSYS|-1 ENOTTY"
-  # D2: a bound loop device as backing store: the kernel stacks, loopfs
-  # refuses every loopfs node so that no cycle can form.
-  "backing_loop.bound_loop LOOP_SET_FD|0|-1 EINVAL"
   # D3: a read of a device in rundown: the kernel answers from its page
   # cache what an earlier read brought in; loopfs keeps no cache.
   "set_fd.after_clr_read pread(0, 4096)|4096 match|-1 EIO"
