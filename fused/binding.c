@@ -143,6 +143,14 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   return t;
 }
 
+/* The devices stacked on the transaction's device have moved to its
+ * new backend: the ioctl may be answered. */
+static void
+lower_moved (void *opaque)
+{
+  finish (opaque, 0);
+}
+
 /* COMMIT: the new backend, attached to NBD_INDEX (or -1) opened as
  * NBD_FD, serves the device from now on. */
 static void
@@ -150,6 +158,14 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
 {
   struct device *dev = t->dev;
   int fd = t->fd >= 0 ? TAKE_FD (t->fd) : dev->backing_fd;
+  struct backend *old = NULL;
+
+  /* Devices stacked on this one are clients of its nbdkit: it serves
+   * them until they have moved to the new one (stacking.c).  With
+   * kernel NBD the old backend goes with its /dev/nbdX at once. */
+  if (t->kind != BIND_CONFIGURE && !t->d->nbd
+      && stacking_has_uppers (t->d, dev))
+    old = TAKE_PTR (dev->backend);
   dev->backing_uid = t->backing_uid;
   dev->backing_gid = t->backing_gid;
   device_install_backend (t->d, dev, TAKE_PTR (t->b), fd, nbd_index, nbd_fd,
@@ -168,7 +184,10 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
     dev->lower = t->lower;
     dev->lower_fd = TAKE_FD (t->lower_fd);
   }
-  finish (t, 0);
+  if (t->kind != BIND_CONFIGURE && stacking_has_uppers (t->d, dev))
+    stacking_lower_changed (t->d, dev, old, lower_moved, t);
+  else
+    finish (t, 0);
 }
 
 /* A kernel attach in progress (ATTACH). */

@@ -31,6 +31,7 @@
 #include "block-range.h"
 #include "caller.h"
 #include "io.h"
+#include "log.h"
 #include "ioctl.h"
 
 /* An ioctl waiting for its device's transaction to end. */
@@ -43,7 +44,8 @@ struct pending_ioctl {
   bool compat;                   /* from a 32-bit caller */
 };
 
-/* The request of a bind transaction, answered when it is over. */
+/* The request of a bind transaction, answered when it is over (none
+ * for a transaction the daemon starts itself: ioctl_restack). */
 struct transaction_req {
   fuse_req_t req;
   struct device *dev;
@@ -128,7 +130,11 @@ transaction_done (void *opaque, int result)
   struct transaction_req *t = opaque;
   struct device *dev = t->dev;
 
-  reply_result (t->req, result);
+  if (t->req)
+    reply_result (t->req, result);
+  else if (result < 0)
+    log_error ("loop%d: following the device below it: %s",
+               dev->lo->number, strerror (-result));
   free (t);
   dev->busy = false;
   while (!dev->busy && dev->queue) {
@@ -599,6 +605,59 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
     break;
   }
   reply_result (req, r);
+}
+
+/* The device UPPER is stacked on got a new backend: UPPER's nbdkit, a
+ * client of the old one, is replaced by one on the new one, through a
+ * transaction of its own (its ioctls wait meanwhile).  A transaction
+ * already under way on UPPER started its nbdkit on the lower device's
+ * backend of then, which may be the old one: logged, not followed. */
+struct restack {
+  struct transaction_req *t;
+  void (*done) (void *opaque);
+  void *opaque;
+};
+
+/* A restack is over: end its transaction (the ioctls that waited run),
+ * then tell whoever asked. */
+static void
+restack_done (void *opaque, int result)
+{
+  struct restack *r = opaque;
+  void (*done) (void *) = r->done;
+  void *done_opaque = r->opaque;
+
+  transaction_done (r->t, result);
+  free (r);
+  done (done_opaque);
+}
+
+bool
+ioctl_restack (struct daemon *d, struct device *upper,
+               void (*done) (void *opaque), void *opaque)
+{
+  struct transaction_req *t;
+  struct restack *r;
+
+  if (upper->busy) {
+    log_error ("loop%d: busy while the device below it changed backend",
+               upper->lo->number);
+    return false;
+  }
+  t = malloc (sizeof *t);
+  r = malloc (sizeof *r);
+  if (t == NULL || r == NULL) {
+    free (t);
+    free (r);
+    log_error ("loop%d: cannot follow the device below it: %s",
+               upper->lo->number, strerror (ENOMEM));
+    return false;
+  }
+  *t = (struct transaction_req) { .req = NULL, .dev = upper };
+  *r = (struct restack) { .t = t, .done = done, .opaque = opaque };
+  upper->busy = true;
+  binding_rebind (d, upper, &upper->lo->b, restack_done, r);
+  return true;
 }
 
 /* An ioctl on loopN: run it, or queue it behind a bind transaction. */

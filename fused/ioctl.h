@@ -26,6 +26,12 @@ void ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
 void ioctl_compat_dispatch (fuse_req_t req, struct handle *h,
                             unsigned int cmd, void *arg);
 
+/* The device UPPER is stacked on got a new backend: give UPPER one on
+ * it (stacking.c), then call DONE (OPAQUE).  False (DONE not called)
+ * when UPPER is busy with a transaction of its own or memory ran out. */
+bool ioctl_restack (struct daemon *d, struct device *upper,
+                    void (*done) (void *opaque), void *opaque);
+
 /* Set DEV's status to INFO64 as loop_set_status() does, answering REQ
  * (a new offset or size limit runs as a bind transaction). */
 void ioctl_apply_status (fuse_req_t req, struct device *dev,

@@ -1262,7 +1262,7 @@ sc_set_fd_errors (struct scen *s)
 static void
 sc_backing_loop (struct scen *s)
 {
-  int a, b, c, da, db, dc, f, ro;
+  int a, b, c, da, db, dc, f, g, ro;
 
   da = take_device (s, &a, O_RDWR);
   f = new_file (s, "f", 65536, 1, O_RDWR);
@@ -1319,6 +1319,12 @@ sc_backing_loop (struct scen *s)
   IOC (s, "change_fd_stacked", db, LOOP_CHANGE_FD, da);
   get_status64 (s, "changed", db, b);
   rd (s, "changed_read", db, 16384, 4096, 2, 0);
+  /* The lower device changes its file: the upper one reads the new. */
+  g = new_file (s, "g", 65536, 3, O_RDONLY);
+  if (g < 0)
+    return;
+  IOC (s, "change_fd_lower", da, LOOP_CHANGE_FD, g);
+  rd (s, "upper_after_lower_change", db, 0, 4096, 3, 0);
   IOC (s, "change_fd_cycle", da, LOOP_CHANGE_FD, db);
   IOC (s, "change_fd_self", db, LOOP_CHANGE_FD, db);
   IOC (s, "change_fd_back", db, LOOP_CHANGE_FD, ro);
