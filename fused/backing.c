@@ -96,9 +96,7 @@ block_size_of (int fd, bool path_only, uint64_t *size)
 }
 
 /* Replace P's descriptor, a caller's open file, by an O_PATH descriptor
- * of the same file (see backing.h).  The open file of a loopfs node is
- * kept as P->node_fd instead of closed: a device stacked on it holds
- * it, as the kernel holds its backing file (stacking.c). */
+ * of the same file (see backing.h). */
 static int
 keep_path_only (struct backing_probe *p)
 {
@@ -109,10 +107,7 @@ keep_path_only (struct backing_probe *p)
   fd = open (path, O_PATH | O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  if (p->backing.kind == LOOP_BACKING_LOOPFS)
-    p->node_fd = p->fd;
-  else
-    close (p->fd);
+  close (p->fd);
   p->fd = fd;
   return 0;
 }
@@ -132,7 +127,6 @@ probe_work (struct offload *job)
   memset (b, 0, sizeof *b);
   p->node[0] = '\0';
   p->nbdkit_pid = 0;
-  p->node_fd = -1;
   if (fstat (p->fd, &st) < 0 || (flags = fcntl (p->fd, F_GETFL)) < 0) {
     p->err = -errno;
     return;
@@ -197,6 +191,10 @@ probe_work (struct offload *job)
       pid[n] = '\0';
       p->nbdkit_pid = (pid_t) strtol (pid, NULL, 10);
     }
+    /* If it is a node of ours, let the daemon know which open file it
+     * is, before closing our copy of it (handles.c). */
+    if (p->hold_cookie && b->kind == LOOP_BACKING_LOOPFS)
+      ioctl (p->fd, LOOPFS_IOC_HOLD, (unsigned long) p->hold_cookie);
   }
   else
     p->node[0] = '\0';

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "offload.h"
 #include "reaper.h"
+#include "handles.h"
 #include "stacking.h"
 
 /* What the transaction does to the device. */
@@ -69,9 +70,9 @@ struct transaction {
   struct backing_probe probe;
   struct device *lower;          /* the device the binding is stacked
                                     on (stacking.c), or NULL */
-  int lower_fd;                  /* the caller's open file of LOWER,
-                                    owned: the device holds it from
-                                    COMMIT on (stacking.c), or -1 */
+  struct handle *lower_handle;   /* the caller's open file of LOWER,
+                                    held: the device's from COMMIT on
+                                    (stacking.c), or NULL */
   struct backend *b;             /* the new backend, once started */
   struct kernel_attach_link link;  /* our descriptors of its /dev/nbdX's
                                     sockets, once attached */
@@ -101,6 +102,9 @@ static void
 finish (struct transaction *t, int r)
 {
   t->result = r;
+  t->dev->binding_lower = NULL;
+  if (t->probe.hold_cookie)
+    handles_unhold (t->d, handles_take_hold (t->probe.hold_cookie));
   backing_close_then (TAKE_FD (t->fd), report, t);
 }
 
@@ -112,7 +116,7 @@ fail (struct transaction *t, int r)
     loopdev_configure_abort (t->dev->lo);
   if (t->b)
     device_discard_backend (t->d, TAKE_PTR (t->b));
-  backing_close (TAKE_FD (t->lower_fd));
+  handles_unhold (t->d, TAKE_PTR (t->lower_handle));
   finish (t, r);
 }
 
@@ -136,7 +140,6 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   t->backing_uid = dev->backing_uid;
   t->backing_gid = dev->backing_gid;
   t->lower = dev->lower;
-  t->lower_fd = -1;
   t->done = done;
   t->opaque = opaque;
   kernel_attach_link_init (&t->link);
@@ -180,12 +183,12 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
    * stacked on, and lets go of the one a LOOP_CHANGE_FD left (a
    * rebind keeps it). */
   if (t->kind == BIND_CONFIGURE || t->kind == BIND_CHANGE_FD) {
-    backing_close (dev->lower_fd);
+    handles_unhold (t->d, dev->lower_handle);
     dev->lower = t->lower;
-    dev->lower_fd = TAKE_FD (t->lower_fd);
+    dev->lower_handle = TAKE_PTR (t->lower_handle);
   }
   if (t->kind != BIND_CONFIGURE && stacking_has_uppers (t->d, dev))
-    stacking_lower_changed (t->d, dev, old, lower_moved, t);
+    t->d->lower_changed (t->d, dev, old, lower_moved, t);
   else
     finish (t, 0);
 }
@@ -396,7 +399,8 @@ new_file_probed (struct backing_probe *probe)
   int r = probe->err;
 
   t->fd = probe->fd;        /* now an O_PATH descriptor (backing.h) */
-  t->lower_fd = TAKE_FD (probe->node_fd);
+  t->lower_handle = handles_take_hold (probe->hold_cookie);
+  probe->hold_cookie = 0;
   if (r < 0) {
     fail (t, r);
     return;
@@ -405,7 +409,7 @@ new_file_probed (struct backing_probe *probe)
    * to stack on, or another instance's file (stacking.c). */
   r = stacking_resolve (t->d, t->dev, probe, &t->lower);
   if (r < 0 || t->lower == NULL)
-    backing_close (TAKE_FD (t->lower_fd));
+    handles_unhold (t->d, TAKE_PTR (t->lower_handle));
   if (r < 0) {
     fail (t, r);
     return;
@@ -421,6 +425,8 @@ new_file_probed (struct backing_probe *probe)
     fail (t, r);
     return;
   }
+  /* From here a move of the lower device reaches this one too. */
+  t->dev->binding_lower = t->lower;
   if (t->kind == BIND_CONFIGURE) {
     loopdev_configure_begin (lo);
     t->begun = true;
@@ -479,6 +485,7 @@ binding_configure (struct daemon *d, struct device *dev,
     return;
   t->config = *config;
   t->dev_writable = dev_writable;
+  t->probe.hold_cookie = handles_expect_hold ();
   probe (t, t->fd, new_file_probed);
 }
 
@@ -490,8 +497,10 @@ binding_change_fd (struct daemon *d, struct device *dev, int fd,
   struct transaction *t = transaction_new (d, dev, BIND_CHANGE_FD, fd, done,
                                            opaque);
 
-  if (t)
-    probe (t, t->fd, new_file_probed);
+  if (t == NULL)
+    return;
+  t->probe.hold_cookie = handles_expect_hold ();
+  probe (t, t->fd, new_file_probed);
 }
 
 /* LOOP_SET_CAPACITY. */

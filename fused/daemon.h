@@ -45,9 +45,17 @@ struct device;
 struct interruptible;
 
 /* One open file handle (fi->fh) on loop-control or on loopN. */
+struct backend;
+struct device;
+
 struct handle {
   struct device *dev;       /* NULL for loop-control */
   bool writable;            /* opened with O_WRONLY or O_RDWR */
+  unsigned holds;           /* devices stacked on this open file, which
+                               keep it (and its opener) alive past its
+                               RELEASE, as the kernel's upper device
+                               holds its backing file (stacking.c) */
+  bool released;            /* its RELEASE came while held */
   struct handle *prev, *next;  /* in daemon.handles */
 };
 
@@ -79,6 +87,11 @@ struct daemon {
   void (*all_stopped) (struct daemon *d);  /* once the instance is going
                                away: called when no backend is left */
   bool exiting;             /* the mount is gone: finish and exit */
+  void (*lower_changed) (struct daemon *d, struct device *lower,
+                         struct backend *old, void (*done) (void *opaque),
+                         void *opaque);
+                            /* restack.c's, for binding.c, which cannot
+                               call up into ioctl.c */
 };
 
 #endif /* LOOPFSD_DAEMON_H */

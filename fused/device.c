@@ -58,7 +58,6 @@ device_created (void *opaque, struct loopdev *lo)
   dev->lo = lo;
   dev->generation = ++d->generation;
   dev->backing_fd = -1;
-  dev->lower_fd = -1;
   dev->nbd_index = -1;
   dev->nbd_fd = -1;
   kernel_attach_link_init (&dev->nbd_link);
@@ -75,7 +74,6 @@ device_destroyed (void *opaque, struct loopdev *lo)
   struct device *dev = lo->priv;
 
   backing_close (dev->backing_fd);
-  backing_close (dev->lower_fd);
   kernel_attach_link_close (&dev->nbd_link);
   user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
@@ -280,11 +278,6 @@ device_handle_release (struct daemon *d, struct device *dev)
     return;
   device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   loopdev_cleared (dev->lo);
-  /* A stacked device lets go of the device below it: closing its open
-   * file may be that device's last close (stacking.c). */
-  dev->lower = NULL;
-  backing_close (dev->lower_fd);
-  dev->lower_fd = -1;
 }
 
 /* Stop the backend of every device: the instance is going away.

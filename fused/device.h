@@ -33,10 +33,20 @@ struct device {
                                      limit across instances */
   struct device *lower;           /* the device of this instance this one
                                      is stacked on (stacking.c), or NULL */
-  int lower_fd;                   /* our copy of the caller's open file of
-                                     LOWER: that handle, an opener of
-                                     LOWER, lives while we hold it, as
-                                     the kernel's backing file does */
+  struct handle *lower_handle;    /* the caller's open file of LOWER, held
+                                     (an opener of LOWER) while this
+                                     device is bound on it, as the
+                                     kernel holds its backing file */
+  struct device *binding_lower;   /* the device a bind transaction under
+                                     way stacks this one on, or NULL */
+  struct {                        /* a move to the lower device's new
+                                     backend, due once the transaction
+                                     under way ends (ioctl.c) */
+    bool due;
+    struct daemon *d;
+    void (*done) (void *opaque);
+    void *opaque;
+  } restack;
   bool busy;                      /* a bind transaction is under way:
                                      ioctls wait in QUEUE (ioctl.c) */
   struct pending_ioctl *queue;

@@ -137,6 +137,12 @@ transaction_done (void *opaque, int result)
                dev->lo->number, strerror (-result));
   free (t);
   dev->busy = false;
+  if (dev->restack.due) {
+    dev->restack.due = false;
+    if (!ioctl_restack (dev->restack.d, dev, dev->restack.done,
+                        dev->restack.opaque))
+      dev->restack.done (dev->restack.opaque);
+  }
   while (!dev->busy && dev->queue) {
     struct pending_ioctl *p = dev->queue;
     dev->queue = p->next;
@@ -639,10 +645,23 @@ ioctl_restack (struct daemon *d, struct device *upper,
   struct transaction_req *t;
   struct restack *r;
 
+  /* A transaction under way (its nbdkit may be a client of the old
+   * backend) is followed by the move. */
   if (upper->busy) {
-    log_error ("loop%d: busy while the device below it changed backend",
-               upper->lo->number);
-    return false;
+    if (upper->restack.due)
+      return false;
+    upper->restack.due = true;
+    upper->restack.d = d;
+    upper->restack.done = done;
+    upper->restack.opaque = opaque;
+    return true;
+  }
+  /* Nothing to move: the transaction that was under way failed or
+   * bound the device on something else. */
+  if (upper->lo->state != LOOPDEV_BOUND || upper->backend == NULL
+      || upper->lower == NULL) {
+    done (opaque);
+    return true;
   }
   t = malloc (sizeof *t);
   r = malloc (sizeof *r);
@@ -651,7 +670,8 @@ ioctl_restack (struct daemon *d, struct device *upper,
     free (r);
     log_error ("loop%d: cannot follow the device below it: %s",
                upper->lo->number, strerror (ENOMEM));
-    return false;
+    done (opaque);
+    return true;
   }
   *t = (struct transaction_req) { .req = NULL, .dev = upper };
   *r = (struct restack) { .t = t, .done = done, .opaque = opaque };

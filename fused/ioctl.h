@@ -27,8 +27,9 @@ void ioctl_compat_dispatch (fuse_req_t req, struct handle *h,
                             unsigned int cmd, void *arg);
 
 /* The device UPPER is stacked on got a new backend: give UPPER one on
- * it (stacking.c), then call DONE (OPAQUE).  False (DONE not called)
- * when UPPER is busy with a transaction of its own or memory ran out. */
+ * it (stacking.c), after the transaction under way on UPPER if any,
+ * then call DONE (OPAQUE).  False (DONE never called) only when a move
+ * of UPPER is already due. */
 bool ioctl_restack (struct daemon *d, struct device *upper,
                     void (*done) (void *opaque), void *opaque);
 

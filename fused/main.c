@@ -37,6 +37,7 @@
 #include "offload.h"
 #include "open-files.h"
 #include "reaper.h"
+#include "restack.h"
 #include "service-notify.h"
 #include "userns.h"
 
@@ -451,6 +452,7 @@ run (struct daemon *d, bool foreground)
   }
 
   d->loop = uv_default_loop ();
+  d->lower_changed = restack_lower_changed;
   r = offload_init (d->loop);
   if (r == 0)
     r = fuse_loop_start (d);

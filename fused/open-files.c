@@ -13,41 +13,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 
+#include "backing.h"
 #include "device.h"
+#include "handles.h"
 #include "io.h"
 #include "ioctl.h"
 #include "nodes.h"
 #include "open-files.h"
-
-/* Allocate a handle for a file opened on DEV (NULL: loop-control). */
-static struct handle *
-handle_new (struct daemon *d, struct device *dev, bool writable)
-{
-  struct handle *h = calloc (1, sizeof *h);
-
-  if (h == NULL)
-    return NULL;
-  h->dev = dev;
-  h->writable = writable;
-  h->next = d->handles;
-  if (d->handles)
-    d->handles->prev = h;
-  d->handles = h;
-  return h;
-}
-
-/* Free handle H. */
-static void
-handle_free (struct daemon *d, struct handle *h)
-{
-  if (h->prev)
-    h->prev->next = h->next;
-  else
-    d->handles = h->next;
-  if (h->next)
-    h->next->prev = h->prev;
-  free (h);
-}
 
 /* Free the handles whose RELEASE never came, at exit. */
 void
@@ -106,9 +78,7 @@ file_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   struct handle *h = (struct handle *) (uintptr_t) fi->fh;
 
   (void) ino;
-  if (h->dev)
-    device_handle_release (d, h->dev);
-  handle_free (d, h);
+  handles_release (d, h);
   fuse_reply_err (req, 0);
 }
 
@@ -198,6 +168,9 @@ file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
   }
   if (h->dev == NULL)
     ioctl_control (req, cmd, arg);
+  else if (cmd == LOOPFS_IOC_HOLD
+           && handles_hold (h, (uint64_t) (uintptr_t) arg))
+    fuse_reply_ioctl (req, 0, NULL, 0);
   else
     ioctl_device (req, h, cmd, arg, flags & FUSE_IOCTL_COMPAT);
 }

@@ -20,10 +20,8 @@
  */
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
-#include "ioctl.h"
 #include "stacking.h"
 
 /* The device of this instance that probe P names, or NULL. */
@@ -51,31 +49,6 @@ own_device (struct daemon *d, const struct backing_probe *p)
   return NULL;
 }
 
-/* The devices stacked on a device being moved to a new backend. */
-struct lower_move {
-  struct daemon *d;
-  struct backend *old;           /* the lower device's old backend */
-  unsigned pending;              /* restacks not over yet, plus one
-                                    while they are being started */
-  void (*done) (void *opaque);
-  void *opaque;
-};
-
-/* One restack is over (or, at last, the starting of them): once none
- * is left, the old backend may go. */
-static void
-restacked (void *opaque)
-{
-  struct lower_move *m = opaque;
-
-  if (--m->pending > 0)
-    return;
-  if (m->old)
-    device_discard_backend (m->d, m->old);
-  m->done (m->opaque);
-  free (m);
-}
-
 /* See stacking.h. */
 bool
 stacking_has_uppers (struct daemon *d, struct device *lower)
@@ -85,38 +58,10 @@ stacking_has_uppers (struct daemon *d, struct device *lower)
   for (i = 0; i < d->inst.devs.len; i++) {
     struct device *up = d->inst.devs.ptr[i]->priv;
 
-    if (up && up->lower == lower)
+    if (up && (up->lower == lower || up->binding_lower == lower))
       return true;
   }
   return false;
-}
-
-/* See stacking.h. */
-void
-stacking_lower_changed (struct daemon *d, struct device *lower,
-                        struct backend *old, void (*done) (void *opaque),
-                        void *opaque)
-{
-  struct lower_move *m = malloc (sizeof *m);
-  size_t i;
-
-  if (m == NULL) {
-    if (old)
-      device_discard_backend (d, old);
-    done (opaque);
-    return;
-  }
-  *m = (struct lower_move) { .d = d, .old = old, .pending = 1,
-                             .done = done, .opaque = opaque };
-  for (i = 0; i < d->inst.devs.len; i++) {
-    struct device *up = d->inst.devs.ptr[i]->priv;
-
-    if (up && up->lower == lower && up->backend
-        && up->lo->state == LOOPDEV_BOUND
-        && ioctl_restack (d, up, restacked, m))
-      m->pending++;
-  }
-  restacked (m);
 }
 
 /* See stacking.h. */

@@ -20,13 +20,4 @@ int stacking_resolve (struct daemon *d, struct device *dev,
 /* Are devices stacked on LOWER? */
 bool stacking_has_uppers (struct daemon *d, struct device *lower);
 
-/* LOWER got a new backend (LOOP_CHANGE_FD, a new offset or size): the
- * devices stacked on it, clients of its old nbdkit OLD (kept serving
- * until then; NULL if already retired), move to the new one, as the
- * kernel's upper device simply sees what its lower device now serves.
- * Then OLD is stopped and DONE (OPAQUE) called. */
-void stacking_lower_changed (struct daemon *d, struct device *lower,
-                             struct backend *old,
-                             void (*done) (void *opaque), void *opaque);
-
 #endif /* LOOPFSD_STACKING_H */
