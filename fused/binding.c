@@ -40,12 +40,12 @@
 #include "backing.h"
 #include "binding.h"
 #include "cleanup.h"
+#include "handles.h"
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
 #include "log.h"
 #include "offload.h"
 #include "reaper.h"
-#include "handles.h"
 #include "stacking.h"
 
 /* What the transaction does to the device. */
