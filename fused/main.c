@@ -38,6 +38,7 @@
 #include "offload.h"
 #include "open-files.h"
 #include "reaper.h"
+#include "restack.h"
 #include "service-notify.h"
 #include "userns.h"
 
@@ -453,6 +454,7 @@ run (struct daemon *d, bool foreground)
 
   d->loop = uv_default_loop ();
   d->watch = node_watch_new ();
+  d->lower_changed = restack_lower_changed;
   r = d->watch ? offload_init (d->loop) : -ENOMEM;
   if (r == 0)
     r = fuse_loop_start (d);
