@@ -1,22 +1,19 @@
 #!/bin/bash
 # The image builder, end to end in loopfsctl exec with unmodified
-# tools: attach the disks, make an ext4 root and a vfat ESP, mount the
-# root, mount the ESP on root/boot, copy a tree of a few thousand files
-# into both, unmount both, detach; then outside the sandbox both
-# filesystems are clean and every file is there with its checksum.
-#
-# Until partition nodes exist the root and the ESP are two whole-device
-# images (ROOT_DEV and ESP_DEV); with partitions, one GPT image made by
-# sfdisk and attached with losetup -P gives /dev/loop0p2 and
-# /dev/loop0p1 instead, and only attach () and the outside checks'
-# extraction of the two filesystems change.
+# tools: attach a disk image with losetup -P, partition it with sfdisk
+# (GPT: an ESP and a root; sfdisk's BLKRRPART makes /dev/loop0p1 and
+# /dev/loop0p2), make a vfat ESP and an ext4 root, mount the root, mount
+# the ESP on root/boot, copy a tree of a few thousand files into both,
+# unmount both, detach; then outside the sandbox both filesystems, cut
+# from the image at the offsets the partition table gives, are clean
+# and every file is there with its checksum.
 set -euo pipefail
 # shellcheck source=../functions.sh
 source "$(dirname "$0")/../functions.sh"
 
 requires_root
 isolate_mounts "$@"
-for tool in mount fuse2fs fusefat mkfs.ext4 mkfs.vfat fsck.vfat debugfs; do
+for tool in mount fuse2fs fusefat mkfs.ext4 mkfs.vfat fsck.vfat debugfs sfdisk partx; do
   requires command -v "$tool"
 done
 
@@ -38,34 +35,44 @@ head -c 5M /dev/urandom > "$tmp/boot-tree/vmlinuz"
   > "$tmp/root.sums"
 (cd "$tmp/boot-tree" && find . -type f -print0 | sort -z | xargs -0 sha256sum) \
   > "$tmp/boot.sums"
-truncate -s 128M "$tmp/root.img"
-truncate -s 64M "$tmp/esp.img"
+truncate -s 200M "$tmp/disk.img"
 
 out=$("$LOOPFSCTL" exec -- bash -c '
   set -e
   t=$1
-  root_dev=$(losetup -f --show "$t/root.img")
-  esp_dev=$(losetup -f --show "$t/esp.img")
-  mkfs.ext4 -q "$root_dev"
-  mkfs.vfat -n ESP "$esp_dev" >/dev/null
+  dev=$(losetup -f --show -P "$t/disk.img")
+  printf "label: gpt\n,64M,U\n,,L\n" | sfdisk -q "$dev"
+  mkfs.vfat -n ESP "${dev}p1" >/dev/null
+  mkfs.ext4 -q "${dev}p2"
   mkdir -p "$t/target"
-  mount "$root_dev" "$t/target"
+  mount "${dev}p2" "$t/target"
   mkdir "$t/target/boot"
-  mount "$esp_dev" "$t/target/boot"
+  mount "${dev}p1" "$t/target/boot"
   findmnt -n -l -o SOURCE,TARGET,FSTYPE -R "$t/target" | tr -s " "
   cp -r "$t/root-tree/." "$t/target/"
   cp -r "$t/boot-tree/." "$t/target/boot/"
   umount "$t/target/boot"
   umount "$t/target"
-  losetup -d "$root_dev" "$esp_dev"
+  losetup -d "$dev"
   echo "devices left: $(losetup -a | wc -l)"
+  echo "entries left: $(ls /dev | grep "^loop[0-9]" | tr "\n" " ")"
 ' sandbox "$tmp" 2>"$tmp/log") || fail "image builder: $out $(cat "$tmp/log")"
 echo "$out"
-grep -qx "/dev/loop0 $tmp/target fuse.ext4" <<<"$out" || fail "root: $out"
-grep -qx "/dev/loop1 $tmp/target/boot fuse.vfat" <<<"$out" \
+grep -qx "/dev/loop0p2 $tmp/target fuse.ext4" <<<"$out" || fail "root: $out"
+grep -qx "/dev/loop0p1 $tmp/target/boot fuse.vfat" <<<"$out" \
   || fail "ESP: $out"
 grep -qx 'devices left: 0' <<<"$out" || fail "devices: $out"
+# The device stays (unbound, as after the kernel's detach); its
+# partitions' entries went with the detach.
+grep -qx 'entries left: loop0 ' <<<"$out" || fail "/dev entries: $out"
 
+# The two filesystems where the partition table says they are.
+read -r esp_start esp_sectors < <(partx -g -n 1 -o START,SECTORS "$tmp/disk.img")
+read -r root_start root_sectors < <(partx -g -n 2 -o START,SECTORS "$tmp/disk.img")
+dd if="$tmp/disk.img" of="$tmp/esp.img" bs=512 skip="$esp_start" \
+   count="$esp_sectors" status=none || fail "cutting the ESP out"
+dd if="$tmp/disk.img" of="$tmp/root.img" bs=512 skip="$root_start" \
+   count="$root_sectors" status=none || fail "cutting the root out"
 e2fsck -fn "$tmp/root.img" >"$tmp/fsck" 2>&1 \
   || fail "root not clean: $(cat "$tmp/fsck")"
 fsck.vfat -n "$tmp/esp.img" >"$tmp/fsck" 2>&1 \
