@@ -48,40 +48,42 @@ reply_u32 (fuse_req_t req, void *arg, uint32_t value)
   ioctl_reply_by_writing (req, arg, &value, sizeof value);
 }
 
-/* loop_info64_from_compat(): lo_offset is sign-extended, the size limit
- * and the encryption fields are dropped. */
+/* loop_info64_from_compat() is loop_info64_from_old() of the same
+ * values: the native old struct holds every i386 field unchanged. */
 static void
 info64_from_compat (const struct compat_loop_info *info,
                     struct loop_info64 *info64)
 {
-  memset (info64, 0, sizeof *info64);
-  info64->lo_number = info->lo_number;
-  info64->lo_device = info->lo_device;
-  info64->lo_inode = info->lo_inode;
-  info64->lo_rdevice = info->lo_rdevice;
-  info64->lo_offset = (int64_t) info->lo_offset;
-  info64->lo_flags = info->lo_flags;
-  memcpy (info64->lo_file_name, info->lo_name, LO_NAME_SIZE);
+  struct loop_info old = {
+    .lo_number = info->lo_number, .lo_device = info->lo_device,
+    .lo_inode = info->lo_inode, .lo_rdevice = info->lo_rdevice,
+    .lo_offset = info->lo_offset, .lo_flags = info->lo_flags,
+  };
+
+  memcpy (old.lo_name, info->lo_name, LO_NAME_SIZE);
+  loopdev_info64_from_old (&old, info64);
 }
 
-/* loop_info64_to_compat(): EOVERFLOW when a device number, the inode or
- * the offset does not survive the narrowing. */
+/* loop_get_status_compat(): LOOP_GET_STATUS's native old struct, whose
+ * narrowing already fails for an offset beyond an int (EOVERFLOW), then
+ * EOVERFLOW too when a device number or the inode does not fit i386's
+ * 16 and 32 bits (loop_info64_to_compat). */
 static int
-info64_to_compat (const struct loop_info64 *info64,
-                  struct compat_loop_info *info)
+get_status_compat (const struct loopdev *lo, struct compat_loop_info *info)
 {
-  memset (info, 0, sizeof *info);
-  info->lo_number = info64->lo_number;
-  info->lo_device = info64->lo_device;
-  info->lo_inode = info64->lo_inode;
-  info->lo_rdevice = info64->lo_rdevice;
-  info->lo_offset = (int32_t) info64->lo_offset;
-  info->lo_flags = info64->lo_flags;
-  memcpy (info->lo_name, info64->lo_file_name, LO_NAME_SIZE);
-  if (info->lo_device != info64->lo_device
-      || info->lo_rdevice != info64->lo_rdevice
-      || info->lo_inode != info64->lo_inode
-      || (uint64_t) (int64_t) info->lo_offset != info64->lo_offset)
+  struct loop_info old;
+  int r = loopdev_get_status (lo, &old);
+
+  if (r < 0)
+    return r;
+  *info = (struct compat_loop_info) {
+    .lo_number = old.lo_number, .lo_device = old.lo_device,
+    .lo_inode = old.lo_inode, .lo_rdevice = old.lo_rdevice,
+    .lo_offset = old.lo_offset, .lo_flags = old.lo_flags,
+  };
+  memcpy (info->lo_name, old.lo_name, LO_NAME_SIZE);
+  if (info->lo_device != old.lo_device || info->lo_rdevice != old.lo_rdevice
+      || info->lo_inode != old.lo_inode)
     return -EOVERFLOW;
   return 0;
 }
@@ -107,16 +109,13 @@ compat_status_read (struct caller_copy *copy)
     ioctl_apply_status (req, h->dev, &info64);
 }
 
-/* LOOP_GET_STATUS for a 32-bit caller (loop_get_status_compat). */
+/* LOOP_GET_STATUS for a 32-bit caller. */
 static void
 compat_get_status (fuse_req_t req, struct handle *h, void *arg)
 {
-  struct loop_info64 info64;
   struct compat_loop_info info;
-  int r = arg == NULL ? -EINVAL : loopdev_get_status64 (h->dev->lo, &info64);
+  int r = arg == NULL ? -EINVAL : get_status_compat (h->dev->lo, &info);
 
-  if (r == 0)
-    r = info64_to_compat (&info64, &info);
   if (r < 0)
     ioctl_reply_result (req, r);
   else
