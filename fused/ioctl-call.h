@@ -4,9 +4,9 @@
  * raw argument arrives here, and the daemon reads or writes the
  * caller's memory itself, off the loop (caller.h).  Meanwhile the
  * request waits in a struct ioctl_call, which the copy's continuation
- * gets back.  The ioctls on loopN (ioctl.c), a 32-bit caller's
- * (ioctl-compat.c) and a partition's (partition-ioctl.c) all go
- * through it.
+ * gets back.  The loop ioctls (ioctl.c), the generic block ones
+ * (ioctl-block.c), a 32-bit caller's (ioctl-compat.c) and a
+ * partition's (partition-ioctl.c) all go through it.
  */
 #ifndef LOOPFSD_IOCTL_CALL_H
 #define LOOPFSD_IOCTL_CALL_H
