@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +25,7 @@
 #include "mount-context.h"
 #include "mount-drivers.h"
 #include "mount-intercept.h"
+#include "mount-ns.h"
 
 /* mount(2)'s data is at most a page. */
 #define DATA_MAX 4096
@@ -83,54 +83,6 @@ mount_intercept_set_driver (struct mount_intercept *mi, const char *spec)
   return mount_drivers_set (&mi->drivers, spec);
 }
 
-/* What a child in another mount namespace does (see
- * caller_in_namespace). */
-struct ns_work {
-  const char *path;         /* the mount point (or target) */
-  uint64_t mnt_id;          /* the mount that must be there */
-  unsigned long flags;      /* umount2's, or mount(2)'s */
-  const char *source, *type, *data;   /* kernel mount */
-};
-
-/* Unmount W->path with W->flags if it is still mount W->mnt_id. */
-static int
-unmount_work (void *arg)
-{
-  const struct ns_work *w = arg;
-  struct statx stx;
-
-  if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
-    return -errno;
-  if (stx.stx_mnt_id != w->mnt_id)
-    return -EINVAL;
-  return umount2 (w->path, (int) w->flags) < 0 ? -errno : 0;
-}
-
-/* Give mount W->mnt_id at W->path the per-mount flags W->flags. */
-static int
-remount_work (void *arg)
-{
-  const struct ns_work *w = arg;
-  struct statx stx;
-
-  if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
-    return -errno;
-  if (stx.stx_mnt_id != w->mnt_id)
-    return -EBUSY;
-  return mount (NULL, w->path, NULL, MS_REMOUNT | MS_BIND | w->flags, NULL)
-    < 0 ? -errno : 0;
-}
-
-/* Mount W->source at W->path as the caller asked. */
-static int
-kernel_mount_work (void *arg)
-{
-  const struct ns_work *w = arg;
-
-  return mount (w->source, w->path, w->type, w->flags, w->data) < 0
-    ? -errno : 0;
-}
-
 /* The arguments of one mount(2). */
 struct mount_call {
   char source[PATH_MAX];
@@ -182,11 +134,6 @@ mount_kernel (struct mount_intercept *mi, const struct notify_call *nc,
               int target_fd, int mntns)
 {
   char path[64], nbd[64], mountpoint[PATH_MAX];
-  struct ns_work w = {
-    .path = mountpoint, .flags = mc->flags, .source = nbd,
-    .type = mc->has_type ? mc->type : NULL,
-    .data = mc->has_data ? mc->data : NULL,
-  };
   struct taken_mount tm = { .dp = { .pidfd = -1 }, .hold = -1 };
   ssize_t n;
   int r, mounted;
@@ -206,7 +153,8 @@ mount_kernel (struct mount_intercept *mi, const struct notify_call *nc,
   tm.hold = open (path, O_RDONLY | O_CLOEXEC);
   if (tm.hold < 0)
     return -errno;
-  r = caller_in_namespace (mntns, kernel_mount_work, &w);
+  r = ns_mount (mntns, nbd, mountpoint, mc->has_type ? mc->type : NULL,
+                mc->flags, mc->has_data ? mc->data : NULL);
   if (r < 0) {
     close (tm.hold);
     return r;
@@ -278,7 +226,6 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
   const struct mount_driver *drv;
   struct taken_mount tm = { .hold = -1 };
   unsigned long flags = rq->flags;
-  struct ns_work w;
   int r;
 
   r = check_device (mi, rq);
@@ -319,11 +266,8 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
     return r;
   /* The per-mount flags exactly as asked, whatever options the driver
    * kept for itself (fuse2fs takes "ro" as its own). */
-  w = (struct ns_work) {
-    .path = mountpoint, .mnt_id = tm.dp.mnt_id,
-    .flags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
-  };
-  r = caller_in_namespace (rq->mntns, remount_work, &w);
+  r = ns_remount (rq->mntns, mountpoint, tm.dp.mnt_id,
+                  flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   snprintf (tm.node, sizeof tm.node, "%s", rq->node);
   tm.mountpoint = strdup (mountpoint);
   if (r == 0 && tm.mountpoint == NULL)
@@ -434,7 +378,6 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   CLEANUP_CLOSE int fd = -1, mntns = -1;
   char target[PATH_MAX], path[PATH_MAX], node[NODE_MAX];
   struct taken_mount *tm = NULL;
-  struct ns_work w;
   bool is_root = false, by_device = false;
   uint64_t id;
   int r;
@@ -481,10 +424,7 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
     return -EPERM;
   /* Our descriptor of the mount would keep it busy. */
   close (TAKE_FD (fd));
-  w = (struct ns_work) {
-    .path = path, .mnt_id = id, .flags = flags & ~UMOUNT_NOFOLLOW,
-  };
-  r = caller_in_namespace (mntns, unmount_work, &w);
+  r = ns_unmount (mntns, path, id, flags & ~UMOUNT_NOFOLLOW);
   if (r < 0)
     return r;
   if (tm->dp.pid == 0) {
