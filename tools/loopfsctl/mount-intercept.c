@@ -93,6 +93,22 @@ struct mount_call {
   char data[DATA_MAX];
 };
 
+/* Read the string the caller PID has at ADDR, if not NULL (*HAS says),
+ * into BUF (SIZE bytes).  Returns 0, TOO_LONG for a string that does
+ * not fit, or the read's -errno. */
+static int
+read_optional (pid_t pid, uint64_t addr, char *buf, size_t size, bool *has,
+               int too_long)
+{
+  int r;
+
+  *has = addr != 0;
+  if (!*has)
+    return 0;
+  r = notify_read_string (pid, addr, buf, size);
+  return r == -ENAMETOOLONG ? too_long : r;
+}
+
 /* Read the strings of mount(2) notification REQ into MC.  Returns 0 or
  * -errno (the kernel's for an unreadable argument). */
 static int
@@ -105,24 +121,13 @@ read_mount_call (const struct seccomp_notif *req, struct mount_call *mc)
   r = notify_read_string (req->pid, a[1], mc->target, sizeof mc->target);
   if (r < 0)
     return r;
-  mc->has_type = a[2] != 0;
-  if (mc->has_type) {
-    r = notify_read_string (req->pid, a[2], mc->type, sizeof mc->type);
-    /* No filesystem type is that long. */
-    if (r == -ENAMETOOLONG)
-      return -ENODEV;
-    if (r < 0)
-      return r;
-  }
-  mc->has_data = a[4] != 0;
-  if (mc->has_data) {
-    r = notify_read_string (req->pid, a[4], mc->data, sizeof mc->data);
-    if (r == -ENAMETOOLONG)
-      return -EINVAL;
-    if (r < 0)
-      return r;
-  }
-  return 0;
+  /* No filesystem type is that long. */
+  r = read_optional (req->pid, a[2], mc->type, sizeof mc->type,
+                     &mc->has_type, -ENODEV);
+  if (r < 0)
+    return r;
+  return read_optional (req->pid, a[4], mc->data, sizeof mc->data,
+                        &mc->has_data, -EINVAL);
 }
 
 /* Serve mount MC of NODE (SOURCE_FD) at TARGET_FD in the namespace
