@@ -168,49 +168,54 @@ fill_attr (const struct partition_status *st, int index, struct stat *attr)
   sysfs_node_attr (part_ino (st->parent, st->number, index), kind, attr);
 }
 
+/* Fill ATTR for node INDEX of partition M of device N, if that
+ * partition exists: 0 or -ENOENT. */
+static int
+node_attr (const char *instance, int device, int partition, int index,
+           struct stat *attr)
+{
+  struct partition_status st;
+
+  if (read_partition (instance, device, partition, &st) < 0)
+    return -ENOENT;
+  fill_attr (&st, index, attr);
+  return 0;
+}
+
 int
 sysfs_part_lookup_in_disk (const char *instance, int device,
                            const char *name, struct stat *attr)
 {
-  struct partition_status st;
   int n, m;
 
-  if (!partition_parse_name (name, &n, &m) || n != device
-      || read_partition (instance, n, m, &st) < 0)
+  if (!partition_parse_name (name, &n, &m) || n != device)
     return -ENOENT;
-  fill_attr (&st, P_DIR, attr);
-  return 0;
+  return node_attr (instance, n, m, P_DIR, attr);
 }
 
 int
 sysfs_part_lookup_dev_link (const char *instance, const char *name,
                             struct stat *attr)
 {
-  struct partition_status st;
   unsigned major, minor;
   int n, m;
   char rest;
 
   if (sscanf (name, "%u:%u%c", &major, &minor, &rest) != 2
-      || major != BLOCK_EXT_MAJOR || !partition_of_minor (minor, &n, &m)
-      || read_partition (instance, n, m, &st) < 0)
+      || major != BLOCK_EXT_MAJOR || !partition_of_minor (minor, &n, &m))
     return -ENOENT;
-  fill_attr (&st, P_DEV_LINK, attr);
-  return 0;
+  return node_attr (instance, n, m, P_DEV_LINK, attr);
 }
 
 int
 sysfs_part_lookup_class_link (const char *instance, const char *name,
                               struct stat *attr)
 {
-  struct partition_status st;
   int n, m;
 
-  if (!partition_parse_name (name, &n, &m)
-      || read_partition (instance, n, m, &st) < 0)
+  if (!partition_parse_name (name, &n, &m))
     return -ENOENT;
-  fill_attr (&st, P_CLASS_LINK, attr);
-  return 0;
+  return node_attr (instance, n, m, P_CLASS_LINK, attr);
 }
 
 int
