@@ -290,6 +290,33 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
   return r;
 }
 
+/* Open the mount namespace of NC's caller into *MNTNS, and check that
+ * the caller may mount.  Everything read of the call so far was the
+ * caller's only if it still waits: if not, the kernel runs the call.
+ * Returns 0, NOTIFY_CONTINUE or -EPERM. */
+static int
+open_caller_namespace (const struct notify_call *nc, int *mntns)
+{
+  *mntns = caller_open_mntns (nc->req->pid);
+  if (!notify_still_valid (nc) || *mntns < 0)
+    return NOTIFY_CONTINUE;
+  return caller_may_mount (nc->req->pid) ? 0 : -EPERM;
+}
+
+/* Whether TARGET_FD, a mount target the caller looked up (or the
+ * lookup's -errno), is a directory: 0, or -errno (ENOTDIR). */
+static int
+check_target (int target_fd)
+{
+  struct stat st;
+
+  if (target_fd < 0)
+    return target_fd;
+  if (fstat (target_fd, &st) < 0)
+    return -errno;
+  return S_ISDIR (st.st_mode) ? 0 : -ENOTDIR;
+}
+
 /* Answer a mount(2) notification. */
 static int
 answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
@@ -299,8 +326,7 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   CLEANUP_CLOSE int source_fd = -1, target_fd = -1, mntns = -1;
   char node[NODE_MAX];
   struct fuse_request rq;
-  struct stat st;
-  int r;
+  int r, answer;
 
   if ((req->data.args[3] & NOT_NEW) || req->data.args[0] == 0)
     return NOTIFY_CONTINUE;
@@ -321,24 +347,18 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   if (r == 0 && mc->has_type && (!mount_type_needs_device (mc->type)
                                  || strncmp (mc->type, "fuse", 4) == 0))
     return NOTIFY_CONTINUE;
-  mntns = caller_open_mntns (req->pid);
-  /* Everything read so far was the caller's only if it still waits. */
-  if (!notify_still_valid (nc) || mntns < 0)
-    return NOTIFY_CONTINUE;
-  if (!caller_may_mount (req->pid))
-    return -EPERM;
+  answer = open_caller_namespace (nc, &mntns);
+  if (answer != 0)
+    return answer;
   if (r < 0)
     return r;
   if (!mc->has_type)
     return -EINVAL;
   target_fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD,
                                   mc->target, 0);
-  if (target_fd < 0)
-    return target_fd;
-  if (fstat (target_fd, &st) < 0)
-    return -errno;
-  if (!S_ISDIR (st.st_mode))
-    return -ENOTDIR;
+  r = check_target (target_fd);
+  if (r < 0)
+    return r;
   if (mi->mode == MOUNT_MODE_KERNEL)
     return mount_kernel (mi, nc, mc, node, source_fd, target_fd, mntns);
   rq = (struct fuse_request) {
@@ -455,7 +475,6 @@ answer_move_mount (struct mount_intercept *mi, const struct notify_call *nc)
   char target[PATH_MAX];
   struct fuse_request rq;
   struct fs_context *c;
-  struct stat st;
   int r;
 
   c = fs_context_stand_in (&mi->contexts, nc, (int) a[0], a[1], flags,
@@ -468,17 +487,12 @@ answer_move_mount (struct mount_intercept *mi, const struct notify_call *nc)
                                    ? AT_EMPTY_PATH : 0)
                                   | (flags & MOVE_MOUNT_T_SYMLINKS
                                      ? 0 : AT_SYMLINK_NOFOLLOW));
-  mntns = caller_open_mntns (req->pid);
-  if (!notify_still_valid (nc) || mntns < 0)
-    return NOTIFY_CONTINUE;
-  if (!caller_may_mount (req->pid))
-    return -EPERM;
-  if (target_fd < 0)
-    return target_fd;
-  if (fstat (target_fd, &st) < 0)
-    return -errno;
-  if (!S_ISDIR (st.st_mode))
-    return -ENOTDIR;
+  r = open_caller_namespace (nc, &mntns);
+  if (r != 0)
+    return r;
+  r = check_target (target_fd);
+  if (r < 0)
+    return r;
   rq = (struct fuse_request) {
     .node = c->node, .source_fd = c->source_fd, .type = c->type,
     .flags = (c->ro || (c->attrs & MOUNT_ATTR_RDONLY) ? MS_RDONLY : 0)
