@@ -6,8 +6,9 @@
  * BLKDISCARD and BLKZEROOUT.  Most encode no size, so their argument
  * is read from or their answer written to the caller (ioctl-call.h);
  * BLKGETSIZE64, BLKBSZGET, BLKBSZSET, BLKGETDISKSEQ, BLKGETZONESZ,
- * BLKGETNRZONES and the zone ioctls do, and FUSE copies those itself
- * (a bad pointer fails there: DIFFERENCES.md D5).
+ * BLKGETNRZONES and the zone ioctls do: for them the kernel copies the
+ * argument in, or our reply out, itself (a bad pointer fails there:
+ * DIFFERENCES.md D5).
  */
 
 #include <errno.h>
