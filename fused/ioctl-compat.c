@@ -28,8 +28,9 @@
 #include <linux/blkpg.h>
 
 #include "block-attrs.h"
+#include "compat-loop-info.h"
 #include "device.h"
-#include "caller.h"
+#include "ioctl-call.h"
 #include "ioctl.h"
 
 /* The command numbers a 32-bit caller's size_t gives (block/ioctl.c). */
@@ -38,141 +39,51 @@
 #define BLKGETSIZE64_32  _IOR (0x12, 114, int)
 #define BLKTRACESETUP_32 _IOC (_IOC_READ | _IOC_WRITE, 0x12, 115, 64)
 
-/* struct loop_info as an i386 process lays it out (struct
- * compat_loop_info in drivers/block/loop.c): compat_dev_t is 16 bits
- * and compat_ulong_t 32. */
-struct compat_loop_info {
-  int32_t lo_number;
-  uint16_t lo_device;
-  uint32_t lo_inode;
-  uint16_t lo_rdevice;
-  int32_t lo_offset;
-  int32_t lo_encrypt_type;
-  int32_t lo_encrypt_key_size;
-  int32_t lo_flags;
-  char lo_name[LO_NAME_SIZE];
-  unsigned char lo_encrypt_key[LO_KEY_SIZE];
-  uint32_t lo_init[2];
-  char reserved[4];
-} __attribute__ ((aligned (4)));
-
-_Static_assert (sizeof (struct compat_loop_info) == 140,
-                "struct compat_loop_info is 140 bytes on i386");
-
-/* A compat ioctl waiting for a copy from or to its caller. */
-struct compat_call {
-  struct caller_copy copy;       /* first: the copy is the call */
-  fuse_req_t req;
-  struct handle *h;
-  union {
-    struct compat_loop_info info;
-    uint64_t u64;
-    uint32_t u32;
-  } data;
-};
-
-/* Answer REQ with the result R (>= 0) or error (< 0); see ioctl.c. */
+/* Answer REQ by writing VALUE to the caller's ARG as a 4-byte
+ * compat_ulong_t, as compat_put_ulong() does: the kernel has copied
+ * nothing for these numbers. */
 static void
-reply_result (fuse_req_t req, int r)
+reply_u32 (fuse_req_t req, void *arg, uint32_t value)
 {
-  fuse_reply_ioctl (req, r, NULL, 0);
+  ioctl_reply_by_writing (req, arg, &value, sizeof value);
 }
 
-/* A reply has been written to the caller: answer with the copy's
- * result. */
-static void
-written (struct caller_copy *copy)
-{
-  struct compat_call *call = (struct compat_call *) copy;
-
-  reply_result (call->req, copy->result);
-  free (call);
-}
-
-/* Copy LEN bytes of CALL->data to or from the caller's ARG off the loop,
- * then run THEN; if the copy cannot start, answer with its error. */
-static void
-compat_copy (struct compat_call *call, void *arg, size_t len, bool to_caller,
-             void (*then) (struct caller_copy *copy))
-{
-  int r;
-
-  call->copy = (struct caller_copy) {
-    .pid = fuse_req_ctx (call->req)->pid, .addr = (uintptr_t) arg,
-    .buf = &call->data, .len = len, .to_caller = to_caller, .done = then,
-  };
-  r = caller_copy_start (&call->copy);
-  if (r < 0) {
-    reply_result (call->req, r);
-    free (call);
-  }
-}
-
-/* A new call for REQ on H, or NULL with REQ answered (ENOMEM). */
-static struct compat_call *
-compat_call_new (fuse_req_t req, struct handle *h)
-{
-  struct compat_call *call = calloc (1, sizeof *call);
-
-  if (call == NULL)
-    reply_result (req, -ENOMEM);
-  else {
-    call->req = req;
-    call->h = h;
-  }
-  return call;
-}
-
-/* Answer REQ by writing LEN bytes of VALUE (a u32 or u64) to ARG, as
- * put_user() does: the kernel has copied nothing for these numbers. */
-static void
-reply_by_writing (fuse_req_t req, void *arg, uint64_t value, size_t len)
-{
-  struct compat_call *call = compat_call_new (req, NULL);
-
-  if (call == NULL)
-    return;
-  if (len == sizeof call->data.u32)
-    call->data.u32 = (uint32_t) value;
-  else
-    call->data.u64 = value;
-  compat_copy (call, arg, len, true, written);
-}
-
-/* loop_info64_from_compat(): lo_offset is sign-extended, the size limit
- * and the encryption fields are dropped. */
+/* loop_info64_from_compat() is loop_info64_from_old() of the same
+ * values: the native old struct holds every i386 field unchanged. */
 static void
 info64_from_compat (const struct compat_loop_info *info,
                     struct loop_info64 *info64)
 {
-  memset (info64, 0, sizeof *info64);
-  info64->lo_number = info->lo_number;
-  info64->lo_device = info->lo_device;
-  info64->lo_inode = info->lo_inode;
-  info64->lo_rdevice = info->lo_rdevice;
-  info64->lo_offset = (int64_t) info->lo_offset;
-  info64->lo_flags = info->lo_flags;
-  memcpy (info64->lo_file_name, info->lo_name, LO_NAME_SIZE);
+  struct loop_info old = {
+    .lo_number = info->lo_number, .lo_device = info->lo_device,
+    .lo_inode = info->lo_inode, .lo_rdevice = info->lo_rdevice,
+    .lo_offset = info->lo_offset, .lo_flags = info->lo_flags,
+  };
+
+  memcpy (old.lo_name, info->lo_name, LO_NAME_SIZE);
+  loopdev_info64_from_old (&old, info64);
 }
 
-/* loop_info64_to_compat(): EOVERFLOW when a device number, the inode or
- * the offset does not survive the narrowing. */
+/* loop_get_status_compat(): LOOP_GET_STATUS's native old struct, whose
+ * narrowing already fails for an offset beyond an int (EOVERFLOW), then
+ * EOVERFLOW too when a device number or the inode does not fit i386's
+ * 16 and 32 bits (loop_info64_to_compat). */
 static int
-info64_to_compat (const struct loop_info64 *info64,
-                  struct compat_loop_info *info)
+get_status_compat (const struct loopdev *lo, struct compat_loop_info *info)
 {
-  memset (info, 0, sizeof *info);
-  info->lo_number = info64->lo_number;
-  info->lo_device = info64->lo_device;
-  info->lo_inode = info64->lo_inode;
-  info->lo_rdevice = info64->lo_rdevice;
-  info->lo_offset = (int32_t) info64->lo_offset;
-  info->lo_flags = info64->lo_flags;
-  memcpy (info->lo_name, info64->lo_file_name, LO_NAME_SIZE);
-  if (info->lo_device != info64->lo_device
-      || info->lo_rdevice != info64->lo_rdevice
-      || info->lo_inode != info64->lo_inode
-      || (uint64_t) (int64_t) info->lo_offset != info64->lo_offset)
+  struct loop_info old;
+  int r = loopdev_get_status (lo, &old);
+
+  if (r < 0)
+    return r;
+  *info = (struct compat_loop_info) {
+    .lo_number = old.lo_number, .lo_device = old.lo_device,
+    .lo_inode = old.lo_inode, .lo_rdevice = old.lo_rdevice,
+    .lo_offset = old.lo_offset, .lo_flags = old.lo_flags,
+  };
+  memcpy (info->lo_name, old.lo_name, LO_NAME_SIZE);
+  if (info->lo_device != old.lo_device || info->lo_rdevice != old.lo_rdevice
+      || info->lo_inode != old.lo_inode)
     return -EOVERFLOW;
   return 0;
 }
@@ -183,43 +94,32 @@ info64_to_compat (const struct loop_info64 *info64,
 static void
 compat_status_read (struct caller_copy *copy)
 {
-  struct compat_call *call = (struct compat_call *) copy;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
   struct loop_info64 info64;
   fuse_req_t req = call->req;
   struct handle *h = call->h;
   int r = copy->result;
 
   if (r == 0)
-    info64_from_compat (&call->data.info, &info64);
+    info64_from_compat (&call->data.compat_info, &info64);
   free (call);
   if (r < 0)
-    reply_result (req, r);
+    ioctl_reply_result (req, r);
   else
     ioctl_apply_status (req, h->dev, &info64);
 }
 
-/* LOOP_GET_STATUS for a 32-bit caller (loop_get_status_compat). */
+/* LOOP_GET_STATUS for a 32-bit caller. */
 static void
 compat_get_status (fuse_req_t req, struct handle *h, void *arg)
 {
-  struct loop_info64 info64;
-  struct compat_call *call;
-  int r = arg == NULL ? -EINVAL : loopdev_get_status64 (h->dev->lo, &info64);
+  struct compat_loop_info info;
+  int r = arg == NULL ? -EINVAL : get_status_compat (h->dev->lo, &info);
 
-  if (r < 0) {
-    reply_result (req, r);
-    return;
-  }
-  call = compat_call_new (req, h);
-  if (call == NULL)
-    return;
-  r = info64_to_compat (&info64, &call->data.info);
-  if (r < 0) {
-    reply_result (req, r);
-    free (call);
-    return;
-  }
-  compat_copy (call, arg, sizeof call->data.info, true, written);
+  if (r < 0)
+    ioctl_reply_result (req, r);
+  else
+    ioctl_reply_by_writing (req, arg, &info, sizeof info);
 }
 
 /* Is CMD one the compat path runs as a 64-bit caller's: the
@@ -251,14 +151,14 @@ ioctl_compat_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
                        void *arg)
 {
   struct loopdev *lo = h->dev->lo;
-  struct compat_call *call;
-  uint64_t sectors;
+  struct ioctl_call *call;
+  uint64_t sectors, size64;
 
   switch (cmd) {
   case LOOP_SET_STATUS:
-    if ((call = compat_call_new (req, h)) != NULL)
-      compat_copy (call, arg, sizeof call->data.info, false,
-                   compat_status_read);
+    if ((call = ioctl_call_new (req, h, cmd)) != NULL)
+      ioctl_call_copy (call, arg, sizeof call->data.compat_info, false,
+                       compat_status_read);
     return;
   case LOOP_GET_STATUS:
     compat_get_status (req, h, arg);
@@ -270,17 +170,17 @@ ioctl_compat_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
     int r = loopdev_block_attr_get (lo, cmd, arg == NULL, &value);
 
     if (r < 0)
-      reply_result (req, r);
+      ioctl_reply_result (req, r);
     else
-      reply_by_writing (req, arg, value, sizeof (uint32_t));
+      reply_u32 (req, arg, value);
     return;
   }
   case BLKGETSIZE:
     sectors = loopdev_size (lo) >> 9;
     if (sectors > UINT32_MAX)
-      reply_result (req, -EFBIG);
+      ioctl_reply_result (req, -EFBIG);
     else
-      reply_by_writing (req, arg, sectors, sizeof (uint32_t));
+      reply_u32 (req, arg, sectors);
     return;
   case BLKBSZGET_32: {
     /* Not the soft block size a 64-bit caller gets: compat_blkdev_ioctl
@@ -296,7 +196,8 @@ ioctl_compat_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
   case BLKGETSIZE64_32:
     /* The number encodes 4 bytes, so FUSE would copy out only half of
      * the u64 put_u64() writes: write it to the caller here. */
-    reply_by_writing (req, arg, loopdev_size (lo), sizeof (uint64_t));
+    size64 = loopdev_size (lo);
+    ioctl_reply_by_writing (req, arg, &size64, sizeof size64);
     return;
   case BLKTRACESETUP_32:
     ioctl_dispatch (req, h, BLKTRACESETUP, arg);
@@ -305,7 +206,7 @@ ioctl_compat_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
     if (same_as_native (cmd))
       ioctl_dispatch (req, h, cmd, arg);
     else
-      reply_result (req, -ENOTTY);
+      ioctl_reply_result (req, -ENOTTY);
     return;
   }
 }

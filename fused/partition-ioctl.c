@@ -12,108 +12,30 @@
  *
  * BLKPG, BLKGETSIZE, BLKROGET, BLKROSET, BLKALIGNOFF, BLKDISCARD and
  * BLKZEROOUT encode no size: their arguments are read from or written to the
- * caller (caller.h); BLKGETSIZE64 and BLKBSZGET encode theirs, so FUSE
+ * caller (ioctl-call.h); BLKGETSIZE64 and BLKBSZGET encode theirs, so FUSE
  * copies our reply out itself.
  */
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <linux/blkpg.h>
-#include <linux/capability.h>
 #include <linux/fs.h>
 
 #include "block-range.h"
-#include "caller.h"
 #include "device.h"
 #include "io.h"
+#include "ioctl-call.h"
 #include "node-watch.h"
 #include "partition-ioctl.h"
 #include "partition-scan.h"
-
-/* An ioctl waiting for a copy from or to its caller. */
-struct partition_call {
-  struct caller_copy copy;        /* first: the copy is the call */
-  fuse_req_t req;
-  struct handle *h;
-  unsigned int cmd;
-  union {
-    struct blkpg_ioctl_arg blkpg;
-    struct blkpg_partition part;
-    uint64_t range[2];
-    unsigned long ulong;
-    int i;
-  } data;
-};
-
-/* Answer REQ with R: the result, or a negative errno. */
-static void
-reply_result (fuse_req_t req, int r)
-{
-  fuse_reply_ioctl (req, r, NULL, 0);
-}
-
-/* Copy LEN bytes between CALL->data and the caller's ADDR, then run
- * THEN on the loop; if the copy cannot start, answer its error. */
-static void
-call_copy (struct partition_call *call, uintptr_t addr, size_t len,
-           bool to_caller, void (*then) (struct caller_copy *copy))
-{
-  int r;
-
-  call->copy = (struct caller_copy) {
-    .pid = fuse_req_ctx (call->req)->pid, .addr = addr, .buf = &call->data,
-    .len = len, .to_caller = to_caller, .done = then,
-  };
-  r = caller_copy_start (&call->copy);
-  if (r < 0) {
-    reply_result (call->req, r);
-    free (call);
-  }
-}
-
-/* A new call for REQ, or NULL with REQ answered ENOMEM. */
-static struct partition_call *
-call_new (fuse_req_t req, struct handle *h, unsigned int cmd)
-{
-  struct partition_call *call = calloc (1, sizeof *call);
-
-  if (call == NULL)
-    reply_result (req, -ENOMEM);
-  else
-    *call = (struct partition_call) { .req = req, .h = h, .cmd = cmd };
-  return call;
-}
-
-/* A value has been written to the caller: answer. */
-static void
-written (struct caller_copy *copy)
-{
-  struct partition_call *call = (struct partition_call *) copy;
-
-  reply_result (call->req, copy->result);
-  free (call);
-}
-
-/* Answer REQ by writing LEN bytes of DATA to the caller's ARG. */
-static void
-reply_by_writing (fuse_req_t req, void *arg, const void *data, size_t len)
-{
-  struct partition_call *call = call_new (req, NULL, 0);
-
-  if (call) {
-    memcpy (&call->data, data, len);
-    call_copy (call, (uintptr_t) arg, len, true, written);
-  }
-}
 
 /* BLKPG's struct blkpg_partition has been read: on a partition the
  * answer is EINVAL; on loopN the model decides. */
 static void
 blkpg_partition_read (struct caller_copy *copy)
 {
-  struct partition_call *call = (struct partition_call *) copy;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
   struct device *dev = call->h->dev;
   struct daemon *d = fuse_req_userdata (call->req);
   int r = copy->result;
@@ -140,17 +62,16 @@ blkpg_partition_read (struct caller_copy *copy)
 static void
 blkpg_arg_read (struct caller_copy *copy)
 {
-  struct partition_call *call = (struct partition_call *) copy;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
 
   if (copy->result < 0) {
-    reply_result (call->req, copy->result);
-    free (call);
+    ioctl_call_answer (call, copy->result);
     return;
   }
   /* The op travels in CMD: DATA is overwritten by the partition. */
   call->cmd = call->data.blkpg.op;
-  call_copy (call, (uintptr_t) call->data.blkpg.data,
-             sizeof call->data.part, false, blkpg_partition_read);
+  ioctl_call_copy (call, call->data.blkpg.data, sizeof call->data.part,
+                   false, blkpg_partition_read);
 }
 
 /* BLKPG (blkpg_ioctl): CAP_SYS_ADMIN (EACCES), then the argument and
@@ -158,30 +79,29 @@ blkpg_arg_read (struct caller_copy *copy)
 void
 partition_ioctl_blkpg (fuse_req_t req, struct handle *h, void *arg)
 {
-  struct partition_call *call;
+  struct ioctl_call *call;
 
-  if (!caller_capable (fuse_req_ctx (req)->pid, CAP_SYS_ADMIN)) {
-    reply_result (req, -EACCES);
+  if (!ioctl_caller_admin (req)) {
+    ioctl_reply_result (req, -EACCES);
     return;
   }
-  call = call_new (req, h, 0);
+  call = ioctl_call_new (req, h, 0);
   if (call)
-    call_copy (call, (uintptr_t) arg, sizeof call->data.blkpg, false,
-               blkpg_arg_read);
+    ioctl_call_copy (call, arg, sizeof call->data.blkpg, false,
+                     blkpg_arg_read);
 }
 
 /* BLKROSET's int has been read: the partition's own read-only flag. */
 static void
 roset_read (struct caller_copy *copy)
 {
-  struct partition_call *call = (struct partition_call *) copy;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
   struct partition *part = partition_table_lookup (&call->h->dev->parts.table,
                                                    call->h->partition);
 
   if (copy->result == 0 && part)
     part->bdev_ro = call->data.i != 0;
-  reply_result (call->req, copy->result);
-  free (call);
+  ioctl_call_answer (call, copy->result);
 }
 
 /* BLKDISCARD's or BLKZEROOUT's range has been read: the checks of the
@@ -190,7 +110,7 @@ roset_read (struct caller_copy *copy)
 static void
 range_read (struct caller_copy *copy)
 {
-  struct partition_call *call = (struct partition_call *) copy;
+  struct ioctl_call *call = (struct ioctl_call *) copy;
   struct device *dev = call->h->dev;
   struct partition *part = partition_table_lookup (&dev->parts.table,
                                                    call->h->partition);
@@ -217,7 +137,7 @@ range_read (struct caller_copy *copy)
   if (r == 0 && partition_read_only (part, dev->lo))
     r = -EPERM;
   if (r < 0)
-    reply_result (req, r);
+    ioctl_reply_result (req, r);
   else
     io_discard_range (req, dev, start, len, zero);
 }
@@ -244,13 +164,13 @@ partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
   struct partition *part = partition_table_lookup (&h->dev->parts.table,
                                                    h->partition);
   bool admin;
-  struct partition_call *call;
+  struct ioctl_call *call;
   unsigned long sectors;
   uint64_t size64;
   int value;
 
   if (part == NULL) {
-    reply_result (req, -EIO);
+    ioctl_reply_result (req, -EIO);
     return true;
   }
   switch (cmd) {
@@ -258,8 +178,8 @@ partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
     partition_ioctl_blkpg (req, h, arg);
     return true;
   case BLKRRPART:
-    admin = caller_capable (fuse_req_ctx (req)->pid, CAP_SYS_ADMIN);
-    reply_result (req, admin ? -EINVAL : -EACCES);
+    admin = ioctl_caller_admin (req);
+    ioctl_reply_result (req, admin ? -EINVAL : -EACCES);
     return true;
   case BLKGETSIZE64:
     size64 = partition_size (part);
@@ -267,7 +187,7 @@ partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
     return true;
   case BLKGETSIZE:
     sectors = part->length;
-    reply_by_writing (req, arg, &sectors, sizeof sectors);
+    ioctl_reply_by_writing (req, arg, &sectors, sizeof sectors);
     return true;
   case BLKBSZGET:
     value = soft_block_size (part, h->dev->lo);
@@ -275,26 +195,25 @@ partition_ioctl (fuse_req_t req, struct handle *h, unsigned int cmd,
     return true;
   case BLKROGET:
     value = partition_read_only (part, h->dev->lo);
-    reply_by_writing (req, arg, &value, sizeof value);
+    ioctl_reply_by_writing (req, arg, &value, sizeof value);
     return true;
   case BLKALIGNOFF:
     value = partition_alignment_offset (part, h->dev->lo);
-    reply_by_writing (req, arg, &value, sizeof value);
+    ioctl_reply_by_writing (req, arg, &value, sizeof value);
     return true;
   case BLKROSET:
-    if (!caller_capable (fuse_req_ctx (req)->pid, CAP_SYS_ADMIN)) {
-      reply_result (req, -EACCES);
+    if (!ioctl_caller_admin (req)) {
+      ioctl_reply_result (req, -EACCES);
       return true;
     }
-    if ((call = call_new (req, h, cmd)) != NULL)
-      call_copy (call, (uintptr_t) arg, sizeof call->data.i, false,
-                 roset_read);
+    if ((call = ioctl_call_new (req, h, cmd)) != NULL)
+      ioctl_call_copy (call, arg, sizeof call->data.i, false, roset_read);
     return true;
   case BLKDISCARD:
   case BLKZEROOUT:
-    if ((call = call_new (req, h, cmd)) != NULL)
-      call_copy (call, (uintptr_t) arg, sizeof call->data.range, false,
-                 range_read);
+    if ((call = ioctl_call_new (req, h, cmd)) != NULL)
+      ioctl_call_copy (call, arg, sizeof call->data.range, false,
+                       range_read);
     return true;
   default:
     return false;

@@ -26,6 +26,21 @@ stop_pid ()
 new_instance 16M
 ctl=$mnt/loop-control
 
+# Start "$NODE_WATCHER" on the instance in MODE in the background, its
+# output in OUT, ended at exit; its pid is in $watcher once it has
+# registered (or after 5 s: the checks that follow tell).
+start_watcher ()
+{
+  local mode=$1 out=$2 i
+  "$NODE_WATCHER" "$ctl" "$mode" > "$out" &
+  watcher=$!
+  cleanup_fn stop_pid "$watcher"
+  for i in $(seq 50); do
+    grep -q registered "$out" && break
+    sleep 0.1
+  done
+}
+
 # A fresh sandbox: no entry before any device exists; each one appears
 # with its LOOP_CTL_ADD, whatever the number, and can be opened at once.
 out=$("$LOOPFSCTL" exec -- bash -c '
@@ -144,13 +159,8 @@ grep -q 'registered again' "$tmp/dropped.out" \
 "$LOOP_HELPER" remove "$ctl" 43 >/dev/null
 
 # Watchers, well-behaved and hostile, on the instance itself.
-"$NODE_WATCHER" "$ctl" follow > "$tmp/follow.out" &
-follower=$!
-cleanup_fn stop_pid "$follower"
-for i in $(seq 50); do
-  grep -q registered "$tmp/follow.out" && break
-  sleep 0.1
-done
+start_watcher follow "$tmp/follow.out"
+follower=$watcher
 "$LOOP_HELPER" add "$ctl" 9 >/dev/null
 "$LOOP_HELPER" remove "$ctl" 9 >/dev/null
 kill "$follower"; wait "$follower" 2>/dev/null || true
@@ -172,13 +182,8 @@ echo "LOOP_CTL_ADD with a watcher that hung up: $ms ms"
 
 # A stalled watcher delays one answer by the bound (2 s), while the
 # instance keeps answering everything else; then it is dropped.
-"$NODE_WATCHER" "$ctl" stall > "$tmp/stall.out" &
-staller=$!
-cleanup_fn stop_pid "$staller"
-for i in $(seq 50); do
-  grep -q registered "$tmp/stall.out" && break
-  sleep 0.1
-done
+start_watcher stall "$tmp/stall.out"
+staller=$watcher
 start=$(date +%s%N)
 "$LOOP_HELPER" add "$ctl" 11 > "$tmp/add11.out" &
 adder=$!

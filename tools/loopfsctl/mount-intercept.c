@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +25,7 @@
 #include "mount-context.h"
 #include "mount-drivers.h"
 #include "mount-intercept.h"
+#include "mount-ns.h"
 
 /* mount(2)'s data is at most a page. */
 #define DATA_MAX 4096
@@ -83,54 +83,6 @@ mount_intercept_set_driver (struct mount_intercept *mi, const char *spec)
   return mount_drivers_set (&mi->drivers, spec);
 }
 
-/* What a child in another mount namespace does (see
- * caller_in_namespace). */
-struct ns_work {
-  const char *path;         /* the mount point (or target) */
-  uint64_t mnt_id;          /* the mount that must be there */
-  unsigned long flags;      /* umount2's, or mount(2)'s */
-  const char *source, *type, *data;   /* kernel mount */
-};
-
-/* Unmount W->path with W->flags if it is still mount W->mnt_id. */
-static int
-unmount_work (void *arg)
-{
-  const struct ns_work *w = arg;
-  struct statx stx;
-
-  if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
-    return -errno;
-  if (stx.stx_mnt_id != w->mnt_id)
-    return -EINVAL;
-  return umount2 (w->path, (int) w->flags) < 0 ? -errno : 0;
-}
-
-/* Give mount W->mnt_id at W->path the per-mount flags W->flags. */
-static int
-remount_work (void *arg)
-{
-  const struct ns_work *w = arg;
-  struct statx stx;
-
-  if (statx (AT_FDCWD, w->path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
-    return -errno;
-  if (stx.stx_mnt_id != w->mnt_id)
-    return -EBUSY;
-  return mount (NULL, w->path, NULL, MS_REMOUNT | MS_BIND | w->flags, NULL)
-    < 0 ? -errno : 0;
-}
-
-/* Mount W->source at W->path as the caller asked. */
-static int
-kernel_mount_work (void *arg)
-{
-  const struct ns_work *w = arg;
-
-  return mount (w->source, w->path, w->type, w->flags, w->data) < 0
-    ? -errno : 0;
-}
-
 /* The arguments of one mount(2). */
 struct mount_call {
   char source[PATH_MAX];
@@ -140,6 +92,22 @@ struct mount_call {
   unsigned long flags;
   char data[DATA_MAX];
 };
+
+/* Read the string the caller PID has at ADDR, if not NULL (*HAS says),
+ * into BUF (SIZE bytes).  Returns 0, TOO_LONG for a string that does
+ * not fit, or the read's -errno. */
+static int
+read_optional (pid_t pid, uint64_t addr, char *buf, size_t size, bool *has,
+               int too_long)
+{
+  int r;
+
+  *has = addr != 0;
+  if (!*has)
+    return 0;
+  r = notify_read_string (pid, addr, buf, size);
+  return r == -ENAMETOOLONG ? too_long : r;
+}
 
 /* Read the strings of mount(2) notification REQ into MC.  Returns 0 or
  * -errno (the kernel's for an unreadable argument). */
@@ -153,24 +121,13 @@ read_mount_call (const struct seccomp_notif *req, struct mount_call *mc)
   r = notify_read_string (req->pid, a[1], mc->target, sizeof mc->target);
   if (r < 0)
     return r;
-  mc->has_type = a[2] != 0;
-  if (mc->has_type) {
-    r = notify_read_string (req->pid, a[2], mc->type, sizeof mc->type);
-    /* No filesystem type is that long. */
-    if (r == -ENAMETOOLONG)
-      return -ENODEV;
-    if (r < 0)
-      return r;
-  }
-  mc->has_data = a[4] != 0;
-  if (mc->has_data) {
-    r = notify_read_string (req->pid, a[4], mc->data, sizeof mc->data);
-    if (r == -ENAMETOOLONG)
-      return -EINVAL;
-    if (r < 0)
-      return r;
-  }
-  return 0;
+  /* No filesystem type is that long. */
+  r = read_optional (req->pid, a[2], mc->type, sizeof mc->type,
+                     &mc->has_type, -ENODEV);
+  if (r < 0)
+    return r;
+  return read_optional (req->pid, a[4], mc->data, sizeof mc->data,
+                        &mc->has_data, -EINVAL);
 }
 
 /* Serve mount MC of NODE (SOURCE_FD) at TARGET_FD in the namespace
@@ -182,11 +139,6 @@ mount_kernel (struct mount_intercept *mi, const struct notify_call *nc,
               int target_fd, int mntns)
 {
   char path[64], nbd[64], mountpoint[PATH_MAX];
-  struct ns_work w = {
-    .path = mountpoint, .flags = mc->flags, .source = nbd,
-    .type = mc->has_type ? mc->type : NULL,
-    .data = mc->has_data ? mc->data : NULL,
-  };
   struct taken_mount tm = { .dp = { .pidfd = -1 }, .hold = -1 };
   ssize_t n;
   int r, mounted;
@@ -206,7 +158,8 @@ mount_kernel (struct mount_intercept *mi, const struct notify_call *nc,
   tm.hold = open (path, O_RDONLY | O_CLOEXEC);
   if (tm.hold < 0)
     return -errno;
-  r = caller_in_namespace (mntns, kernel_mount_work, &w);
+  r = ns_mount (mntns, nbd, mountpoint, mc->has_type ? mc->type : NULL,
+                mc->flags, mc->has_data ? mc->data : NULL);
   if (r < 0) {
     close (tm.hold);
     return r;
@@ -278,7 +231,6 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
   const struct mount_driver *drv;
   struct taken_mount tm = { .hold = -1 };
   unsigned long flags = rq->flags;
-  struct ns_work w;
   int r;
 
   r = check_device (mi, rq);
@@ -319,11 +271,8 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
     return r;
   /* The per-mount flags exactly as asked, whatever options the driver
    * kept for itself (fuse2fs takes "ro" as its own). */
-  w = (struct ns_work) {
-    .path = mountpoint, .mnt_id = tm.dp.mnt_id,
-    .flags = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
-  };
-  r = caller_in_namespace (rq->mntns, remount_work, &w);
+  r = ns_remount (rq->mntns, mountpoint, tm.dp.mnt_id,
+                  flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   snprintf (tm.node, sizeof tm.node, "%s", rq->node);
   tm.mountpoint = strdup (mountpoint);
   if (r == 0 && tm.mountpoint == NULL)
@@ -341,6 +290,33 @@ serve_fuse (struct mount_intercept *mi, const struct fuse_request *rq)
   return r;
 }
 
+/* Open the mount namespace of NC's caller into *MNTNS, and check that
+ * the caller may mount.  Everything read of the call so far was the
+ * caller's only if it still waits: if not, the kernel runs the call.
+ * Returns 0, NOTIFY_CONTINUE or -EPERM. */
+static int
+open_caller_namespace (const struct notify_call *nc, int *mntns)
+{
+  *mntns = caller_open_mntns (nc->req->pid);
+  if (!notify_still_valid (nc) || *mntns < 0)
+    return NOTIFY_CONTINUE;
+  return caller_may_mount (nc->req->pid) ? 0 : -EPERM;
+}
+
+/* Whether TARGET_FD, a mount target the caller looked up (or the
+ * lookup's -errno), is a directory: 0, or -errno (ENOTDIR). */
+static int
+check_target (int target_fd)
+{
+  struct stat st;
+
+  if (target_fd < 0)
+    return target_fd;
+  if (fstat (target_fd, &st) < 0)
+    return -errno;
+  return S_ISDIR (st.st_mode) ? 0 : -ENOTDIR;
+}
+
 /* Answer a mount(2) notification. */
 static int
 answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
@@ -350,8 +326,7 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   CLEANUP_CLOSE int source_fd = -1, target_fd = -1, mntns = -1;
   char node[NODE_MAX];
   struct fuse_request rq;
-  struct stat st;
-  int r;
+  int r, answer;
 
   if ((req->data.args[3] & NOT_NEW) || req->data.args[0] == 0)
     return NOTIFY_CONTINUE;
@@ -372,24 +347,18 @@ answer_mount (struct mount_intercept *mi, const struct notify_call *nc)
   if (r == 0 && mc->has_type && (!mount_type_needs_device (mc->type)
                                  || strncmp (mc->type, "fuse", 4) == 0))
     return NOTIFY_CONTINUE;
-  mntns = caller_open_mntns (req->pid);
-  /* Everything read so far was the caller's only if it still waits. */
-  if (!notify_still_valid (nc) || mntns < 0)
-    return NOTIFY_CONTINUE;
-  if (!caller_may_mount (req->pid))
-    return -EPERM;
+  answer = open_caller_namespace (nc, &mntns);
+  if (answer != 0)
+    return answer;
   if (r < 0)
     return r;
   if (!mc->has_type)
     return -EINVAL;
   target_fd = caller_lookup_open (nc->lookup, req->pid, AT_FDCWD,
                                   mc->target, 0);
-  if (target_fd < 0)
-    return target_fd;
-  if (fstat (target_fd, &st) < 0)
-    return -errno;
-  if (!S_ISDIR (st.st_mode))
-    return -ENOTDIR;
+  r = check_target (target_fd);
+  if (r < 0)
+    return r;
   if (mi->mode == MOUNT_MODE_KERNEL)
     return mount_kernel (mi, nc, mc, node, source_fd, target_fd, mntns);
   rq = (struct fuse_request) {
@@ -434,7 +403,6 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
   CLEANUP_CLOSE int fd = -1, mntns = -1;
   char target[PATH_MAX], path[PATH_MAX], node[NODE_MAX];
   struct taken_mount *tm = NULL;
-  struct ns_work w;
   bool is_root = false, by_device = false;
   uint64_t id;
   int r;
@@ -481,10 +449,7 @@ answer_umount (struct mount_intercept *mi, const struct notify_call *nc)
     return -EPERM;
   /* Our descriptor of the mount would keep it busy. */
   close (TAKE_FD (fd));
-  w = (struct ns_work) {
-    .path = path, .mnt_id = id, .flags = flags & ~UMOUNT_NOFOLLOW,
-  };
-  r = caller_in_namespace (mntns, unmount_work, &w);
+  r = ns_unmount (mntns, path, id, flags & ~UMOUNT_NOFOLLOW);
   if (r < 0)
     return r;
   if (tm->dp.pid == 0) {
@@ -510,7 +475,6 @@ answer_move_mount (struct mount_intercept *mi, const struct notify_call *nc)
   char target[PATH_MAX];
   struct fuse_request rq;
   struct fs_context *c;
-  struct stat st;
   int r;
 
   c = fs_context_stand_in (&mi->contexts, nc, (int) a[0], a[1], flags,
@@ -523,17 +487,12 @@ answer_move_mount (struct mount_intercept *mi, const struct notify_call *nc)
                                    ? AT_EMPTY_PATH : 0)
                                   | (flags & MOVE_MOUNT_T_SYMLINKS
                                      ? 0 : AT_SYMLINK_NOFOLLOW));
-  mntns = caller_open_mntns (req->pid);
-  if (!notify_still_valid (nc) || mntns < 0)
-    return NOTIFY_CONTINUE;
-  if (!caller_may_mount (req->pid))
-    return -EPERM;
-  if (target_fd < 0)
-    return target_fd;
-  if (fstat (target_fd, &st) < 0)
-    return -errno;
-  if (!S_ISDIR (st.st_mode))
-    return -ENOTDIR;
+  r = open_caller_namespace (nc, &mntns);
+  if (r != 0)
+    return r;
+  r = check_target (target_fd);
+  if (r < 0)
+    return r;
   rq = (struct fuse_request) {
     .node = c->node, .source_fd = c->source_fd, .type = c->type,
     .flags = (c->ro || (c->attrs & MOUNT_ATTR_RDONLY) ? MS_RDONLY : 0)

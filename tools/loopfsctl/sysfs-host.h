@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
 
-#include "sysfs-partitions.h"
+#include "sysfs-node.h"
 
 /* The host directories the view shows entries of. */
 enum sysfs_host_dir {

@@ -13,60 +13,44 @@
 #include "partition-status.h"
 #include "sysfs-partitions.h"
 
-/* A partition's nodes: its directory, its files, the link to it. */
-enum { P_DIR = 0, P_HOLDERS = 11, P_CLASS_LINK = 14, P_DEV_LINK = 15 };
+/* A partition's nodes, by their place in its range of inode numbers:
+ * its directory, its files, the links to it. */
+enum {
+  P_DIR = 0, P_DEV, P_PARTITION, P_START, P_SIZE, P_RO, P_ALIGNMENT_OFFSET,
+  P_DISCARD_ALIGNMENT, P_INFLIGHT, P_STAT, P_UEVENT, P_HOLDERS,
+  P_CLASS_LINK = 14, P_DEV_LINK = 15
+};
 
 /* Print one attribute of partition ST (device number DEVNO). */
 typedef void part_show_fn (const struct partition_status *st, dev_t devno,
                            char *buf, size_t size);
 
+/* The value of number file INDEX of partition ST: its number, first
+ * sector, size in sectors, read-only flag, or 0 (the alignments). */
+static unsigned long long
+number_of (const struct partition_status *st, int index)
+{
+  switch (index) {
+  case P_PARTITION:
+    return st->number;
+  case P_START:
+    return st->start;
+  case P_SIZE:
+    return st->size / 512;
+  case P_RO:
+    return st->ro;
+  default:
+    return 0;
+  }
+}
+
+/* As dev_show prints it. */
 static void
 show_dev (const struct partition_status *st, dev_t devno, char *buf,
           size_t size)
 {
   (void) st;
   snprintf (buf, size, "%u:%u\n", major (devno), minor (devno));
-}
-
-static void
-show_partition (const struct partition_status *st, dev_t devno, char *buf,
-                size_t size)
-{
-  (void) devno;
-  snprintf (buf, size, "%d\n", st->number);
-}
-
-static void
-show_start (const struct partition_status *st, dev_t devno, char *buf,
-            size_t size)
-{
-  (void) devno;
-  snprintf (buf, size, "%llu\n", (unsigned long long) st->start);
-}
-
-static void
-show_size (const struct partition_status *st, dev_t devno, char *buf,
-           size_t size)
-{
-  (void) devno;
-  snprintf (buf, size, "%llu\n", (unsigned long long) st->size / 512);
-}
-
-static void
-show_ro (const struct partition_status *st, dev_t devno, char *buf,
-         size_t size)
-{
-  (void) devno;
-  snprintf (buf, size, "%d\n", st->ro);
-}
-
-static void
-show_zero (const struct partition_status *st, dev_t devno, char *buf,
-           size_t size)
-{
-  (void) st;
-  (void) devno;
-  snprintf (buf, size, "0\n");
 }
 
 /* As part_inflight_show prints it. */
@@ -105,20 +89,23 @@ show_uevent (const struct partition_status *st, dev_t devno, char *buf,
             st->parent, st->number, st->number);
 }
 
+/* A partition's files: a number of its status (number_of), or text
+ * of their own (SHOW); holders is an empty directory. */
 static const struct {
   const char *name;
   part_show_fn *show;
+  bool number;
 } files[SYSFS_PART_NODES] = {
-  [1] = { "dev", show_dev },
-  [2] = { "partition", show_partition },
-  [3] = { "start", show_start },
-  [4] = { "size", show_size },
-  [5] = { "ro", show_ro },
-  [6] = { "alignment_offset", show_zero },
-  [7] = { "discard_alignment", show_zero },
-  [8] = { "inflight", show_inflight },
-  [9] = { "stat", show_stat },
-  [10] = { "uevent", show_uevent },
+  [P_DEV] = { "dev", show_dev },
+  [P_PARTITION] = { "partition", .number = true },
+  [P_START] = { "start", .number = true },
+  [P_SIZE] = { "size", .number = true },
+  [P_RO] = { "ro", .number = true },
+  [P_ALIGNMENT_OFFSET] = { "alignment_offset", .number = true },
+  [P_DISCARD_ALIGNMENT] = { "discard_alignment", .number = true },
+  [P_INFLIGHT] = { "inflight", show_inflight },
+  [P_STAT] = { "stat", show_stat },
+  [P_UEVENT] = { "uevent", show_uevent },
   [P_HOLDERS] = { "holders", NULL },
 };
 
@@ -172,66 +159,63 @@ resolve (const char *instance, fuse_ino_t ino, int *index,
 static void
 fill_attr (const struct partition_status *st, int index, struct stat *attr)
 {
-  memset (attr, 0, sizeof *attr);
-  attr->st_ino = part_ino (st->parent, st->number, index);
-  if (index == P_DIR || index == P_HOLDERS) {
-    attr->st_mode = S_IFDIR | 0755;
-    attr->st_nlink = 2;
-  }
-  else if (index >= P_CLASS_LINK) {
-    attr->st_mode = S_IFLNK | 0777;
-    attr->st_nlink = 1;
-  }
-  else {
-    attr->st_mode = S_IFREG | 0444;
-    attr->st_nlink = 1;
-    attr->st_size = SYSFS_ATTRIBUTE_SIZE;
-  }
+  enum sysfs_node_kind kind = SYSFS_NODE_FILE;
+
+  if (index == P_DIR || index == P_HOLDERS)
+    kind = SYSFS_NODE_DIR;
+  else if (index >= P_CLASS_LINK)
+    kind = SYSFS_NODE_LINK;
+  sysfs_node_attr (part_ino (st->parent, st->number, index), kind, attr);
+}
+
+/* Fill ATTR for node INDEX of partition M of device N, if that
+ * partition exists: 0 or -ENOENT. */
+static int
+node_attr (const char *instance, int device, int partition, int index,
+           struct stat *attr)
+{
+  struct partition_status st;
+
+  if (read_partition (instance, device, partition, &st) < 0)
+    return -ENOENT;
+  fill_attr (&st, index, attr);
+  return 0;
 }
 
 int
 sysfs_part_lookup_in_disk (const char *instance, int device,
                            const char *name, struct stat *attr)
 {
-  struct partition_status st;
   int n, m;
 
-  if (!partition_parse_name (name, &n, &m) || n != device
-      || read_partition (instance, n, m, &st) < 0)
+  if (!partition_parse_name (name, &n, &m) || n != device)
     return -ENOENT;
-  fill_attr (&st, P_DIR, attr);
-  return 0;
+  return node_attr (instance, n, m, P_DIR, attr);
 }
 
 int
 sysfs_part_lookup_dev_link (const char *instance, const char *name,
                             struct stat *attr)
 {
-  struct partition_status st;
   unsigned major, minor;
   int n, m;
   char rest;
 
   if (sscanf (name, "%u:%u%c", &major, &minor, &rest) != 2
-      || major != BLOCK_EXT_MAJOR || !partition_of_minor (minor, &n, &m)
-      || read_partition (instance, n, m, &st) < 0)
+      || major != BLOCK_EXT_MAJOR || !partition_of_minor (minor, &n, &m))
     return -ENOENT;
-  fill_attr (&st, P_DEV_LINK, attr);
-  return 0;
+  return node_attr (instance, n, m, P_DEV_LINK, attr);
 }
 
 int
 sysfs_part_lookup_class_link (const char *instance, const char *name,
                               struct stat *attr)
 {
-  struct partition_status st;
   int n, m;
 
-  if (!partition_parse_name (name, &n, &m)
-      || read_partition (instance, n, m, &st) < 0)
+  if (!partition_parse_name (name, &n, &m))
     return -ENOENT;
-  fill_attr (&st, P_CLASS_LINK, attr);
-  return 0;
+  return node_attr (instance, n, m, P_CLASS_LINK, attr);
 }
 
 int
@@ -362,10 +346,14 @@ sysfs_part_read (const char *instance, fuse_ino_t ino, char *buf,
 
   if (resolve (instance, ino, &index, &st) < 0)
     return -ENOENT;
-  if (index >= P_CLASS_LINK || files[index].show == NULL)
+  if (index >= P_CLASS_LINK || (files[index].show == NULL
+                                 && !files[index].number))
     return -EISDIR;
-  files[index].show (&st, partition_devno (instance, st.parent,
-                                           st.number), buf, size);
+  if (files[index].number)
+    snprintf (buf, size, "%llu\n", number_of (&st, index));
+  else
+    files[index].show (&st, partition_devno (instance, st.parent,
+                                             st.number), buf, size);
   return 0;
 }
 

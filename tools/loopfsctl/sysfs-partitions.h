@@ -23,15 +23,10 @@
 #include <sys/stat.h>
 #include <fuse_lowlevel.h>
 
+#include "sysfs-node.h"
+
 #define SYSFS_PART_INO_BASE ((fuse_ino_t) 1 << 40)
 #define SYSFS_PART_NODES 16
-
-/* What the kernel shows as a sysfs attribute's size. */
-#define SYSFS_ATTRIBUTE_SIZE 4096
-
-/* Add entry NAME with attributes ATTR to a directory listing CTX. */
-typedef void sysfs_add_fn (void *ctx, const char *name,
-                           const struct stat *attr);
 
 /* Is INO a partition's node? */
 bool sysfs_part_ino (fuse_ino_t ino);

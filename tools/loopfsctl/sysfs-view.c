@@ -29,6 +29,7 @@
 #include "loop-numbers.h"
 #include "loopfsctl.h"
 #include "sysfs-disk.h"
+#include "sysfs-node.h"
 #include "sysfs-partitions.h"
 #include "sysfs-view-private.h"
 #include "sysfs-view.h"
@@ -78,21 +79,13 @@ resolve (struct sysfs_view *sv, fuse_ino_t ino, int *number, int *index,
 static void
 fill_attr (fuse_ino_t ino, int index, struct stat *attr)
 {
-  memset (attr, 0, sizeof *attr);
-  attr->st_ino = ino;
-  if (ino < FIRST_DEVICE_INO || sysfs_disk_is_dir (index)) {
-    attr->st_mode = S_IFDIR | 0755;
-    attr->st_nlink = 2;
-  }
-  else if (index >= N_CLASS_LINK) {
-    attr->st_mode = S_IFLNK | 0777;
-    attr->st_nlink = 1;
-  }
-  else {
-    attr->st_mode = S_IFREG | 0444;
-    attr->st_nlink = 1;
-    attr->st_size = SYSFS_ATTRIBUTE_SIZE;
-  }
+  enum sysfs_node_kind kind = SYSFS_NODE_FILE;
+
+  if (ino < FIRST_DEVICE_INO || sysfs_disk_is_dir (index))
+    kind = SYSFS_NODE_DIR;
+  else if (index >= N_CLASS_LINK)
+    kind = SYSFS_NODE_LINK;
+  sysfs_node_attr (ino, kind, attr);
 }
 
 /* Parse "loopN" (PREFIX "loop") or "7:N" (PREFIX "7:") into *NUMBER. */
