@@ -63,6 +63,8 @@ struct transaction {
   struct loop_config config;     /* BIND_CONFIGURE's argument */
   struct loopdev_binding binding;  /* the binding being made */
   int fd;                        /* a new backing descriptor, owned, or -1 */
+  int data_fd;                   /* its open file for direct I/O, owned,
+                                    or -1 (backing_probe) */
   uid_t backing_uid;             /* owner of the backing file: nbdkit's */
   gid_t backing_gid;             /* credentials when the daemon is root */
   struct backing_probe probe;
@@ -95,6 +97,7 @@ static void
 finish (struct transaction *t, int r)
 {
   t->result = r;
+  backing_close (TAKE_FD (t->data_fd));
   backing_close_then (TAKE_FD (t->fd), report, t);
 }
 
@@ -126,6 +129,7 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   t->dev = dev;
   t->kind = kind;
   t->fd = fd;
+  t->data_fd = -1;
   t->backing_uid = dev->backing_uid;
   t->backing_gid = dev->backing_gid;
   t->done = done;
@@ -146,6 +150,8 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
   dev->backing_gid = t->backing_gid;
   device_install_backend (t->d, dev, TAKE_PTR (t->b), fd, nbd_index, nbd_fd,
                           &t->link);
+  if (t->data_fd >= 0)
+    dev->data_fd = TAKE_FD (t->data_fd);
   if (t->kind == BIND_CONFIGURE)
     loopdev_configure_commit (dev->lo, &t->binding);
   else if (t->kind == BIND_CHANGE_FD)
@@ -311,14 +317,17 @@ backend_ready (struct backend *b, int err, void *opaque)
   attach (t);
 }
 
-/* START nbdkit for the transaction's binding, serving descriptor FD. */
+/* START nbdkit for the transaction's binding, serving descriptor FD;
+ * the backend reads and writes DATA_FD itself unless it is -1. */
 static void
-start (struct transaction *t, int fd)
+start (struct transaction *t, int fd, int data_fd)
 {
   struct daemon *d = t->d;
   char name[32];
   struct backend_config config = {
     .fd = fd,
+    .direct_io = data_fd >= 0,
+    .data_fd = data_fd,
     .offset = t->binding.offset,
     .length = t->binding.size,
     .read_only = (t->binding.flags & LO_FLAGS_READ_ONLY) != 0,
@@ -361,6 +370,7 @@ new_file_probed (struct backing_probe *probe)
   int r = probe->err;
 
   t->fd = probe->fd;        /* now an O_PATH descriptor (backing.h) */
+  t->data_fd = probe->data_fd;
   if (r < 0) {
     fail (t, r);
     return;
@@ -381,7 +391,7 @@ new_file_probed (struct backing_probe *probe)
     loopdev_configure_begin (lo);
     t->begun = true;
   }
-  start (t, t->fd);
+  start (t, t->fd, t->data_fd);
 }
 
 /* CHECK the size of the device's own backing file, probed again for
@@ -406,7 +416,7 @@ capacity_probed (struct backing_probe *probe)
     finish (t, 0);
     return;
   }
-  start (t, dev->backing_fd);
+  start (t, dev->backing_fd, dev->data_fd);
 }
 
 /* PROBE descriptor FD, then continue in DONE. */
@@ -417,6 +427,7 @@ probe (struct transaction *t, int fd, void (*done) (struct backing_probe *))
 
   t->probe.fd = fd;
   t->probe.done = done;
+  t->probe.want_data_fd = t->d->opts.direct_io;
   r = backing_probe_start (&t->probe);
   if (r < 0)
     fail (t, r);
@@ -474,5 +485,5 @@ binding_rebind (struct daemon *d, struct device *dev,
   if (t == NULL)
     return;
   t->binding = *binding;
-  start (t, dev->backing_fd);
+  start (t, dev->backing_fd, dev->data_fd);
 }

@@ -31,6 +31,7 @@
 #include "backend-log.h"
 #include "completion-queue.h"
 #include "connection.h"
+#include "direct-io.h"
 #include "nbdkit-process.h"
 #include "nbdkit-spawner.h"
 #include "request.h"
@@ -71,6 +72,7 @@ struct backend {
                                      STOPPING: SIGKILL when SIGTERM was
                                      not enough */
   struct completion_queue done;
+  struct direct_io direct;        /* reads and writes done by ourselves */
   struct connection **conns;      /* NULL once closed */
   unsigned max_conns;             /* config->connections */
   unsigned n_conns;               /* slots opened so far */
@@ -134,6 +136,7 @@ finish_free (struct backend *b)
 
   while (!completion_queue_empty (&b->done))
     completion_queue_run (&b->done);
+  direct_io_close (&b->direct);
   nbdkit_process_release (&b->proc);
   free (b->conns);
   free (b->name);
@@ -211,7 +214,8 @@ on_kill_timer (uv_timer_t *timer)
 }
 
 /* Drive STOPPING forward: wait for the connections to go, then for
- * nbdkit to exit, then close the handles. */
+ * nbdkit to exit and the direct I/O on the thread pool to finish, then
+ * close the handles. */
 static void
 continue_stop (struct backend *b)
 {
@@ -234,6 +238,8 @@ continue_stop (struct backend *b)
     }
     return;
   }
+  if (b->direct.in_flight)
+    return;
 
   b->closing = true;
   uv_timer_stop (&b->timer);
@@ -295,6 +301,14 @@ on_start_timeout (uv_timer_t *timer)
 }
 
 static int open_connection (struct backend *b, unsigned i);
+
+/* The last direct request on the thread pool finished: a stop may
+ * have been waiting for it. */
+static void
+direct_drained (void *opaque)
+{
+  continue_stop (opaque);
+}
 
 /* A connection finished its handshake.  The first one tells what the
  * export is and how many connections it allows; when all are ready the
@@ -423,6 +437,7 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   b->ready = ready;
   b->ready_opaque = opaque;
   b->proc.pidfd = -1;
+  b->direct.fd = -1;
   b->name = strdup (config->name ? config->name : "nbd");
   b->conns = calloc (config->connections, sizeof *b->conns);
   if (b->name == NULL || b->conns == NULL) {
@@ -453,6 +468,13 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   completion_queue_init (loop, &b->done);
   b->done.idle.data = b;
   b->open_handles = 3;
+  r = direct_io_init (&b->direct, loop,
+                      config->direct_io ? config->data_fd : -1,
+                      config->read_only, config->offset, &b->done,
+                      direct_drained, b);
+  if (r < 0)
+    backend_log (b->name, "direct I/O: %s; serving through nbdkit only",
+                 strerror (-r));
 
   r = open_connection (b, 0);
   if (r < 0) {
@@ -541,6 +563,10 @@ submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
   }
   if (count == 0) {
     completion_queue_push (&b->done, req, 0);
+    return;
+  }
+  if (direct_io_serves (&b->direct, type)) {
+    direct_io_submit (&b->direct, req);
     return;
   }
 

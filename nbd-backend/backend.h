@@ -32,6 +32,11 @@ struct backend;
 
 struct backend_config {
   int fd;                   /* backing descriptor; the backend dups it */
+  bool direct_io;           /* read and write DATA_FD ourselves
+                               (direct-io.h); false: nbdkit serves all */
+  int data_fd;              /* with DIRECT_IO: the backing file opened
+                               for reading (and writing); the backend
+                               dups it */
   uint64_t offset;          /* byte offset of the export in the file */
   uint64_t length;          /* export length in bytes (may be 0) */
   bool read_only;           /* serve read-only (nbdkit -r) */
