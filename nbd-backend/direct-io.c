@@ -62,7 +62,7 @@ direct_io_init (struct direct_io *d, uv_loop_t *loop, int fd,
   int flags;
 
   *d = (struct direct_io) {
-    .loop = loop, .fd = -1, .nowait = true, .offset = offset, .done = done,
+    .loop = loop, .fd = -1, .nowait_read = true, .nowait_write = true, .offset = offset, .done = done,
     .drained = drained, .opaque = opaque,
   };
   if (fd < 0)
@@ -146,11 +146,13 @@ after_work (uv_work_t *w, int status)
 void
 direct_io_submit (struct direct_io *d, struct request *req)
 {
+  bool *nowait = req->type == REQUEST_PREAD ? &d->nowait_read
+    : &d->nowait_write;
   ssize_t n;
 
   req->direct = d;
   req->done_bytes = 0;
-  if (d->nowait && req->count <= INLINE_MAX) {
+  if (*nowait && req->count <= INLINE_MAX) {
     do
       n = transfer (d, req, req->done_bytes, RWF_NOWAIT);
     while (n > 0 && (req->done_bytes += n) < req->count);
@@ -159,7 +161,7 @@ direct_io_submit (struct direct_io *d, struct request *req)
       return;
     }
     if (n == -EOPNOTSUPP)
-      d->nowait = false;
+      *nowait = false;
     else if (n < 0 && n != -EAGAIN && n != -EINTR) {
       completion_queue_push (d->done, req, (int) -n);
       return;

@@ -28,7 +28,9 @@ struct direct_io {
   uv_loop_t *loop;
   int fd;                         /* our duplicate, or -1: none */
   bool writable;                  /* FD was opened for writing */
-  bool nowait;                    /* RWF_NOWAIT worked so far */
+  bool nowait_read;               /* RWF_NOWAIT is supported for reads */
+  bool nowait_write;              /* and for writes (not by ext4's
+                                     buffered writes on 6.18) */
   uint64_t offset;                /* where the export starts in the file */
   unsigned in_flight;             /* requests on the thread pool */
   struct completion_queue *done;
