@@ -3,12 +3,15 @@
  * Life of a backend:
  *
  *   STARTING  nbdkit forked, connection 0 doing the handshake; once it
- *             is ready and the server allows multi-conn, the other
- *             connections are opened.  When all are ready: RUNNING and
+ *             is ready, the server allows multi-conn and reads and
+ *             writes go to nbdkit (no direct I/O, direct-io.h), the
+ *             other connections are opened.  When all are ready: RUNNING and
  *             READY (0).  Any failure, or no READY within the start
  *             timeout: STOPPING, then READY (EIO).
- *   RUNNING   transfers of 64 KiB or more go round-robin over the
- *             connections, smaller requests use the first one.
+ *   RUNNING   reads and writes that direct I/O serves are done by
+ *             the daemon itself; other transfers of 64 KiB or more go
+ *             round-robin over the connections, smaller requests use
+ *             the first one.
  *   DEAD      nbdkit exited or a connection broke: every connection is
  *             closed (requests in flight fail with EIO) and every new
  *             request fails with EIO.
@@ -338,7 +341,11 @@ on_connection_ready (struct connection *c, void *opaque)
     b->max_rw = MAX_RW_REQUEST;
     if (b->export.max_payload && b->export.max_payload < b->max_rw)
       b->max_rw = b->export.max_payload;
-    b->wanted_conns = b->export.can_multi_conn ? b->max_conns : 1;
+    /* With direct I/O nbdkit sees only flushes, trims and zeroing:
+     * one connection serves them, and each more would cost nbdkit
+     * three threads and a handshake on every attach. */
+    b->wanted_conns = b->export.can_multi_conn && b->direct.fd < 0
+      ? b->max_conns : 1;
     for (unsigned i = 1; i < b->wanted_conns; i++) {
       r = open_connection (b, i);
       if (r < 0) {
