@@ -150,8 +150,6 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
   dev->backing_gid = t->backing_gid;
   device_install_backend (t->d, dev, TAKE_PTR (t->b), fd, nbd_index, nbd_fd,
                           &t->link);
-  if (t->data_fd >= 0)
-    dev->data_fd = TAKE_FD (t->data_fd);
   if (t->kind == BIND_CONFIGURE)
     loopdev_configure_commit (dev->lo, &t->binding);
   else if (t->kind == BIND_CHANGE_FD)
@@ -317,8 +315,17 @@ backend_ready (struct backend *b, int err, void *opaque)
   attach (t);
 }
 
+/* The open backing file DEV's backend reads and writes, or -1. */
+static int
+current_direct_fd (const struct device *dev)
+{
+  return dev->backend ? backend_direct_fd (dev->backend) : -1;
+}
+
 /* START nbdkit for the transaction's binding, serving descriptor FD;
- * the backend reads and writes DATA_FD itself unless it is -1. */
+ * the backend reads and writes DATA_FD itself unless it is -1 (a new
+ * backing file's open file from the probe, or the file the device's
+ * current backend reads and writes, for a new offset or size). */
 static void
 start (struct transaction *t, int fd, int data_fd)
 {
@@ -416,7 +423,7 @@ capacity_probed (struct backing_probe *probe)
     finish (t, 0);
     return;
   }
-  start (t, dev->backing_fd, dev->data_fd);
+  start (t, dev->backing_fd, current_direct_fd (dev));
 }
 
 /* PROBE descriptor FD, then continue in DONE. */
@@ -485,5 +492,5 @@ binding_rebind (struct daemon *d, struct device *dev,
   if (t == NULL)
     return;
   t->binding = *binding;
-  start (t, dev->backing_fd, dev->data_fd);
+  start (t, dev->backing_fd, current_direct_fd (dev));
 }

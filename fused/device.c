@@ -58,7 +58,6 @@ device_created (void *opaque, struct loopdev *lo)
   dev->lo = lo;
   dev->generation = ++d->generation;
   dev->backing_fd = -1;
-  dev->data_fd = -1;
   dev->nbd_index = -1;
   dev->nbd_fd = -1;
   kernel_attach_link_init (&dev->nbd_link);
@@ -75,7 +74,6 @@ device_destroyed (void *opaque, struct loopdev *lo)
   struct device *dev = lo->priv;
 
   backing_close (dev->backing_fd);
-  backing_close (dev->data_fd);
   kernel_attach_link_close (&dev->nbd_link);
   user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
@@ -236,11 +234,8 @@ device_install_backend (struct daemon *d, struct device *dev,
       retire_backend (d, dev, dev->backend, dev->nbd_index, dev->nbd_fd,
                       &dev->nbd_link);
   }
-  if (dev->backing_fd != fd) {
+  if (dev->backing_fd != fd)
     backing_close (dev->backing_fd);
-    backing_close (dev->data_fd);
-    dev->data_fd = -1;
-  }
   kernel_attach_link_close (&dev->nbd_link);
   if (link) {
     if (nbd_index >= 0)

@@ -27,9 +27,6 @@ struct device {
   struct kernel_attach_link nbd_link;  /* our descriptors of /dev/nbdN's
                                      sockets, to resize it in place */
   int backing_fd;                 /* our copy of the backing file, or -1 */
-  int data_fd;                    /* the caller's open backing file, which
-                                     the backend reads and writes itself
-                                     (nbd-backend/direct-io.h), or -1 */
   uid_t backing_uid;              /* owner of the backing file: nbdkit's */
   gid_t backing_gid;              /* credentials when the daemon is root */
   struct user_slot slot;          /* the device's share of the per-user

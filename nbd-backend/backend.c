@@ -667,6 +667,13 @@ backend_size (const struct backend *b)
   return b->export.size;
 }
 
+/* The descriptor of direct I/O, or -1. */
+int
+backend_direct_fd (const struct backend *b)
+{
+  return b->direct.fd;
+}
+
 /* Nbdkit's pid (it stays valid as a number after nbdkit exits). */
 pid_t
 backend_pid (const struct backend *b)

@@ -86,6 +86,10 @@ bool backend_can_flush (const struct backend *b);
 /* The export size nbdkit reported. */
 uint64_t backend_size (const struct backend *b);
 
+/* The descriptor B reads and writes itself (direct-io.h), or -1; B
+ * keeps it open until it is freed. */
+int backend_direct_fd (const struct backend *b);
+
 /* nbdkit's pid (for loopfsctl list and tests). */
 pid_t backend_pid (const struct backend *b);
 
