@@ -32,7 +32,12 @@ struct direct_io {
   bool nowait_write;              /* and for writes (not by ext4's
                                      buffered writes on 6.18) */
   uint64_t offset;                /* where the export starts in the file */
-  unsigned in_flight;             /* requests on the thread pool */
+  unsigned in_flight;             /* requests on the thread pool or
+                                     waiting for it */
+  struct request_list queue;      /* small writes waiting for a batch */
+  struct request_list batch;      /* the batch on the pool, if busy */
+  bool batch_busy;
+  uv_work_t batch_work;
   struct completion_queue *done;
   void (*drained) (void *opaque); /* IN_FLIGHT went back to 0 */
   void *opaque;
