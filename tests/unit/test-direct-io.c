@@ -6,7 +6,8 @@
  * back from it, at an offset window, on both the loop's page-cache path
  * (4 KiB) and the thread pool's (1 MiB and more); that a read-only
  * backend never writes; that a dead nbdkit fails direct requests too;
- * and that a stop waits for requests still on the thread pool.  The
+ * and that a stop waits for requests still on the thread pool, single
+ * ones and batches of small writes.  The
  * nbdkit processes a test started die with it (PR_SET_PDEATHSIG).
  */
 
@@ -364,6 +365,40 @@ START_TEST (test_stop_waits)
 }
 END_TEST
 
+/* Many small writes in flight at once (batched on the pool when the
+ * page cache cannot take them without waiting) all land, and a stop
+ * issued right after them waits for every one. */
+START_TEST (test_small_writes)
+{
+  enum { N = 96, BLOCK = 4096 };
+  int fd = create_file ("small.img", 1 * MiB, 8, O_RDWR);
+  struct backend *b = start_direct (fd, 64 * KiB, 512 * KiB, false);
+  static uint8_t bufs[N][BLOCK];
+  uint8_t got[BLOCK];
+  struct io io[N];
+  bool stopped = false;
+
+  for (unsigned i = 0; i < N; i++) {
+    fill_pattern (bufs[i], BLOCK, i * BLOCK, 100 + i);
+    issue (b, OP_PWRITE, bufs[i], BLOCK, (uint64_t) i * BLOCK, &io[i]);
+  }
+  for (unsigned i = 0; i < N / 2; i++) {
+    RUN_UNTIL (loop, io[i].done, 10000);
+    ck_assert_msg (io[i].err == 0, "write %u: %s", i, strerror (io[i].err));
+  }
+  backend_stop (b, on_stopped, &stopped);
+  RUN_UNTIL (loop, stopped, 10000);
+  for (unsigned i = 0; i < N; i++) {
+    ck_assert_msg (io[i].done && io[i].err == 0, "write %u: %s", i,
+                   io[i].done ? strerror (io[i].err) : "not finished");
+    ck_assert_int_eq (pread (fd, got, BLOCK, 64 * KiB + i * BLOCK), BLOCK);
+    ck_assert_msg (memcmp (got, bufs[i], BLOCK) == 0,
+                   "write %u did not reach the file", i);
+  }
+  close (fd);
+}
+END_TEST
+
 /* Assemble the suite. */
 static Suite *
 direct_io_suite (void)
@@ -379,6 +414,7 @@ direct_io_suite (void)
   tcase_add_test (tc, test_file_shrunk);
   tcase_add_test (tc, test_nbdkit_killed);
   tcase_add_test (tc, test_stop_waits);
+  tcase_add_test (tc, test_small_writes);
   suite_add_tcase (s, tc);
   return s;
 }
