@@ -8,7 +8,8 @@
  * open file (its access mode, as the kernel's loop driver does) and
  * the backend reads and writes it here instead: a read that the page
  * cache can serve without waiting (RWF_NOWAIT) is done at once on the
- * loop, anything else on libuv's thread pool.  nbdkit still runs and
+ * loop, anything else on libuv's thread pool (small writes as batches,
+ * one job writing all that queued meanwhile).  nbdkit still runs and
  * serves flush, trim, zeroing and the kernel NBD device; all of them
  * reach the same file, so every path sees the same data.
  *
