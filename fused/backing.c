@@ -246,6 +246,14 @@ close_after (struct offload *job)
   free (c);
 }
 
+/* The daemon exits before the close is reported: only free the
+ * request (DONE's state is going away). */
+static void
+close_drop (struct offload *job)
+{
+  free ((struct close_job *) job);
+}
+
 /* Close FD off the loop, then call DONE (OPAQUE). */
 void
 backing_close_then (int fd, void (*done) (void *opaque), void *opaque)
@@ -254,7 +262,8 @@ backing_close_then (int fd, void (*done) (void *opaque), void *opaque)
 
   if (c) {
     *c = (struct close_job) { .fd = fd, .done = done, .opaque = opaque };
-    if (offload_run (&c->job, close_work, close_after) == 0)
+    if (offload_run_or_drop (&c->job, close_work, close_after,
+                             close_drop) == 0)
       return;
     free (c);
   }

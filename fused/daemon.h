@@ -48,6 +48,7 @@ struct interruptible;
 struct handle {
   struct device *dev;       /* NULL for loop-control */
   bool writable;            /* opened with O_WRONLY or O_RDWR */
+  int partition;            /* M when opened as loopNpM, else 0 */
   struct handle *prev, *next;  /* in daemon.handles */
 };
 

@@ -75,6 +75,7 @@ device_destroyed (void *opaque, struct loopdev *lo)
 
   backing_close (dev->backing_fd);
   kernel_attach_link_close (&dev->nbd_link);
+  partition_table_free (&dev->parts.table);
   user_limit_give_back (&d->user_limit, &dev->slot);
   free (dev);
   lo->priv = NULL;
@@ -278,6 +279,7 @@ device_handle_release (struct daemon *d, struct device *dev)
     return;
   device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   loopdev_cleared (dev->lo);
+  device_partitions_drop (&dev->parts, dev->lo->diskseq);
 }
 
 /* Stop the backend of every device: the instance is going away.

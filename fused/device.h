@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "kernel-attach.h"
+#include "partitions.h"
 #include "user-limit.h"
 
 struct pending_ioctl;
@@ -34,6 +35,7 @@ struct device {
   bool busy;                      /* a bind transaction is under way:
                                      ioctls wait in QUEUE (ioctl.c) */
   struct pending_ioctl *queue;
+  struct device_partitions parts;  /* loopNpM (partitions.h) */
 };
 
 /* The daemon's state of model device LO. */

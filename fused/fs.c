@@ -30,6 +30,7 @@
 #include "fs.h"
 #include "nodes.h"
 #include "open-files.h"
+#include "partition-nodes.h"
 #include "xattr.h"
 
 /* Reply to a lookup of inode INO with generation GEN. */
@@ -71,6 +72,8 @@ fs_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
 {
   struct daemon *d = fuse_req_userdata (req);
   struct loopdev *lo;
+  fuse_ino_t ino;
+  uint64_t gen;
   int number;
 
   if (parent != ROOT_INO) {
@@ -79,6 +82,10 @@ fs_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
   }
   if (strcmp (name, CONTROL_NAME) == 0) {
     reply_entry (req, CONTROL_INO, 0);
+    return;
+  }
+  if (partition_lookup (d, name, &ino, &gen) == 0) {
+    reply_entry (req, ino, gen);
     return;
   }
   if (!node_parse_name (name, &number)
@@ -128,14 +135,14 @@ fs_setattr (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
   fuse_reply_attr (req, &st, 0);
 }
 
-/* List the root directory: ".", "..", loop-control and every loopN. */
+/* List the root directory: ".", "..", loop-control and every loopN,
+ * each followed by its partitions. */
 static void
 fs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             struct fuse_file_info *fi)
 {
   struct daemon *d = fuse_req_userdata (req);
-  struct instance *inst = &d->inst;
-  size_t total = 3 + inst->devs.len, used = 0, i;
+  size_t used = 0, i;
   char *buf;
 
   (void) fi;
@@ -148,7 +155,7 @@ fs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     fuse_reply_err (req, ENOMEM);
     return;
   }
-  for (i = off; i < total; i++) {
+  for (i = off;; i++) {
     char name[32];
     struct stat st = { .st_mode = S_IFREG };
     size_t len;
@@ -162,11 +169,8 @@ fs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       snprintf (name, sizeof name, CONTROL_NAME);
       st.st_ino = CONTROL_INO;
     }
-    else {
-      int n = inst->devs.ptr[i - 3]->number;
-      snprintf (name, sizeof name, "loop%d", n);
-      st.st_ino = DEVICE_INO_BASE + n;
-    }
+    else if (!partition_dir_entry (d, i - 3, name, sizeof name, &st.st_ino))
+      break;
     len = fuse_add_direntry (req, buf + used, size - used, name, &st, i + 1);
     if (len > size - used)
       break;
@@ -177,7 +181,8 @@ fs_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /* unlink(2): loop-control is permanent; loopN goes if it is unbound and
- * unopened (loopfs_rundown_locked). */
+ * unopened (loopfs_rundown_locked); loopNpM only goes with its
+ * partition (BLKPG, BLKRRPART, the device's detach). */
 static void
 fs_unlink (fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -188,7 +193,8 @@ fs_unlink (fuse_req_t req, fuse_ino_t parent, const char *name)
     fuse_reply_err (req, ENOTDIR);
     return;
   }
-  if (strcmp (name, CONTROL_NAME) == 0) {
+  if (strcmp (name, CONTROL_NAME) == 0
+      || partition_lookup (d, name, NULL, NULL) == 0) {
     fuse_reply_err (req, EPERM);
     return;
   }

@@ -32,6 +32,8 @@
 #include "caller.h"
 #include "io.h"
 #include "ioctl.h"
+#include "partition-ioctl.h"
+#include "partition-scan.h"
 
 /* An ioctl waiting for its device's transaction to end. */
 struct pending_ioctl {
@@ -122,13 +124,18 @@ transaction_begin (fuse_req_t req, struct device *dev)
   return t;
 }
 
-/* A bind transaction is over: answer its request, then run the ioctls
- * that waited, in order, until one of them starts another one. */
+/* A bind transaction is over: scan the partitions if it calls for it
+ * (partitions.h), answer its request, then run the ioctls that waited,
+ * in order, until one of them starts another one. */
 static void
 transaction_done (void *opaque, int result)
 {
   struct transaction_req *t = opaque;
   struct device *dev = t->dev;
+
+  if (result == 0 && partitions_scan_if_due (fuse_req_userdata (t->req), dev,
+                                             transaction_done, t))
+    return;
 
   reply_result (t->req, result);
   free (t);
@@ -295,14 +302,18 @@ status_read (struct caller_copy *copy)
   free (call);
   if (r == 0)
     r = loopdev_set_status_check (dev->lo, &info64, &binding, &resized);
-  if (r < 0 || !resized) {
-    if (r == 0)
-      loopdev_set_binding (dev->lo, &binding);
+  if (r < 0) {
     reply_result (req, r);
     return;
   }
+  /* Without a new backend the change is done, but a newly set
+   * LO_FLAGS_PARTSCAN still scans (transaction_done). */
+  if (!resized)
+    loopdev_set_binding (dev->lo, &binding);
   t = transaction_begin (req, dev);
-  if (t)
+  if (t && !resized)
+    transaction_done (t, 0);
+  else if (t)
     binding_rebind (fuse_req_userdata (req), dev, &binding, transaction_done,
                     t);
 }
@@ -508,6 +519,7 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
   struct loopdev *lo = h->dev->lo;
   struct loopdev_binding binding;
   struct loop_caller caller;
+  struct transaction_req *t;
   uint64_t size64;
   int r;
 
@@ -576,6 +588,16 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
   case BLKZEROOUT:
     ioctl_range (req, h, cmd, arg);
     return;
+  case BLKPG:
+    partition_ioctl_blkpg (req, h, arg);
+    return;
+  case BLKRRPART:
+    r = partitions_rescan_check (req, h->dev);
+    if (r == 0 && (t = transaction_begin (req, h->dev)) != NULL)
+      partitions_rescan (fuse_req_userdata (req), h->dev, transaction_done, t);
+    if (r == 0)
+      return;
+    break;
   default:
     if (loopdev_is_block_attr (cmd)) {
       ioctl_block_attr (req, h, cmd, arg);

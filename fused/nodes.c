@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nodes.h"
+#include "partition-nodes.h"
 
 /* The model device behind inode INO, or NULL. */
 struct loopdev *
@@ -42,6 +43,7 @@ int
 node_attr (struct daemon *d, fuse_ino_t ino, struct stat *st)
 {
   struct loopdev *lo = NULL;
+  int64_t size;
 
   memset (st, 0, sizeof *st);
   if (ino == ROOT_INO) {
@@ -56,6 +58,11 @@ node_attr (struct daemon *d, fuse_ino_t ino, struct stat *st)
     st->st_mode = S_IFREG | 0600;
     st->st_nlink = 1;
     st->st_size = loopdev_size (lo);
+  }
+  else if ((size = partition_node_size (d, ino)) >= 0) {
+    st->st_mode = S_IFREG | 0600;
+    st->st_nlink = 1;
+    st->st_size = size;
   }
   else
     return -ENOENT;

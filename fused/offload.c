@@ -22,15 +22,20 @@ job_thread (void *arg)
 {
   struct offload *job = arg;
 
+  bool delivered;
+
   job->work (job);
   pthread_mutex_lock (&lock);
   running--;
-  if (open_for_delivery) {
+  delivered = open_for_delivery;
+  if (delivered) {
     job->next = finished;
     finished = job;
     uv_async_send (&finished_async);
   }
   pthread_mutex_unlock (&lock);
+  if (!delivered && job->drop)
+    job->drop (job);
   return NULL;
 }
 
@@ -70,10 +75,11 @@ offload_init (uv_loop_t *loop)
   return 0;
 }
 
-/* Run WORK on a new thread, then DONE on the loop. */
+/* Run WORK on a new thread, then DONE on the loop, or DROP at exit. */
 int
-offload_run (struct offload *job, void (*work) (struct offload *job),
-             void (*done) (struct offload *job))
+offload_run_or_drop (struct offload *job, void (*work) (struct offload *job),
+                     void (*done) (struct offload *job),
+                     void (*drop) (struct offload *job))
 {
   pthread_attr_t attr;
   pthread_t thread;
@@ -81,6 +87,7 @@ offload_run (struct offload *job, void (*work) (struct offload *job),
 
   job->work = work;
   job->done = done;
+  job->drop = drop;
   job->next = NULL;
   pthread_mutex_lock (&lock);
   if (running >= OFFLOAD_MAX_JOBS) {
@@ -104,14 +111,31 @@ offload_run (struct offload *job, void (*work) (struct offload *job),
   return 0;
 }
 
+/* Run WORK on a new thread, then DONE on the loop. */
+int
+offload_run (struct offload *job, void (*work) (struct offload *job),
+             void (*done) (struct offload *job))
+{
+  return offload_run_or_drop (job, work, done, NULL);
+}
+
 /* Stop delivering finished jobs. */
 void
 offload_close (void)
 {
+  struct offload *list;
+
   pthread_mutex_lock (&lock);
   open_for_delivery = false;
+  list = finished;
   finished = NULL;
   pthread_mutex_unlock (&lock);
+  while (list) {
+    struct offload *job = list;
+    list = job->next;
+    if (job->drop)
+      job->drop (job);
+  }
   if (!uv_is_closing ((uv_handle_t *) &finished_async))
     uv_close ((uv_handle_t *) &finished_async, NULL);
 }

@@ -27,6 +27,7 @@
 struct offload {
   void (*work) (struct offload *job);   /* on the job's thread */
   void (*done) (struct offload *job);   /* then on the loop */
+  void (*drop) (struct offload *job);   /* or this, at exit */
   struct offload *next;
 };
 
@@ -38,8 +39,17 @@ int offload_init (uv_loop_t *loop);
 int offload_run (struct offload *job, void (*work) (struct offload *job),
                  void (*done) (struct offload *job));
 
-/* Stop delivering: jobs that finish later are dropped (the daemon is
- * exiting; the loop's handles are being closed). */
+/* As offload_run, and if the daemon exits before DONE (JOB) can run
+ * (offload_close), DROP (JOB) frees what the job owns instead, on
+ * whichever thread sees that.  Without it such a job is simply lost. */
+int offload_run_or_drop (struct offload *job,
+                         void (*work) (struct offload *job),
+                         void (*done) (struct offload *job),
+                         void (*drop) (struct offload *job));
+
+/* Stop delivering: jobs finished but not yet delivered, and jobs that
+ * finish later, are dropped (the daemon is exiting; the loop's handles
+ * are being closed). */
 void offload_close (void);
 
 #endif /* LOOPFSD_OFFLOAD_H */

@@ -18,6 +18,8 @@
 #include "ioctl.h"
 #include "nodes.h"
 #include "open-files.h"
+#include "partition-ioctl.h"
+#include "partition-nodes.h"
 
 /* Allocate a handle for a file opened on DEV (NULL: loop-control). */
 static struct handle *
@@ -57,14 +59,17 @@ open_files_free (struct daemon *d)
     handle_free (d, d->handles);
 }
 
-/* open(2): loop-control always; loopN unless it is being cleared or
- * deleted (lo_open answers ENXIO then).  Data is never cached. */
+/* open(2): loop-control always; loopN and loopNpM unless the device is
+ * being cleared or deleted (lo_open answers ENXIO then).  Data is never
+ * cached. */
 void
 file_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
   struct daemon *d = fuse_req_userdata (req);
   struct handle *h;
   struct loopdev *lo = NULL;
+  struct device *part_dev = NULL;
+  int partition = 0;
   int r;
 
   if (ino == ROOT_INO) {
@@ -73,11 +78,10 @@ file_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   }
   if (ino != CONTROL_INO) {
     lo = node_device (d, ino);
-    if (lo == NULL) {
-      fuse_reply_err (req, ENOENT);
-      return;
-    }
-    r = loopdev_open (lo);
+    if (lo)
+      r = loopdev_open (lo);
+    else if ((r = partition_open (d, ino, &part_dev, &partition)) == 0)
+      lo = part_dev->lo;
     if (r < 0) {
       fuse_reply_err (req, -r);
       return;
@@ -86,11 +90,14 @@ file_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   h = handle_new (d, lo ? device_of (lo) : NULL,
                   (fi->flags & O_ACCMODE) != O_RDONLY);
   if (h == NULL) {
-    if (lo)
+    if (partition)
+      partition_release (d, device_of (lo), partition);
+    else if (lo)
       device_handle_release (d, device_of (lo));
     fuse_reply_err (req, ENOMEM);
     return;
   }
+  h->partition = partition;
   fi->fh = (uintptr_t) h;
   fi->direct_io = 1;
   fi->keep_cache = 0;
@@ -106,7 +113,9 @@ file_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   struct handle *h = (struct handle *) (uintptr_t) fi->fh;
 
   (void) ino;
-  if (h->dev)
+  if (h->partition)
+    partition_release (d, h->dev, h->partition);
+  else if (h->dev)
     device_handle_release (d, h->dev);
   handle_free (d, h);
   fuse_reply_err (req, 0);
@@ -134,7 +143,9 @@ file_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   struct handle *h = data_handle (req, fi);
 
   (void) ino;
-  if (h)
+  if (h && h->partition)
+    partition_read (req, h, size, off);
+  else if (h)
     io_read (req, h->dev, size, off);
 }
 
@@ -146,7 +157,9 @@ file_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
   struct handle *h = data_handle (req, fi);
 
   (void) ino;
-  if (h)
+  if (h && h->partition)
+    partition_write (req, h, buf, size, off);
+  else if (h)
     io_write (req, h->dev, buf, size, off);
 }
 
@@ -161,6 +174,8 @@ file_fsync (fuse_req_t req, fuse_ino_t ino, int datasync,
   (void) datasync;
   if (h->dev == NULL)
     fuse_reply_err (req, EINVAL);
+  else if (h->partition)
+    partition_fsync (req, h);
   else
     io_fsync (req, h->dev);
 }
@@ -175,6 +190,8 @@ file_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
   (void) ino;
   if (h->dev == NULL)
     fuse_reply_err (req, ENODEV);
+  else if (h->partition)
+    partition_fallocate (req, h, mode, off, len);
   else
     io_fallocate (req, h->dev, mode, off, len);
 }
@@ -201,6 +218,8 @@ file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
   }
   if (h->dev == NULL)
     ioctl_control (req, cmd, arg);
+  else if (h->partition && partition_ioctl (req, h, cmd, arg))
+    ;
   else
     ioctl_device (req, h, cmd, arg);
 }

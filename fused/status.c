@@ -88,6 +88,27 @@ instance_summary_count (const struct instance *inst,
     summary->bound += is_bound (inst->devs.ptr[i]);
 }
 
+/* Write the status of partition P of LO into BUF: what sysfs shows of
+ * a kernel loop partition (its partition, start and ro files) and its
+ * size in bytes. */
+int
+partition_status_value (const struct partition *p, const struct loopdev *lo,
+                        char *buf, size_t size)
+{
+  int len = snprintf (buf, size,
+                      PARTITION_KEY_PARENT "=loop%d\n"
+                      PARTITION_KEY_PARTITION "=%d\n"
+                      PARTITION_KEY_START "=%" PRIu64 "\n"
+                      PARTITION_KEY_SIZE "=%" PRIu64 "\n"
+                      PARTITION_KEY_RO "=%d\n",
+                      lo->number, p->number, p->start, partition_size (p),
+                      partition_read_only (p, lo) ? 1 : 0);
+
+  if (len < 0 || (size_t) len >= size)
+    return -ERANGE;
+  return len;
+}
+
 /* Write SUMMARY into BUF: what loop-control's user.loopfs.instance
  * tells of the daemon, the instance's limit and use, and whether bound
  * devices also get a kernel NBD device. */

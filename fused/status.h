@@ -1,7 +1,8 @@
 /* loopfsd: the text of user.loopfs.status and user.loopfs.instance.
  *
  * These are the "key=value" lines that loopfsctl parses (its
- * device-status.c); the keys are in loopfs-interface.h.  The functions
+ * device-status.c and partition-status.c); the keys are in
+ * loopfs-interface.h.  The functions
  * are pure: they format what they are given, so that a unit test can
  * format with the daemon's code and parse with loopfsctl's.
  */
@@ -14,6 +15,7 @@
 
 #include "instance.h"
 #include "loopdev.h"
+#include "partition-table.h"
 
 /* What user.loopfs.instance says of an instance. */
 struct instance_summary {
@@ -33,6 +35,13 @@ struct instance_summary {
  * -ERANGE if BUF is too small. */
 int status_value (const struct loopdev *lo, const char *backing_file,
                   char *buf, size_t size);
+
+/* Write the status of partition P of device LO into BUF as the
+ * "key=value" lines of a partition node (loopfs-interface.h, "Partition
+ * nodes").  Returns the length, or -ERANGE if BUF is too small. */
+int partition_status_value (const struct partition *p,
+                            const struct loopdev *lo, char *buf,
+                            size_t size);
 
 /* Count the devices of INST and those of them bound into SUMMARY's
  * max, devices and bound. */

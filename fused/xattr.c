@@ -16,6 +16,7 @@
 
 #include "device.h"
 #include "nodes.h"
+#include "partition-nodes.h"
 #include "status.h"
 #include "xattr.h"
 
@@ -62,6 +63,8 @@ xattr_value (struct daemon *d, fuse_ino_t ino, const char *name, char *buf,
 {
   struct loopdev *lo = node_device (d, ino);
 
+  if (partition_ino (ino))
+    return partition_xattr_value (d, ino, name, buf, size);
   if (strcmp (name, XATTR_NODE) == 0) {
     if (ino == CONTROL_INO)
       return snprintf (buf, size, CONTROL_NAME);

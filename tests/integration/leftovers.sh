@@ -71,13 +71,28 @@ loopfs_mounts_anywhere ()
   done
 }
 
+# Print the time since boot in clock ticks, rounded up: processes
+# started before this call have a smaller start time (stat field 22).
+boot_ticks_now ()
+{
+  local hz
+  hz=$(getconf CLK_TCK)
+  awk -v hz="$hz" '{ t = $1 * hz; printf "%d\n", (t == int (t) ? t : int (t) + 1) + 1 }' /proc/uptime
+}
+
 # Print the pids of the processes in mount namespace NS (as readlink
-# shows it, e.g. "mnt:[4026532]").
+# shows it, e.g. "mnt:[4026532]") started before BEFORE (boot_ticks_now,
+# taken while NS was alive).  The kernel reuses a dead namespace's inode
+# number, so a process another job starts later in a new namespace can
+# show the same name; it cannot have started while NS was still alive.
 processes_in_namespace ()
 {
-  local ns=$1 p
+  local ns=$1 before=$2 p start
   for p in /proc/[0-9]*; do
     [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
+    start=$(awk '{ sub (/^.*\) /, ""); print $20 }' "$p/stat" 2>/dev/null) \
+      || continue
+    [ -n "$start" ] && (( start < before )) || continue
     process_alive "${p#/proc/}" && echo "${p#/proc/}"
   done
   return 0

@@ -25,6 +25,13 @@
  *   loop-helper pwrite DEV OFF LEN [direct]
  *                                     one pwrite of LEN bytes read from
  *                                     stdin, prints the count written
+ *   loop-helper blkpg DEV add|del|resize PNO START LEN
+ *                                     BLKPG on DEV (START, LEN in bytes,
+ *                                     may be negative)
+ *   loop-helper rereadpt DEV          BLKRRPART
+ *   loop-helper partscan DEV          LOOP_SET_STATUS64 adding
+ *                                     LO_FLAGS_PARTSCAN
+ *   loop-helper size64 DEV            prints BLKGETSIZE64
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/blkpg.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
@@ -140,6 +148,21 @@ static int
 cmd_autoclear (char **argv)
 {
   return change_status (argv[0], add_autoclear, NULL);
+}
+
+/* Add LO_FLAGS_PARTSCAN. */
+static void
+add_partscan (struct loop_info64 *info, const char *arg)
+{
+  (void) arg;
+  info->lo_flags |= LO_FLAGS_PARTSCAN;
+}
+
+/* Set LO_FLAGS_PARTSCAN on DEV: the partitions are read. */
+static int
+cmd_partscan (char **argv)
+{
+  return change_status (argv[0], add_partscan, NULL);
 }
 
 /* LOOP_SET_CAPACITY on DEV opened read-only ("ro") or read-write ("rw"):
@@ -360,6 +383,60 @@ cmd_pwrite (char **argv, int argc)
   return 0;
 }
 
+/* BLKPG operation argv[1] (add, del, resize) of partition argv[2] at
+ * argv[3] for argv[4] bytes on DEV argv[0]. */
+static int
+cmd_blkpg (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDONLY);
+  struct blkpg_partition part = { 0 };
+  struct blkpg_ioctl_arg arg = { .data = &part, .datalen = sizeof part };
+  char *end1, *end2, *end3;
+
+  if (fd < 0)
+    return fd;
+  if (strcmp (argv[1], "add") == 0)
+    arg.op = BLKPG_ADD_PARTITION;
+  else if (strcmp (argv[1], "del") == 0)
+    arg.op = BLKPG_DEL_PARTITION;
+  else if (strcmp (argv[1], "resize") == 0)
+    arg.op = BLKPG_RESIZE_PARTITION;
+  else
+    return -EINVAL;
+  part.pno = strtol (argv[2], &end1, 10);
+  part.start = strtoll (argv[3], &end2, 10);
+  part.length = strtoll (argv[4], &end3, 10);
+  if (*end1 || *end2 || *end3)
+    return -EINVAL;
+  return ioctl (fd, BLKPG, &arg) < 0 ? -errno : 0;
+}
+
+/* BLKRRPART on DEV. */
+static int
+cmd_rereadpt (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDONLY);
+
+  if (fd < 0)
+    return fd;
+  return ioctl (fd, BLKRRPART) < 0 ? -errno : 0;
+}
+
+/* Print BLKGETSIZE64 of DEV. */
+static int
+cmd_size64 (char **argv)
+{
+  CLEANUP_CLOSE int fd = open_path (argv[0], O_RDONLY);
+  uint64_t size;
+
+  if (fd < 0)
+    return fd;
+  if (ioctl (fd, BLKGETSIZE64, &size) < 0)
+    return -errno;
+  printf ("%" PRIu64 "\n", size);
+  return 0;
+}
+
 /* Print the usage text to stderr. */
 static void
 usage (void)
@@ -370,7 +447,9 @@ usage (void)
 "       | set-name DEV NAME\n"
 "       | add CONTROL N | remove CONTROL N | get-free CONTROL\n"
 "       | xattr FILE NAME | pread DEV OFF LEN [direct]\n"
-"       | pwrite DEV OFF LEN [direct]\n");
+"       | pwrite DEV OFF LEN [direct]\n"
+"       | blkpg DEV add|del|resize PNO START LEN | rereadpt DEV | size64 DEV\n"
+"       | partscan DEV\n");
 }
 
 /* Run the subcommand named by argv[1]; on failure print the errno name
@@ -414,6 +493,14 @@ main (int argc, char *argv[])
     r = cmd_pread (argv, n);
   else if (strcmp (cmd, "pwrite") == 0 && (n == 3 || n == 4))
     r = cmd_pwrite (argv, n);
+  else if (strcmp (cmd, "blkpg") == 0 && n == 5)
+    r = cmd_blkpg (argv);
+  else if (strcmp (cmd, "partscan") == 0 && n == 1)
+    r = cmd_partscan (argv);
+  else if (strcmp (cmd, "rereadpt") == 0 && n == 1)
+    r = cmd_rereadpt (argv);
+  else if (strcmp (cmd, "size64") == 0 && n == 1)
+    r = cmd_size64 (argv);
   else {
     usage ();
     return 2;

@@ -148,13 +148,15 @@ nsenter -t "$PROG" -m -- \
 cmp -s -n 65536 -i 0:2097152 "$tmp/pat2" "/proc/$PROG/root$DEV" \
   || fail "the device does not read back what was written"
 
+alive=$(boot_ticks_now)
 kill -KILL "$PROG"
 ms=$(wait_all_gone 1000 "$PROG" "$DAEMON" $NBDKITS) \
   || fail "loopfs-private, loopfsd or nbdkit still running 1 s after SIGKILL"
 echo "SIGKILL: the program, loopfsd and nbdkit gone after $ms ms"
 assert_eq "mounts of the instance after SIGKILL" "" \
   "$(loopfs_mounts_anywhere "$inst")"
-assert_eq "processes left in the namespace" "" "$(processes_in_namespace "$NS")"
+assert_eq "processes left in the namespace" "" \
+  "$(processes_in_namespace "$NS" "$alive")"
 check_daemon_leftovers "after SIGKILL" "$DAEMON"
 check_tmpdir_left_empty "after SIGKILL"
 cmp -s -n 65536 -i 0:2097152 "$tmp/pat2" "$tmp/disk.img" \

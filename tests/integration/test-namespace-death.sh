@@ -103,6 +103,7 @@ for pid in $NBDKITS; do
     || fail "nbdkit $pid ended while the instance was mounted"
 done
 
+alive=$(boot_ticks_now)
 echo > "$tmp/go"
 rc=0
 wait "$ns_pid" || rc=$?
@@ -111,7 +112,8 @@ ms=$(wait_all_gone 1000 "$DAEMON" $NBDKITS) \
   || fail "loopfsd or nbdkit still running 1 s after the namespace ended"
 echo "namespace death: loopfsd and every nbdkit gone after $ms ms"
 check_unmounted_everywhere "after the namespace ended"
-assert_eq "processes left in the namespace" "" "$(processes_in_namespace "$ns")"
+assert_eq "processes left in the namespace" "" \
+  "$(processes_in_namespace "$ns" "$alive")"
 check_daemon_leftovers "after the namespace ended" "$DAEMON"
 
 # --- 2. loopfsd -f is the namespace's process tree -------------------------
@@ -143,12 +145,14 @@ ns=$(readlink "/proc/$fg_pid/ns/mnt")
 assert_eq "namespaces holding the instance" "$ns" \
   "$(loopfs_mounts_anywhere "$mnt" | awk '{print $1}' | sort -u)"
 
+alive=$(boot_ticks_now)
 kill -KILL "$fg_pid"
 ms=$(wait_all_gone 1000 "$fg_pid" $nbdkits) \
   || fail "loopfsd -f or its nbdkit still running 1 s after SIGKILL"
 echo "namespace of loopfsd -f: loopfsd and nbdkit gone after $ms ms"
 check_unmounted_everywhere "after the namespace's loopfsd -f was killed"
-assert_eq "processes left in the namespace" "" "$(processes_in_namespace "$ns")"
+assert_eq "processes left in the namespace" "" \
+  "$(processes_in_namespace "$ns" "$alive")"
 check_daemon_leftovers "after the namespace's loopfsd -f was killed" "$fg_pid"
 
 # --- 3. Connection abort through fusectl --------------------------------------

@@ -18,6 +18,7 @@
 #include "device-status.h"
 #include "loopfs-interface.h"
 #include "loopfsctl.h"
+#include "partition-status.h"
 #include "size-arg.h"
 
 /* How many times a device that another process bound between our
@@ -32,7 +33,8 @@ static const char attach_usage[] =
   "  -o, --offset N       start at byte N of FILE (suffixes K, M, G, T)\n"
   "      --sizelimit N    use at most N bytes of FILE\n"
   "  -b, --block-size N   logical block size (512 .. 4096, a power of two)\n"
-  "  -P, --partscan       set LO_FLAGS_PARTSCAN\n"
+  "  -P, --partscan       set LO_FLAGS_PARTSCAN, and print the partition\n"
+  "                       nodes the scan made\n"
   "      --direct-io      set LO_FLAGS_DIRECT_IO\n"
   "  -h, --help           show this help\n";
 
@@ -58,8 +60,24 @@ open_backing (const char *file, bool *read_only)
   return fd >= 0 ? fd : -errno;
 }
 
+/* Print the partition nodes of device N of instance DIR, one a line
+ * after the device: the scan of a LO_FLAGS_PARTSCAN bind is over when
+ * LOOP_CONFIGURE returns, as with the kernel's loop driver. */
+static void
+print_partitions (const char *dir, int n)
+{
+  partition_status_vector parts = { 0 };
+  size_t i;
+
+  if (instance_partitions (dir, n, &parts) == 0)
+    for (i = 0; i < parts.len; i++)
+      printf ("%s/loop%dp%d\n", dir, n, parts.ptr[i].number);
+  partition_status_vector_reset (&parts);
+}
+
 /* Ask loop-control of instance DIR for a free device and configure it
- * with CONFIG; print its path.  Returns 0 or -errno. */
+ * with CONFIG; print its path, and its partitions' with PARTSCAN.
+ * Returns 0 or -errno. */
 static int
 attach_free_device (const char *dir, struct loop_config *config)
 {
@@ -86,6 +104,8 @@ attach_free_device (const char *dir, struct loop_config *config)
       return -errno;
     if (ioctl (dev, LOOP_CONFIGURE, config) == 0) {
       printf ("%s\n", dev_path);
+      if (config->info.lo_flags & LO_FLAGS_PARTSCAN)
+        print_partitions (dir, n);
       return 0;
     }
     /* EBUSY: another process bound it since GET_FREE; take the next. */

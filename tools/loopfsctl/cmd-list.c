@@ -1,6 +1,7 @@
 /* loopfsctl list: the devices of an instance, as a table like
  * "losetup -l" with each device's nbdkit and kernel NBD device, or as
- * JSON. */
+ * JSON.  Partitions are listed under their device, as lsblk -i draws
+ * them. */
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,8 +16,17 @@
 #include "device-status.h"
 #include "json-print.h"
 #include "loopfsctl.h"
+#include "partition-status.h"
 
 DEFINE_VECTOR_TYPE (status_vector, struct device_status);
+
+/* What is listed: the devices, and their partitions, those of
+ * devs.ptr[i] being parts.ptr[first[i]] to parts.ptr[first[i + 1] - 1]. */
+struct listing {
+  status_vector devs;
+  partition_status_vector parts;
+  size_t *first;
+};
 
 static const char list_usage[] =
   "Usage: loopfsctl list [--all] [--json] DIR\n"
@@ -68,6 +78,56 @@ format_cell (const char *dir, const struct device_status *st,
   }
 }
 
+/* Format column COL of partition P of device ST in DIR, the LAST of
+ * its device, into BUF: a partition is a window of its device at
+ * OFFSET of SIZELIMIT bytes, like a loop device on it. */
+static void
+format_partition_cell (const char *dir, const struct device_status *st,
+                       const struct partition_status *p, bool last,
+                       enum column col, char *buf, size_t size)
+{
+  switch (col) {
+  case COL_NAME:
+    snprintf (buf, size, "%s%s/loop%dp%d", last ? "`-" : "|-", dir,
+              p->parent, p->number);
+    break;
+  case COL_SIZELIMIT: snprintf (buf, size, "%" PRIu64, p->size); break;
+  case COL_OFFSET: snprintf (buf, size, "%" PRIu64, p->start * 512); break;
+  case COL_RO: snprintf (buf, size, "%d", p->ro); break;
+  case COL_LOG_SEC:
+    snprintf (buf, size, "%" PRIu32, st->logical_block_size);
+    break;
+  case COL_NBD: snprintf (buf, size, "%s", p->nbd[0] ? p->nbd : "-"); break;
+  default: snprintf (buf, size, "-"); break;
+  }
+}
+
+/* Format column COL of row ROW of L (devices and partitions in listing
+ * order) into BUF; false past the last row. */
+static bool
+format_row_cell (const char *dir, const struct listing *l, size_t row,
+                 enum column col, char *buf, size_t size)
+{
+  size_t i;
+
+  for (i = 0; i < l->devs.len; i++) {
+    size_t n = l->first[i + 1] - l->first[i];
+
+    if (row == 0) {
+      format_cell (dir, &l->devs.ptr[i], col, buf, size);
+      return true;
+    }
+    if (row <= n) {
+      format_partition_cell (dir, &l->devs.ptr[i],
+                             &l->parts.ptr[l->first[i] + row - 1], row == n,
+                             col, buf, size);
+      return true;
+    }
+    row -= n + 1;
+  }
+  return false;
+}
+
 /* Print TEXT as column COL of a row, WIDTH wide: numbers right-aligned,
  * text left-aligned, and no padding after the last column. */
 static void
@@ -81,9 +141,10 @@ print_cell (int col, size_t width, const char *text)
     printf (" %*s", column_left[col] ? -(int) width : (int) width, text);
 }
 
-/* Print the devices in DEVS (of instance DIR) as an aligned table. */
+/* Print the devices and partitions of L (of instance DIR) as an
+ * aligned table. */
 static void
-print_table (const char *dir, const status_vector *devs)
+print_table (const char *dir, const struct listing *l)
 {
   size_t width[N_COLUMNS], i;
   char cell[PATH_MAX + 64];
@@ -91,26 +152,52 @@ print_table (const char *dir, const status_vector *devs)
 
   for (col = 0; col < N_COLUMNS; col++)
     width[col] = strlen (column_names[col]);
-  for (i = 0; i < devs->len; i++)
+  for (i = 0; format_row_cell (dir, l, i, 0, cell, sizeof cell); i++)
     for (col = 0; col < N_COLUMNS; col++) {
-      format_cell (dir, &devs->ptr[i], col, cell, sizeof cell);
+      format_row_cell (dir, l, i, col, cell, sizeof cell);
       if (strlen (cell) > width[col])
         width[col] = strlen (cell);
     }
   for (col = 0; col < N_COLUMNS; col++)
     print_cell (col, width[col], column_names[col]);
-  for (i = 0; i < devs->len; i++)
+  for (i = 0; format_row_cell (dir, l, i, 0, cell, sizeof cell); i++)
     for (col = 0; col < N_COLUMNS; col++) {
-      format_cell (dir, &devs->ptr[i], col, cell, sizeof cell);
+      format_row_cell (dir, l, i, col, cell, sizeof cell);
       print_cell (col, width[col], cell);
     }
 }
 
-/* Print the devices in DEVS (of instance DIR) as JSON.  The keys shared
- * with "losetup -J" have its names; the keys are stable. */
+/* Print the partitions of device I of L as the JSON array
+ * "partitions". */
 static void
-print_json (const char *dir, const status_vector *devs)
+print_json_partitions (const char *dir, const struct listing *l, size_t i)
 {
+  size_t j;
+
+  fputs (", \"partitions\": [", stdout);
+  for (j = l->first[i]; j < l->first[i + 1]; j++) {
+    const struct partition_status *p = &l->parts.ptr[j];
+    char name[PATH_MAX + 32];
+
+    snprintf (name, sizeof name, "%s/loop%dp%d", dir, p->parent, p->number);
+    printf ("%s{\"name\": ", j > l->first[i] ? ", " : "");
+    json_string (stdout, name);
+    printf (", \"partition\": %d, \"start\": %" PRIu64 ", \"size\": %"
+            PRIu64 ", \"ro\": %s, \"nbd\": ", p->number, p->start, p->size,
+            p->ro ? "true" : "false");
+    json_string (stdout, p->nbd[0] ? p->nbd : NULL);
+    putchar ('}');
+  }
+  putchar (']');
+}
+
+/* Print the devices of L (of instance DIR) as JSON, each with its
+ * partitions.  The keys shared with "losetup -J" have its names; the
+ * keys are stable. */
+static void
+print_json (const char *dir, const struct listing *l)
+{
+  const status_vector *devs = &l->devs;
   size_t i;
 
   fputs ("{\n  \"instance\": ", stdout);
@@ -149,9 +236,37 @@ print_json (const char *dir, const status_vector *devs)
       fputs (", \"nbdkit-pid\": null", stdout);
     fputs (", \"nbd\": ", stdout);
     json_string (stdout, st->nbd[0] ? st->nbd : NULL);
+    print_json_partitions (dir, l, i);
     putchar ('}');
   }
   fputs (devs->len ? "\n  ]\n}\n" : "]\n}\n", stdout);
+}
+
+/* Read the partitions of every device of L, in the order of L->devs. */
+static int
+read_partitions (const char *dir, struct listing *l)
+{
+  size_t i;
+  int r = 0;
+
+  l->first = calloc (l->devs.len + 1, sizeof *l->first);
+  if (l->first == NULL)
+    return -ENOMEM;
+  for (i = 0; r == 0 && i < l->devs.len; i++) {
+    l->first[i] = l->parts.len;
+    r = instance_partitions (dir, l->devs.ptr[i].number, &l->parts);
+  }
+  l->first[i] = l->parts.len;
+  return r;
+}
+
+/* Free what L holds. */
+static void
+listing_free (struct listing *l)
+{
+  status_vector_reset (&l->devs);
+  partition_status_vector_reset (&l->parts);
+  free (l->first);
 }
 
 /* Read the status of every device of instance DIR into DEVS: the bound
@@ -193,7 +308,7 @@ cmd_list (int argc, char **argv)
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  status_vector devs = { 0 };
+  struct listing l = { 0 };
   bool all = false, json = false;
   char dir[PATH_MAX];
   int c, r;
@@ -212,17 +327,19 @@ cmd_list (int argc, char **argv)
   }
   r = instance_resolve (argv[optind], dir);
   if (r == 0)
-    r = read_devices (dir, all || json, &devs);
+    r = read_devices (dir, all || json, &l.devs);
+  if (r == 0)
+    r = read_partitions (dir, &l);
   if (r < 0) {
     ctl_error ("%s: %s", argv[optind],
                r == -ENODATA ? "not a loopfs instance" : strerror (-r));
-    status_vector_reset (&devs);
+    listing_free (&l);
     return 1;
   }
   if (json)
-    print_json (dir, &devs);
+    print_json (dir, &l);
   else
-    print_table (dir, &devs);
-  status_vector_reset (&devs);
+    print_table (dir, &l);
+  listing_free (&l);
   return 0;
 }
