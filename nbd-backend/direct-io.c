@@ -62,8 +62,8 @@ direct_io_init (struct direct_io *d, uv_loop_t *loop, int fd,
   int flags;
 
   *d = (struct direct_io) {
-    .loop = loop, .fd = -1, .nowait_read = true, .nowait_write = true, .offset = offset, .done = done,
-    .drained = drained, .opaque = opaque,
+    .loop = loop, .fd = -1, .nowait_read = true, .nowait_write = true,
+    .offset = offset, .done = done, .drained = drained, .opaque = opaque,
   };
   if (fd < 0)
     return 0;
