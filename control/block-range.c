@@ -69,6 +69,13 @@ loopdev_check_fallocate (const struct loopdev *lo, int mode, int64_t off,
     return -EINVAL;
   if (loopdev_read_only (lo))
     return -EPERM;
+  /* blkdev_fallocate() punches with a write-zeroes request that may not
+   * fall back to writing zeroes: none is sent once the backing file
+   * refused a zero range (zero-range.c). */
+  if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+      && (lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN)
+      && lo->b.write_zeroes_off)
+    return -EOPNOTSUPP;
   /* A device cleared while open still has a size, but its I/O fails
    * (loop_queue_rq). */
   if (lo->state != LOOPDEV_BOUND)

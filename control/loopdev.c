@@ -556,6 +556,8 @@ loopdev_set_block_size_check (const struct loopdev *lo, unsigned long arg,
     if (r < 0)
       return r;
     update_dio (&b);
+    /* loop_update_limits() sets write-zeroes up again. */
+    b.write_zeroes_off = false;
   }
   *out = b;
   return 0;

@@ -81,6 +81,10 @@ struct loopdev_binding {
   uint32_t block_size;              /* logical = physical block size */
   uint64_t size;                    /* device size in bytes, a multiple of 512 */
   char file_name[LO_NAME_SIZE];     /* lo_file_name, NUL-terminated */
+  bool write_zeroes_off;            /* the backing file refused a zero
+                                       range (loop_clear_limits): until a
+                                       new bind or block size, a punch
+                                       through fallocate fails */
 };
 
 struct loopdev {

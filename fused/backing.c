@@ -128,6 +128,7 @@ probe_work (struct offload *job)
   memset (b, 0, sizeof *b);
   p->node[0] = '\0';
   p->data_fd = -1;
+  p->nbdkit_pid = 0;
   if (fstat (p->fd, &st) < 0 || (flags = fcntl (p->fd, F_GETFL)) < 0) {
     p->err = -errno;
     return;
@@ -181,9 +182,21 @@ probe_work (struct offload *job)
    * other file the query costs one getxattr that finds nothing. */
   n = fgetxattr (p->fd, XATTR_NODE, p->node, sizeof p->node - 1);
   if (n > 0) {
+    char pid[16];
+
     p->node[n] = '\0';
     b->kind = strcmp (p->node, CONTROL_NAME) == 0
       ? LOOP_BACKING_OTHER : LOOP_BACKING_LOOPFS;
+    /* Which device of which instance it is (stacking.c). */
+    n = fgetxattr (p->fd, XATTR_NBDKIT_PID, pid, sizeof pid - 1);
+    if (n > 0) {
+      pid[n] = '\0';
+      p->nbdkit_pid = (pid_t) strtol (pid, NULL, 10);
+    }
+    /* If it is a node of ours, let the daemon know which open file it
+     * is, before closing our copy of it (handles.c). */
+    if (p->hold_cookie && b->kind == LOOP_BACKING_LOOPFS)
+      ioctl (p->fd, LOOPFS_IOC_HOLD, (unsigned long) p->hold_cookie);
   }
   else
     p->node[0] = '\0';

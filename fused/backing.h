@@ -18,11 +18,19 @@
 #ifndef LOOPFSD_BACKING_H
 #define LOOPFSD_BACKING_H
 
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
 #include <uv.h>
 
 #include "loopdev.h"
 #include "offload.h"
+
+/* The daemon's own ioctl on a node, from the thread probing a backing
+ * file: "the open file this arrives on is the one with cookie ARG"
+ * (handles.c).  A number the loop driver does not know, so any other
+ * caller (no cookie of ours) gets the loop driver's answer for it. */
+#define LOOPFS_IOC_HOLD _IO ('L', 0xE7)
 
 struct backing_probe {
   int fd;                        /* in: the descriptor to inspect, owned:
@@ -40,6 +48,10 @@ struct backing_probe {
   gid_t gid;
   char node[32];                 /* out: loopfs node name ("loopN",
                                     "loop-control") or "" */
+  pid_t nbdkit_pid;              /* out: the nbdkit pid such a node
+                                    reports (bound devices), or 0 */
+  uint64_t hold_cookie;          /* in: nonzero to have a loopfs node's
+                                    open file held (handles.c) */
   struct offload job;
   void (*done) (struct backing_probe *probe);
 };

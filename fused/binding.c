@@ -40,11 +40,13 @@
 #include "backing.h"
 #include "binding.h"
 #include "cleanup.h"
+#include "handles.h"
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
 #include "log.h"
 #include "offload.h"
 #include "reaper.h"
+#include "stacking.h"
 
 /* What the transaction does to the device. */
 enum binding_kind {
@@ -68,6 +70,11 @@ struct transaction {
   uid_t backing_uid;             /* owner of the backing file: nbdkit's */
   gid_t backing_gid;             /* credentials when the daemon is root */
   struct backing_probe probe;
+  struct device *lower;          /* the device the binding is stacked
+                                    on (stacking.c), or NULL */
+  struct handle *lower_handle;   /* the caller's open file of LOWER,
+                                    held: the device's from COMMIT on
+                                    (stacking.c), or NULL */
   struct backend *b;             /* the new backend, once started */
   struct kernel_attach_link link;  /* our descriptors of its /dev/nbdX's
                                     sockets, once attached */
@@ -98,6 +105,9 @@ finish (struct transaction *t, int r)
 {
   t->result = r;
   backing_close (TAKE_FD (t->data_fd));
+  t->dev->binding_lower = NULL;
+  if (t->probe.hold_cookie)
+    handles_unhold (t->d, handles_take_hold (t->probe.hold_cookie));
   backing_close_then (TAKE_FD (t->fd), report, t);
 }
 
@@ -109,6 +119,7 @@ fail (struct transaction *t, int r)
     loopdev_configure_abort (t->dev->lo);
   if (t->b)
     device_discard_backend (t->d, TAKE_PTR (t->b));
+  handles_unhold (t->d, TAKE_PTR (t->lower_handle));
   finish (t, r);
 }
 
@@ -132,10 +143,19 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   t->data_fd = -1;
   t->backing_uid = dev->backing_uid;
   t->backing_gid = dev->backing_gid;
+  t->lower = dev->lower;
   t->done = done;
   t->opaque = opaque;
   kernel_attach_link_init (&t->link);
   return t;
+}
+
+/* The devices stacked on the transaction's device have moved to its
+ * new backend: the ioctl may be answered. */
+static void
+lower_moved (void *opaque)
+{
+  finish (opaque, 0);
 }
 
 /* COMMIT: the new backend, attached to NBD_INDEX (or -1) opened as
@@ -145,7 +165,14 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
 {
   struct device *dev = t->dev;
   int fd = t->fd >= 0 ? TAKE_FD (t->fd) : dev->backing_fd;
+  struct backend *old = NULL;
 
+  /* Devices stacked on this one are clients of its nbdkit: it serves
+   * them until they have moved to the new one (stacking.c).  With
+   * kernel NBD the old backend goes with its /dev/nbdX at once. */
+  if (t->kind != BIND_CONFIGURE && !t->d->nbd
+      && stacking_has_uppers (t->d, dev))
+    old = TAKE_PTR (dev->backend);
   dev->backing_uid = t->backing_uid;
   dev->backing_gid = t->backing_gid;
   device_install_backend (t->d, dev, TAKE_PTR (t->b), fd, nbd_index, nbd_fd,
@@ -156,7 +183,18 @@ commit (struct transaction *t, int nbd_index, int nbd_fd)
     loopdev_change_fd_commit (dev->lo, &t->binding);
   else
     loopdev_set_binding (dev->lo, &t->binding);
-  finish (t, 0);
+  /* The device now holds the open file of the lower device it is
+   * stacked on, and lets go of the one a LOOP_CHANGE_FD left (a
+   * rebind keeps it). */
+  if (t->kind == BIND_CONFIGURE || t->kind == BIND_CHANGE_FD) {
+    handles_unhold (t->d, dev->lower_handle);
+    dev->lower = t->lower;
+    dev->lower_handle = TAKE_PTR (t->lower_handle);
+  }
+  if (t->kind != BIND_CONFIGURE && stacking_has_uppers (t->d, dev))
+    t->d->lower_changed (t->d, dev, old, lower_moved, t);
+  else
+    finish (t, 0);
 }
 
 /* A kernel attach in progress (ATTACH). */
@@ -346,22 +384,23 @@ start (struct transaction *t, int fd, int data_fd)
   };
   int r;
 
+  /* Stacked: a client of the lower device's nbdkit, whose socket only
+   * the daemon's own credentials reach. */
+  if (t->lower) {
+    if (t->lower->backend == NULL) {
+      fail (t, -EIO);
+      return;
+    }
+    config.lower_socket = backend_socket_path (t->lower->backend);
+    config.direct_io = false;     /* a loopfs node is never served directly */
+    config.uid = (uid_t) -1;
+    config.gid = (gid_t) -1;
+  }
+
   snprintf (name, sizeof name, "loop%d", t->dev->lo->number);
   r = backend_start (d->loop, &config, backend_ready, t);
   if (r < 0)
     fail (t, r);
-}
-
-/* A node of our own instance is recognised by the mount's st_dev, the
- * device itself by its inode number (EBADF, as loop_validate_file
- * says). */
-static void
-classify_self (const struct transaction *t, struct backing_probe *p)
-{
-  if (p->backing.kind == LOOP_BACKING_LOOPFS
-      && p->backing.dev == t->d->mount_dev
-      && p->backing.ino == (ino_t) (DEVICE_INO_BASE + t->dev->lo->number))
-    p->backing.kind = LOOP_BACKING_SELF;
 }
 
 /* CHECK a probed new backing file (configure, change of file).  The
@@ -378,11 +417,21 @@ new_file_probed (struct backing_probe *probe)
 
   t->fd = probe->fd;        /* now an O_PATH descriptor (backing.h) */
   t->data_fd = probe->data_fd;
+  t->lower_handle = handles_take_hold (probe->hold_cookie);
+  probe->hold_cookie = 0;
   if (r < 0) {
     fail (t, r);
     return;
   }
-  classify_self (t, probe);
+  /* A loopfs node: this device (EBADF), another one of this instance
+   * to stack on, or another instance's file (stacking.c). */
+  r = stacking_resolve (t->d, t->dev, probe, &t->lower);
+  if (r < 0 || t->lower == NULL)
+    handles_unhold (t->d, TAKE_PTR (t->lower_handle));
+  if (r < 0) {
+    fail (t, r);
+    return;
+  }
   t->backing_uid = probe->uid;
   t->backing_gid = probe->gid;
   if (t->kind == BIND_CHANGE_FD)
@@ -394,6 +443,8 @@ new_file_probed (struct backing_probe *probe)
     fail (t, r);
     return;
   }
+  /* From here a move of the lower device reaches this one too. */
+  t->dev->binding_lower = t->lower;
   if (t->kind == BIND_CONFIGURE) {
     loopdev_configure_begin (lo);
     t->begun = true;
@@ -453,6 +504,7 @@ binding_configure (struct daemon *d, struct device *dev,
     return;
   t->config = *config;
   t->dev_writable = dev_writable;
+  t->probe.hold_cookie = handles_expect_hold ();
   probe (t, t->fd, new_file_probed);
 }
 
@@ -464,8 +516,10 @@ binding_change_fd (struct daemon *d, struct device *dev, int fd,
   struct transaction *t = transaction_new (d, dev, BIND_CHANGE_FD, fd, done,
                                            opaque);
 
-  if (t)
-    probe (t, t->fd, new_file_probed);
+  if (t == NULL)
+    return;
+  t->probe.hold_cookie = handles_expect_hold ();
+  probe (t, t->fd, new_file_probed);
 }
 
 /* LOOP_SET_CAPACITY. */

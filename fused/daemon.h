@@ -41,14 +41,21 @@
 /* The node names and extended attributes loopfsd answers with. */
 #include "loopfs-interface.h"
 
+struct backend;
 struct device;
 struct interruptible;
+struct node_watch;
 
 /* One open file handle (fi->fh) on loop-control or on loopN. */
 struct handle {
   struct device *dev;       /* NULL for loop-control */
   bool writable;            /* opened with O_WRONLY or O_RDWR */
   int partition;            /* M when opened as loopNpM, else 0 */
+  unsigned holds;           /* devices stacked on this open file, which
+                               keep it (and its opener) alive past its
+                               RELEASE, as the kernel's upper device
+                               holds its backing file (stacking.c) */
+  bool released;            /* its RELEASE came while held */
   struct handle *prev, *next;  /* in daemon.handles */
 };
 
@@ -80,6 +87,13 @@ struct daemon {
   void (*all_stopped) (struct daemon *d);  /* once the instance is going
                                away: called when no backend is left */
   bool exiting;             /* the mount is gone: finish and exit */
+  struct node_watch *watch; /* node watchers (node-watch.h); NULL once
+                               the daemon is exiting */
+  void (*lower_changed) (struct daemon *d, struct device *lower,
+                         struct backend *old, void (*done) (void *opaque),
+                         void *opaque);
+                            /* restack.c's, for binding.c, which cannot
+                               call up into ioctl.c */
 };
 
 #endif /* LOOPFSD_DAEMON_H */

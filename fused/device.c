@@ -14,6 +14,7 @@
 #include "kernel-attach.h"
 #include "kernel-nbd.h"
 #include "log.h"
+#include "node-watch.h"
 #include "offload.h"
 
 /* The daemon's state of model device LO. */
@@ -38,9 +39,19 @@ device_generation (const struct loopdev *lo)
   return dev ? dev->generation : 0;
 }
 
+/* Tell the node watchers that LO's node was made (ADDED) or removed. */
+static void
+device_note_node (struct daemon *d, const struct loopdev *lo, bool added)
+{
+  char name[32];
+
+  snprintf (name, sizeof name, "loop%d", lo->number);
+  node_watch_note (d->watch, added, name);
+}
+
 /* A device is being created: it takes a share of the mounter's limit
  * across instances (ENOSPC when none is left) and gets its daemon
- * state. */
+ * state; node watchers are told of its node. */
 static int
 device_created (void *opaque, struct loopdev *lo)
 {
@@ -62,17 +73,20 @@ device_created (void *opaque, struct loopdev *lo)
   dev->nbd_fd = -1;
   kernel_attach_link_init (&dev->nbd_link);
   lo->priv = dev;
+  device_note_node (d, lo, true);
   return 0;
 }
 
 /* A device is being destroyed (removed, unlinked, or the instance is
- * going away): its share of the limit and its daemon state go. */
+ * going away): its share of the limit and its daemon state go, and node
+ * watchers are told. */
 static void
 device_destroyed (void *opaque, struct loopdev *lo)
 {
   struct daemon *d = opaque;
   struct device *dev = lo->priv;
 
+  device_note_node (d, lo, false);
   backing_close (dev->backing_fd);
   kernel_attach_link_close (&dev->nbd_link);
   partition_table_free (&dev->parts.table);
@@ -280,6 +294,7 @@ device_handle_release (struct daemon *d, struct device *dev)
   device_install_backend (d, dev, NULL, -1, -1, -1, NULL);
   loopdev_cleared (dev->lo);
   device_partitions_drop (&dev->parts, dev->lo->diskseq);
+  node_watch_partitions (d->watch, dev->lo->number, NULL);
 }
 
 /* Stop the backend of every device: the instance is going away.

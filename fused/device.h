@@ -32,6 +32,22 @@ struct device {
   gid_t backing_gid;              /* credentials when the daemon is root */
   struct user_slot slot;          /* the device's share of the per-user
                                      limit across instances */
+  struct device *lower;           /* the device of this instance this one
+                                     is stacked on (stacking.c), or NULL */
+  struct handle *lower_handle;    /* the caller's open file of LOWER, held
+                                     (an opener of LOWER) while this
+                                     device is bound on it, as the
+                                     kernel holds its backing file */
+  struct device *binding_lower;   /* the device a bind transaction under
+                                     way stacks this one on, or NULL */
+  struct {                        /* a move to the lower device's new
+                                     backend, due once the transaction
+                                     under way ends (ioctl.c) */
+    bool due;
+    struct daemon *d;
+    void (*done) (void *opaque);
+    void *opaque;
+  } restack;
   bool busy;                      /* a bind transaction is under way:
                                      ioctls wait in QUEUE (ioctl.c) */
   struct pending_ioctl *queue;

@@ -28,6 +28,7 @@
 
 #include "device.h"
 #include "fs.h"
+#include "node-watch.h"
 #include "nodes.h"
 #include "open-files.h"
 #include "partition-nodes.h"
@@ -203,7 +204,8 @@ fs_unlink (fuse_req_t req, fuse_ino_t parent, const char *name)
     return;
   }
   r = instance_unlink (&d->inst, number);
-  fuse_reply_err (req, -r);
+  /* Answered once the node watchers have removed their entry. */
+  node_watch_reply (d->watch, req, false, r);
 }
 
 /* Node names are the devices' numbers, so nothing can be renamed. */

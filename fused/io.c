@@ -19,6 +19,7 @@
 #include "fuse-loop.h"
 #include "interrupt.h"
 #include "io.h"
+#include "zero-range.h"
 
 /* Writes up to this size are copied out of the FUSE receive buffer;
  * larger ones take the buffer over instead of copying it. */
@@ -291,7 +292,7 @@ start_range (fuse_req_t req, struct device *dev, uint64_t start,
   if (io == NULL)
     return;
   if (zero)
-    backend_zero (dev->backend, len, start, simple_done, io);
+    zero_range (dev, start, len, simple_done, io);
   else
     backend_trim (dev->backend, len, start, simple_done, io);
 }

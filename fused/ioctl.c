@@ -31,7 +31,9 @@
 #include "block-range.h"
 #include "caller.h"
 #include "io.h"
+#include "log.h"
 #include "ioctl.h"
+#include "node-watch.h"
 #include "partition-ioctl.h"
 #include "partition-scan.h"
 
@@ -42,9 +44,11 @@ struct pending_ioctl {
   struct handle *h;
   unsigned int cmd;
   void *arg;
+  bool compat;                   /* from a 32-bit caller */
 };
 
-/* The request of a bind transaction, answered when it is over. */
+/* The request of a bind transaction, answered when it is over (none
+ * for a transaction the daemon starts itself: ioctl_restack). */
 struct transaction_req {
   fuse_req_t req;
   struct device *dev;
@@ -78,7 +82,10 @@ caller_of (fuse_req_t req, const struct handle *h)
   };
 }
 
-/* LOOP_CTL_* on loop-control. */
+/* LOOP_CTL_* on loop-control, and LOOPFS_CTL_WATCH.  The answer waits
+ * until the node watchers have made or removed the /dev entries of the
+ * nodes the call made or removed (node-watch.h), as the kernel's
+ * devtmpfs has the node before LOOP_CTL_ADD returns. */
 void
 ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
 {
@@ -94,18 +101,18 @@ ioctl_control (fuse_req_t req, unsigned int cmd, void *arg)
     r = instance_add (&d->inst, parm);
     break;
   case LOOP_CTL_REMOVE:
-    reply_result (req, instance_remove (&d->inst, parm));
-    return;
+    r = instance_remove (&d->inst, parm);
+    break;
+  case LOOPFS_CTL_WATCH:
+    r = node_watch_add (d->watch, req_caller (req), (int) parm);
+    break;
   default:
     /* loop_control_ioctl() answers ENOSYS. */
     r = -ENOSYS;
     break;
   }
-  reply_result (req, r);
+  node_watch_reply (d->watch, req, true, r);
 }
-
-static void ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
-                           void *arg);
 
 /* Mark DEV busy for a bind transaction answering REQ.  Returns what to
  * hand the transaction as its DONE argument, or NULL with REQ answered
@@ -133,17 +140,30 @@ transaction_done (void *opaque, int result)
   struct transaction_req *t = opaque;
   struct device *dev = t->dev;
 
-  if (result == 0 && partitions_scan_if_due (fuse_req_userdata (t->req), dev,
-                                             transaction_done, t))
+  if (result == 0 && t->req
+      && partitions_scan_if_due (fuse_req_userdata (t->req), dev,
+                                 transaction_done, t))
     return;
-
-  reply_result (t->req, result);
+  if (t->req)
+    reply_result (t->req, result);
+  else if (result < 0)
+    log_error ("loop%d: following the device below it: %s",
+               dev->lo->number, strerror (-result));
   free (t);
   dev->busy = false;
+  if (dev->restack.due) {
+    dev->restack.due = false;
+    if (!ioctl_restack (dev->restack.d, dev, dev->restack.done,
+                        dev->restack.opaque))
+      dev->restack.done (dev->restack.opaque);
+  }
   while (!dev->busy && dev->queue) {
     struct pending_ioctl *p = dev->queue;
     dev->queue = p->next;
-    ioctl_dispatch (p->req, p->h, p->cmd, p->arg);
+    if (p->compat)
+      ioctl_compat_dispatch (p->req, p->h, p->cmd, p->arg);
+    else
+      ioctl_dispatch (p->req, p->h, p->cmd, p->arg);
     free (p);
   }
 }
@@ -292,16 +312,28 @@ status_read (struct caller_copy *copy)
   struct device *dev = call->h->dev;
   fuse_req_t req = call->req;
   struct loop_info64 info64 = call->data.info64;
-  struct loopdev_binding binding;
-  struct transaction_req *t;
-  bool resized = false;
   int r = copy->result;
 
   if (r == 0 && call->cmd == LOOP_SET_STATUS)
     loopdev_info64_from_old (&call->data.info, &info64);
   free (call);
-  if (r == 0)
-    r = loopdev_set_status_check (dev->lo, &info64, &binding, &resized);
+  if (r < 0)
+    reply_result (req, r);
+  else
+    ioctl_apply_status (req, dev, &info64);
+}
+
+/* Set DEV's status to INFO64 as loop_set_status() does, answering REQ. */
+void
+ioctl_apply_status (fuse_req_t req, struct device *dev,
+                    const struct loop_info64 *info64)
+{
+  struct loopdev_binding binding;
+  struct transaction_req *t;
+  bool resized = false;
+  int r;
+
+  r = loopdev_set_status_check (dev->lo, info64, &binding, &resized);
   if (r < 0) {
     reply_result (req, r);
     return;
@@ -511,8 +543,8 @@ ioctl_block_attr (fuse_req_t req, struct handle *h, unsigned int cmd,
   }
 }
 
-/* Run one ioctl on loopN. */
-static void
+/* Run one ioctl on loopN (not busy). */
+void
 ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
                 void *arg)
 {
@@ -610,23 +642,96 @@ ioctl_dispatch (fuse_req_t req, struct handle *h, unsigned int cmd,
   reply_result (req, r);
 }
 
+/* The device UPPER is stacked on got a new backend: UPPER's nbdkit, a
+ * client of the old one, is replaced by one on the new one, through a
+ * transaction of its own (its ioctls wait meanwhile).  A transaction
+ * already under way on UPPER started its nbdkit on the lower device's
+ * backend of then, which may be the old one: logged, not followed. */
+struct restack {
+  struct transaction_req *t;
+  void (*done) (void *opaque);
+  void *opaque;
+};
+
+/* A restack is over: end its transaction (the ioctls that waited run),
+ * then tell whoever asked. */
+static void
+restack_done (void *opaque, int result)
+{
+  struct restack *r = opaque;
+  void (*done) (void *) = r->done;
+  void *done_opaque = r->opaque;
+
+  transaction_done (r->t, result);
+  free (r);
+  done (done_opaque);
+}
+
+bool
+ioctl_restack (struct daemon *d, struct device *upper,
+               void (*done) (void *opaque), void *opaque)
+{
+  struct transaction_req *t;
+  struct restack *r;
+
+  /* A transaction under way (its nbdkit may be a client of the old
+   * backend) is followed by the move. */
+  if (upper->busy) {
+    if (upper->restack.due)
+      return false;
+    upper->restack.due = true;
+    upper->restack.d = d;
+    upper->restack.done = done;
+    upper->restack.opaque = opaque;
+    return true;
+  }
+  /* Nothing to move: the transaction that was under way failed or
+   * bound the device on something else. */
+  if (upper->lo->state != LOOPDEV_BOUND || upper->backend == NULL
+      || upper->lower == NULL) {
+    done (opaque);
+    return true;
+  }
+  t = malloc (sizeof *t);
+  r = malloc (sizeof *r);
+  if (t == NULL || r == NULL) {
+    free (t);
+    free (r);
+    log_error ("loop%d: cannot follow the device below it: %s",
+               upper->lo->number, strerror (ENOMEM));
+    done (opaque);
+    return true;
+  }
+  *t = (struct transaction_req) { .req = NULL, .dev = upper };
+  *r = (struct restack) { .t = t, .done = done, .opaque = opaque };
+  upper->busy = true;
+  binding_rebind (d, upper, &upper->lo->b, restack_done, r);
+  return true;
+}
+
 /* An ioctl on loopN: run it, or queue it behind a bind transaction. */
 void
-ioctl_device (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg)
+ioctl_device (fuse_req_t req, struct handle *h, unsigned int cmd, void *arg,
+              bool compat)
 {
   struct device *dev = h->dev;
   struct pending_ioctl *p, **tail;
 
   if (!dev->busy) {
-    ioctl_dispatch (req, h, cmd, arg);
+    if (compat)
+      ioctl_compat_dispatch (req, h, cmd, arg);
+    else
+      ioctl_dispatch (req, h, cmd, arg);
     return;
   }
+
   p = malloc (sizeof *p);
   if (p == NULL) {
     reply_result (req, -ENOMEM);
     return;
   }
-  *p = (struct pending_ioctl) { .req = req, .h = h, .cmd = cmd, .arg = arg };
+  *p = (struct pending_ioctl) { .req = req, .h = h, .cmd = cmd, .arg = arg,
+                                .compat = compat };
   for (tail = &dev->queue; *tail; tail = &(*tail)->next)
     ;
   *tail = p;

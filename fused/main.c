@@ -34,9 +34,11 @@
 #include "kernel-nbd.h"
 #include "log.h"
 #include "mount-helper.h"
+#include "node-watch.h"
 #include "offload.h"
 #include "open-files.h"
 #include "reaper.h"
+#include "restack.h"
 #include "service-notify.h"
 #include "userns.h"
 
@@ -453,7 +455,9 @@ run (struct daemon *d, bool foreground)
   }
 
   d->loop = uv_default_loop ();
-  r = offload_init (d->loop);
+  d->watch = node_watch_new ();
+  d->lower_changed = restack_lower_changed;
+  r = d->watch ? offload_init (d->loop) : -ENOMEM;
   if (r == 0)
     r = fuse_loop_start (d);
   if (r < 0)
@@ -472,6 +476,8 @@ run (struct daemon *d, bool foreground)
    * filesystem) finishes, if ever, after the state it reports to is
    * gone: its report is dropped. */
   offload_close ();
+  node_watch_close (d->watch);
+  d->watch = NULL;
   /* Daemon state goes while the loop can still run the closes it queues. */
   open_files_free (d);
   instance_free (&d->inst);

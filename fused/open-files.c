@@ -13,43 +13,15 @@
 #include <fcntl.h>
 #include <stdlib.h>
 
+#include "backing.h"
 #include "device.h"
+#include "handles.h"
 #include "io.h"
 #include "ioctl.h"
 #include "nodes.h"
 #include "open-files.h"
 #include "partition-ioctl.h"
 #include "partition-nodes.h"
-
-/* Allocate a handle for a file opened on DEV (NULL: loop-control). */
-static struct handle *
-handle_new (struct daemon *d, struct device *dev, bool writable)
-{
-  struct handle *h = calloc (1, sizeof *h);
-
-  if (h == NULL)
-    return NULL;
-  h->dev = dev;
-  h->writable = writable;
-  h->next = d->handles;
-  if (d->handles)
-    d->handles->prev = h;
-  d->handles = h;
-  return h;
-}
-
-/* Free handle H. */
-static void
-handle_free (struct daemon *d, struct handle *h)
-{
-  if (h->prev)
-    h->prev->next = h->next;
-  else
-    d->handles = h->next;
-  if (h->next)
-    h->next->prev = h->prev;
-  free (h);
-}
 
 /* Free the handles whose RELEASE never came, at exit. */
 void
@@ -113,11 +85,7 @@ file_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   struct handle *h = (struct handle *) (uintptr_t) fi->fh;
 
   (void) ino;
-  if (h->partition)
-    partition_release (d, h->dev, h->partition);
-  else if (h->dev)
-    device_handle_release (d, h->dev);
-  handle_free (d, h);
+  handles_release (d, h);
   fuse_reply_err (req, 0);
 }
 
@@ -196,14 +164,16 @@ file_fallocate (fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
     io_fallocate (req, h->dev, mode, off, len);
 }
 
-/* ioctl(2): decoded in ioctl.c.  32-bit callers would hand over
- * compat-layout structs, which loopfsd does not translate. */
+/* ioctl(2): decoded in ioctl.c, for 32-bit callers (FUSE_IOCTL_COMPAT)
+ * through ioctl-compat.c.  loop-control's numbers and argument are the
+ * same for both (the kernel's compat_ptr_ioctl). */
 void
 file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
           struct fuse_file_info *fi, unsigned flags, const void *in_buf,
           size_t in_bufsz, size_t out_bufsz)
 {
   struct handle *h = (struct handle *) (uintptr_t) fi->fh;
+  bool compat = flags & FUSE_IOCTL_COMPAT;
 
   (void) in_buf;
   (void) in_bufsz;
@@ -212,14 +182,17 @@ file_ioctl (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
     fuse_reply_err (req, ENOTTY);
     return;
   }
-  if (flags & FUSE_IOCTL_COMPAT) {
-    fuse_reply_err (req, EINVAL);
-    return;
-  }
   if (h->dev == NULL)
     ioctl_control (req, cmd, arg);
+  else if (h->partition && compat)
+    /* The 32-bit layouts of a partition's answers (BLKGETSIZE's long,
+     * BLKPG's pointer) are not translated: refused, not misread. */
+    fuse_reply_err (req, ENOTTY);
   else if (h->partition && partition_ioctl (req, h, cmd, arg))
     ;
+  else if (cmd == LOOPFS_IOC_HOLD
+           && handles_hold (h, (uint64_t) (uintptr_t) arg))
+    fuse_reply_ioctl (req, 0, NULL, 0);
   else
-    ioctl_device (req, h, cmd, arg);
+    ioctl_device (req, h, cmd, arg, compat);
 }

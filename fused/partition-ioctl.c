@@ -28,6 +28,7 @@
 #include "caller.h"
 #include "device.h"
 #include "io.h"
+#include "node-watch.h"
 #include "partition-ioctl.h"
 #include "partition-scan.h"
 
@@ -128,8 +129,9 @@ blkpg_partition_read (struct caller_copy *copy)
     if (part && part->generation == 0)
       part->generation = ++d->generation;
     partitions_mirror_to_nbd (dev, call->cmd, &call->data.part);
+    node_watch_partitions (d->watch, dev->lo->number, &dev->parts.table);
   }
-  reply_result (call->req, r);
+  node_watch_reply (d->watch, call->req, true, r);
   free (call);
 }
 

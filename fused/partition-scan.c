@@ -34,6 +34,7 @@
 #include "device.h"
 #include "log.h"
 #include "offload.h"
+#include "node-watch.h"
 #include "partition-scan.h"
 
 /* A scan under way. */
@@ -157,12 +158,14 @@ scan_done (struct offload *job)
         r = replaced;
       number_new_nodes (w->d, dev);
       partitions_mirror_to_nbd (dev, 0, NULL);
+      node_watch_partitions (w->d->watch, lo->number, &dev->parts.table);
     }
   }
   if (r < 0)
     log_error ("loop%d: partition scan failed: %s", lo->number,
                strerror (-r));
-  w->done (w->opaque, w->rescan ? r : 0);
+  /* Answered once the node watchers have the /dev entries. */
+  node_watch_sync (w->d->watch, w->done, w->opaque, w->rescan ? r : 0);
   device_handle_release (w->d, dev);
   free (w->entries);
   free (w);

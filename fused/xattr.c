@@ -22,7 +22,10 @@
 
 /* Write the status of device LO into BUF (see status.h).  sysfs's
  * loop/backing_file is the file's path (d_path), not lo_file_name: it
- * is read from our copy of the descriptor. */
+ * is read from our copy of the descriptor.  A device stacked on another
+ * of the instance names it /dev/loopN, as the kernel's does for a loop
+ * device opened there (and as it is seen in the sandbox), not as the
+ * node in our mount. */
 static int
 device_status_value (const struct loopdev *lo, char *buf, size_t size)
 {
@@ -30,7 +33,10 @@ device_status_value (const struct loopdev *lo, char *buf, size_t size)
   char path[PATH_MAX] = "";
 
   if ((lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN)
-      && dev && dev->backing_fd >= 0) {
+      && dev && dev->lower)
+    snprintf (path, sizeof path, "/dev/loop%d", dev->lower->lo->number);
+  else if ((lo->state == LOOPDEV_BOUND || lo->state == LOOPDEV_RUNDOWN)
+           && dev && dev->backing_fd >= 0) {
     char link[64];
     ssize_t n;
 

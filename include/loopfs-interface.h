@@ -72,6 +72,26 @@
 #define PARTITION_KEY_SIZE "size"         /* bytes */
 #define PARTITION_KEY_RO "ro"             /* 0 or 1, as BLKROGET */
 
+/* Node watchers (loopfsd(8), NODE WATCHERS): how a sandbox keeps a
+ * /dev of its own in step with the instance, as devtmpfs is kept in step
+ * with the kernel's devices.  ioctl (loop-control, LOOPFS_CTL_WATCH, S),
+ * S a descriptor of the caller: one end of an AF_UNIX SOCK_SEQPACKET
+ * pair.  loopfsd keeps a duplicate of it and, before it answers a call
+ * that made or removed nodes (LOOP_CTL_ADD, LOOP_CTL_GET_FREE,
+ * LOOP_CTL_REMOVE, unlink, and partition changes), sends one message per
+ * node, "SEQ add NAME" or "SEQ remove NAME" (SEQ a decimal number that
+ * grows by one per message of the instance, NAME "loopN" or "loopNpM"),
+ * and waits until every watcher has sent back a message "SEQ" for the
+ * last of them, at most NODE_WATCH_TIMEOUT_MS for all watchers
+ * together.  A watcher that hangs up, or does not answer in time, is
+ * dropped: its socket is closed, and nothing waits for it again.
+ * Errors: EBADF (S is no descriptor), EINVAL (not such a socket),
+ * ENOSPC (NODE_WATCH_MAX watchers already). */
+#define LOOPFS_CTL_WATCH 0x4CF0   /* _IO ('L', 0xF0), no loop number */
+#define NODE_WATCH_MAX 64
+#define NODE_WATCH_TIMEOUT_MS 2000
+#define NODE_WATCH_MESSAGE_MAX 64 /* bytes, with NAME of up to 31 */
+
 /* The keys of user.loopfs.instance on loop-control, in this order. */
 #define INSTANCE_KEY_PID "pid"            /* the daemon */
 #define INSTANCE_KEY_MAX "max"            /* -o max=N */

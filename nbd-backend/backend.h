@@ -47,6 +47,10 @@ struct backend_config {
   const char *name;         /* short name for logs, e.g. "loop3" */
   unsigned start_timeout_ms;  /* a start not finished by then fails with
                                EIO; 0 for the default, 30 s */
+  const char *lower_socket; /* NULL, or serve the export of another
+                               backend, at this socket (a lower loop
+                               device: stacking), through nbdkit's nbd
+                               plugin; FD is then only kept open */
 };
 
 /* Called once when the backend is connected (ERR == 0) or failed to

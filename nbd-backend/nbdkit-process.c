@@ -145,6 +145,23 @@ build_argv (const char *exe, const struct backend_config *config,
 {
   uint64_t offset = config->length ? config->offset : 0;
 
+  /* A stacked device: the lower device's export is all there is to
+   * reach, so no export name needs mapping. */
+  if (config->lower_socket) {
+    if (append_copy (argv, exe) < 0 ||
+        append_copy (argv, "--foreground") < 0 ||
+        append_copy (argv, "--exit-with-parent") < 0 ||
+        append_format (argv, "--threads=%d", NBDKIT_THREADS) < 0 ||
+        (config->read_only && append_copy (argv, "--readonly") < 0) ||
+        append_copy (argv, "--filter=offset") < 0 ||
+        append_copy (argv, "nbd") < 0 ||
+        append_format (argv, "socket=%s", config->lower_socket) < 0 ||
+        append_format (argv, "offset=%" PRIu64, offset) < 0 ||
+        append_format (argv, "range=%" PRIu64, config->length) < 0 ||
+        string_vector_append (argv, NULL) < 0)
+      return -ENOMEM;
+    return 0;
+  }
   if (append_copy (argv, exe) < 0 ||
       append_copy (argv, "--foreground") < 0 ||
       append_copy (argv, "--exit-with-parent") < 0 ||

@@ -24,7 +24,7 @@
 #include "device-status.h"
 #include "loopfsd-start.h"
 #include "monotonic-time.h"
-#include "stat-fake.h"
+#include "seccomp-notify.h"
 #include "supervisor.h"
 #include "sysfs-view.h"
 
@@ -48,7 +48,7 @@ struct supervisor {
   pid_t init;               /* the container's init, 0 until known */
   int init_pidfd;
   struct sysfs_view *view;
-  struct stat_fake **fakes; /* one per process the runtime started */
+  struct notify_server **fakes; /* one per process the runtime started */
   size_t n_fakes;
   int server;               /* the listenerPath socket */
   int signals;              /* signalfd: SIGTERM, SIGINT, SIGHUP */
@@ -308,7 +308,7 @@ accept_runtime (struct supervisor *s)
 {
   CLEANUP_FREE char *buf = malloc (STATE_MAX);
   CLEANUP_CLOSE int conn = accept4 (s->server, NULL, NULL, SOCK_CLOEXEC);
-  struct stat_fake **fakes;
+  struct notify_server **fakes;
   int fds[FDS_MAX], n_fds = 0, index = -1, i, listener = -1;
   pid_t init = 0;
 
@@ -324,8 +324,8 @@ accept_runtime (struct supervisor *s)
     return;
   /* The fakes of processes gone (each podman exec makes one) go first. */
   for (i = s->n_fakes; i-- > 0;)
-    if (stat_fake_finished (s->fakes[i])) {
-      stat_fake_stop (s->fakes[i]);
+    if (notify_finished (s->fakes[i])) {
+      notify_stop (s->fakes[i]);
       s->fakes[i] = s->fakes[--s->n_fakes];
     }
   fakes = realloc (s->fakes, (s->n_fakes + 1) * sizeof *fakes);
@@ -334,7 +334,7 @@ accept_runtime (struct supervisor *s)
     return;
   }
   s->fakes = fakes;
-  if (stat_fake_serve (listener, s->st->instance, &s->fakes[s->n_fakes]) == 0)
+  if (notify_serve (listener, s->st->instance, &s->fakes[s->n_fakes]) == 0)
     s->n_fakes++;
   if (s->init == 0) {
     s->init = init;
@@ -405,7 +405,7 @@ tear_down (struct supervisor *s, bool set_up)
   size_t i;
 
   for (i = 0; i < s->n_fakes; i++)
-    stat_fake_stop (s->fakes[i]);
+    notify_stop (s->fakes[i]);
   free (s->fakes);
   sysfs_view_unmount (s->view);
   if (umount2 (s->st->instance, 0) < 0 && errno != EINVAL

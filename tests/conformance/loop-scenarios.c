@@ -1014,7 +1014,8 @@ sc_ctl_add (struct scen *s)
     ctl_remove (s, "int_max_remove", r, "INT_MAX");
 
   /* The argument is an unsigned long that the kernel narrows to int. */
-  r = ctl_add (s, "high_bits", (1UL << 32) | (unsigned long) fresh, "(1<<32)|fresh");
+  r = ctl_add (s, "high_bits", (unsigned long) ((1ULL << 32) | (unsigned) fresh),
+               "(1<<32)|fresh");
   if (r >= 0)
     ctl_remove (s, "high_bits_remove", r, dev_sym (s, r));
 }
@@ -1261,7 +1262,7 @@ sc_set_fd_errors (struct scen *s)
 static void
 sc_backing_loop (struct scen *s)
 {
-  int a, b, da, db, f;
+  int a, b, c, da, db, dc, f, g, ro;
 
   da = take_device (s, &a, O_RDWR);
   f = new_file (s, "f", 65536, 1, O_RDWR);
@@ -1270,22 +1271,66 @@ sc_backing_loop (struct scen *s)
   db = take_device (s, &b, O_RDWR);
   if (db < 0)
     return;
-  if (set_fd (s, "bound_loop", db, b, da) == 0) {
-    /* Unwind the stack here, quietly: the kernel-only success must not
-     * add lines that loopfs cannot have. */
-    ioctl (db, LOOP_CLR_FD, 0);
-    close_fd (s, db);
-    db = open_dev (s, NULL, b, O_RDWR);
-    if (db < 0)
-      return;
-  }
-  IOC (s, "clr_a", da, LOOP_CLR_FD, 0);
-  close_fd (s, da);
-  da = open_dev (s, NULL, a, O_RDWR);
-  if (da < 0)
+  /* Stacked: data through two levels, both ways. */
+  if (set_fd (s, "bound_loop", db, b, da) < 0)
     return;
+  get_status64 (s, "stacked", db, b);
+  BLK_GET (s, "stacked", db, BLKGETSIZE64, 8);
+  rd (s, "stacked_read", db, 4096, 8192, 1, 4096);
+  wr (s, "stacked_write", db, 16384, 4096, 2, 0);
+  sync_fd (s, "stacked_fsync", db, false);
+  rd (s, "stacked_write_lower", da, 16384, 4096, 2, 0);
+  rd (s, "stacked_write_file", f, 16384, 4096, 2, 0);
+  /* A third level, then a cycle: refused where it would close. */
+  dc = take_device (s, &c, O_RDWR);
+  if (dc < 0 || set_fd (s, "third_level", dc, c, db) < 0)
+    return;
+  rd (s, "third_read", dc, 16384, 4096, 2, 0);
+  IOC (s, "third_clr", dc, LOOP_CLR_FD, 0);
+  close_fd (s, dc);
+  dc = open_dev (s, NULL, c, O_RDWR);
+  if (dc < 0)
+    return;
+  /* The lower device stays bound while the upper one uses it: its
+   * LOOP_CLR_FD only sets autoclear. */
+  IOC (s, "clr_lower", da, LOOP_CLR_FD, 0);
+  get_status64 (s, "lower_after_clr", da, a);
+  rd (s, "stacked_after_lower_clr", db, 4096, 4096, 1, 4096);
+  close_fd (s, da);
+  get_status64 (s, "lower_closed", db, b);
+  rd (s, "stacked_after_lower_close", db, 4096, 4096, 1, 4096);
+  IOC (s, "clr_upper", db, LOOP_CLR_FD, 0);
+  close_fd (s, db);
+  da = open_dev (s, NULL, a, O_RDWR);
+  db = open_dev (s, NULL, b, O_RDWR);
+  if (da < 0 || db < 0)
+    return;
+  get_status64 (s, "lower_after_upper_clr", da, a);
   set_fd (s, "unbound_loop", db, b, da);
   get_status64 (s, "b_unbound", db, b);
+
+  /* LOOP_CHANGE_FD of a read-only upper device onto a stacked file, and
+   * a cycle through LOOP_CHANGE_FD. */
+  ro = open_file (s, "f", O_RDONLY);
+  if (ro < 0 || set_fd (s, "bind_a_ro", da, a, ro) < 0)
+    return;
+  if (set_fd (s, "bind_b_ro", db, b, ro) < 0)
+    return;
+  IOC (s, "change_fd_stacked", db, LOOP_CHANGE_FD, da);
+  get_status64 (s, "changed", db, b);
+  rd (s, "changed_read", db, 16384, 4096, 2, 0);
+  /* The lower device changes its file: the upper one reads the new. */
+  g = new_file (s, "g", 65536, 3, O_RDONLY);
+  if (g < 0)
+    return;
+  IOC (s, "change_fd_lower", da, LOOP_CHANGE_FD, g);
+  rd (s, "upper_after_lower_change", db, 0, 4096, 3, 0);
+  IOC (s, "change_fd_cycle", da, LOOP_CHANGE_FD, db);
+  IOC (s, "change_fd_self", db, LOOP_CHANGE_FD, db);
+  IOC (s, "change_fd_back", db, LOOP_CHANGE_FD, ro);
+  get_status64 (s, "changed_back", db, b);
+  IOC (s, "change_fd_back_clr", db, LOOP_CLR_FD, 0);
+  IOC (s, "unstacked_clr_lower", da, LOOP_CLR_FD, 0);
 }
 
 /* Backing descriptors loopfs refuses and the kernel takes (DIFFERENCES
@@ -2466,6 +2511,128 @@ sc_block_attrs (struct scen *s)
   BLK_GET (s, "block_size", d, BLKSECTGET, 2);
 }
 
+/* Write-zeroes on a backing file without zero ranges (tmpfs, under
+ * $LOOP_SCENARIOS_TMPFS): the first zero range turns write-zeroes off
+ * for the device, so a punch through fallocate fails until a new bind
+ * or block size; zero ranges and discards still work. */
+static void
+sc_zero_tmpfs (struct scen *s)
+{
+  const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  const char *dir = getenv ("LOOP_SCENARIOS_TMPFS");
+  char saved[sizeof tmpdir];
+  struct loop_config c;
+  int n, d, f;
+
+  if (dir == NULL || strlen (dir) >= sizeof tmpdir) {
+    say (s, "skipped", "no tmpfs given -> 0");
+    return;
+  }
+  d = take_device (s, &n, O_RDWR);
+  memcpy (saved, tmpdir, sizeof tmpdir);
+  strcpy (tmpdir, dir);
+  f = new_file (s, "f", 65536, 51, O_RDWR);
+  memcpy (tmpdir, saved, sizeof tmpdir);
+  if (d < 0 || f < 0)
+    return;
+  c = config (f, 0, 0, 0, "tmpfs");
+  if (configure (s, "bind", d, n, &c) < 0)
+    return;
+  falloc (s, "punch_first", d, punch, 0, 4096);
+  falloc (s, "zero_range", d, FALLOC_FL_ZERO_RANGE, 8192, 4096);
+  falloc (s, "punch_after_zero_range", d, punch, 4096, 4096);
+  falloc (s, "zero_range_again", d, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 16384, 4096);
+  BLK_RANGE (s, "zeroout", d, BLKZEROOUT, 24576, 4096);
+  BLK_RANGE (s, "discard", d, BLKDISCARD, 32768, 4096);
+  rd (s, "punched", d, 0, 4096, ZEROS, 0);
+  rd (s, "kept", d, 4096, 4096, 51, 4096);
+  rd (s, "zeroed", d, 8192, 4096, ZEROS, 0);
+  rd (s, "zeroed_file", f, 8192, 4096, ZEROS, 0);
+  rd (s, "zeroed_keep", d, 16384, 4096, ZEROS, 0);
+  rd (s, "zeroout", d, 24576, 4096, ZEROS, 0);
+  rd (s, "discarded_file", f, 32768, 4096, ZEROS, 0);
+  rd (s, "tail", d, 36864, 4096, 51, 36864);
+  IOC (s, "capacity", d, LOOP_SET_CAPACITY, 0);
+  falloc (s, "punch_after_capacity", d, punch, 4096, 4096);
+  IOC (s, "same_block_size", d, LOOP_SET_BLOCK_SIZE, 512);
+  falloc (s, "punch_after_same_block_size", d, punch, 4096, 4096);
+  IOC (s, "dio", d, LOOP_SET_DIRECT_IO, 0);
+  falloc (s, "punch_after_dio", d, punch, 4096, 4096);
+  IOC (s, "block_size", d, LOOP_SET_BLOCK_SIZE, 4096);
+  falloc (s, "punch_after_block_size", d, punch, 4096, 4096);
+  BLK_RANGE (s, "zeroout_again", d, BLKZEROOUT, 40960, 4096);
+  falloc (s, "punch_after_zeroout", d, punch, 4096, 4096);
+  if (reset_dev (s, &d, n, O_RDWR) < 0 || set_fd (s, "rebind", d, n, f) < 0)
+    return;
+  falloc (s, "punch_after_rebind", d, punch, 4096, 4096);
+  falloc (s, "zero_range_after_rebind", d, FALLOC_FL_ZERO_RANGE, 8192, 4096);
+  falloc (s, "punch_after_second_zero_range", d, punch, 4096, 4096);
+  rd (s, "punched_after_rebind", d, 4096, 4096, ZEROS, 0);
+}
+
+/* What differs for 32-bit callers (run by both builds; the conformance
+ * test compares each build with the kernel): the old struct's
+ * LOOP_SET_STATUS without permission, the block size and size numbers
+ * of either width, and BLKGETSIZE past 2^32 sectors. */
+static void
+sc_compat (struct scen *s)
+{
+  struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2];
+  struct loop_info info;
+  int n, d, f, big, status;
+  pid_t pid;
+
+  d = take_device (s, &n, O_RDWR);
+  f = new_file (s, "f", 65536, 61, O_RDWR);
+  if (d < 0 || f < 0 || set_fd (s, "bind", d, n, f) < 0)
+    return;
+  IOC (s, "bsz", d, BLKBSZSET, &(int) { 1024 });
+  BLK_GET (s, "bsz", d, _IOR (0x12, 112, uint32_t), 8);
+  BLK_GET (s, "bsz", d, _IOR (0x12, 112, uint64_t), 8);
+  BLK_GET (s, "size64", d, _IOR (0x12, 114, uint32_t), 8);
+  BLK_GET (s, "size64", d, _IOR (0x12, 114, uint64_t), 8);
+  IOC (s, "bszset32", d, _IOW (0x12, 113, uint32_t), &(int) { 2048 });
+  IOC (s, "bszset64", d, _IOW (0x12, 113, uint64_t), &(int) { 2048 });
+  BLK_GET (s, "bszset", d, BLKBSZGET, 8);
+  BLK_GET (s, "ssz", d, BLKSSZGET, 8);
+  memset (&info, 0, sizeof info);
+  if (ioctl (d, LOOP_GET_STATUS, &info) < 0)
+    say (s, "get_status", "LOOP_GET_STATUS -> %s", result (-1, errno));
+  info.lo_offset = 512;
+  fflush (stdout);
+  pid = fork ();
+  if (pid < 0) {
+    say (s, "unprivileged", "fork -> %s", result (-1, errno));
+    return;
+  }
+  if (pid == 0) {
+    /* A read-only descriptor without CAP_SYS_ADMIN. */
+    int ro = open_dev (s, NULL, n, O_RDONLY);
+
+    if (syscall (SYS_capget, &hdr, data) == 0) {
+      data[0].effective &= ~(1u << CAP_SYS_ADMIN);
+      if (syscall (SYS_capset, &hdr, data) < 0)
+        say (s, "unprivileged", "capset -> %s", result (-1, errno));
+    }
+    IOC (s, "unprivileged", ro, LOOP_SET_STATUS, &info);
+    IOC (s, "unprivileged", ro, LOOP_SET_STATUS64, &(struct loop_info64) { 0 });
+    IOC (s, "unprivileged", ro, LOOP_SET_CAPACITY, 0);
+    fflush (stdout);
+    _exit (0);
+  }
+  waitpid (pid, &status, 0);
+  get_status (s, "after_unprivileged", d, n);
+
+  /* 2^32 sectors and one more: BLKGETSIZE's long is too small for a
+   * 32-bit caller. */
+  big = new_file (s, "big", (UINT64_C (1) << 41) + 4096, ZEROS, O_RDWR);
+  if (big < 0 || reset_dev (s, &d, n, O_RDWR) < 0 || set_fd (s, "bind_big", d, n, big) < 0)
+    return;
+  BLK_GET (s, "big", d, BLKGETSIZE, 8);
+  BLK_GET (s, "big", d, BLKGETSIZE64, 8);
+}
+
 typedef void (*scenario_fn) (struct scen *);
 
 static const struct {
@@ -2497,6 +2664,8 @@ static const struct {
   { "fallocate", sc_fallocate },
   { "bad_pointers", sc_bad_pointers },
   { "block_attrs", sc_block_attrs },
+  { "zero_tmpfs", sc_zero_tmpfs },
+  { "compat", sc_compat },
 };
 
 /* Run scenario K with fresh bookkeeping and give everything back. */

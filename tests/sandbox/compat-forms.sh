@@ -221,13 +221,77 @@ blockdev_setro ()
   losetup -d /dev/loop0
 }
 
-form "losetup -f FILE" "LOOP_CTL_GET_FREE on /dev/loop-control, LOOP_CONFIGURE on /dev/loop0, a link into the instance" attach_f
-form "losetup -f --show FILE" "as -f; prints the /dev/loopN link" attach_show
+# A 16 MiB image with an MBR of two partitions and a FAT labelled
+# COMPATFAT on the first, bound with -P as /dev/loop0.
+attach_parted ()
+{
+  local part=$dir/parted.img
+  if [ ! -e "$part" ]; then
+    truncate -s 16M "$part"
+    printf 'label: dos\nsize=6M\nsize=6M\n' | sfdisk -q "$part" >/dev/null \
+      || return 1
+    mkfs.vfat -n COMPATFAT --offset 2048 "$part" 6144 >/dev/null 2>&1 \
+      || return 1
+  fi
+  [ -b /dev/loop0p1 ] || losetup -P /dev/loop0 "$part" || return 1
+}
+
+lsblk_parts ()
+{
+  local out
+  attach_parted || return 1
+  out=$(lsblk -n -r -o NAME,MAJ:MIN,TYPE,START /dev/loop0) || return 1
+  [ "$(cut -d' ' -f1,3,4 <<<"$out" | tr '\n' ' ')" \
+      = "loop0 loop  loop0p1 part 2048 loop0p2 part 14336 " ] \
+    || bad "unexpected lsblk: $out"
+  grep -Eq '^loop0p1 259:[0-9]+ ' <<<"$out" || bad "loop0p1 not 259:X: $out"
+}
+
+lsblk_host ()
+{
+  local name
+  # Every loop device lsblk lists is the instance's.
+  for name in $(lsblk -n -r -o NAME | grep '^loop'); do
+    [ -e "/dev/loopfs/$name" ] || bad "a host loop device: $name"
+  done
+  [ -n "$(lsblk -n -r -o NAME | grep -v '^loop')" ] || bad "no host disk"
+}
+
+blkid_part ()
+{
+  local out
+  attach_parted || return 1
+  out=$(blkid /dev/loop0p1) || return 1
+  grep -q 'LABEL="COMPATFAT"' <<<"$out" || bad "no label: $out"
+  grep -q 'PARTUUID=' <<<"$out" || bad "no PARTUUID: $out"
+  out=$(blkid -p -o value -s PART_ENTRY_NUMBER /dev/loop0p2) || return 1
+  [ "$out" = 2 ] || bad "PART_ENTRY_NUMBER of loop0p2: $out"
+}
+
+partx_show ()
+{
+  local out
+  attach_parted || return 1
+  out=$(partx -g -o NR,START,SECTORS --show /dev/loop0) || return 1
+  [ "$(tr -s ' ' <<<"$out" | tr '\n' '/')" = " 1 2048 12288/ 2 14336 12288/" ] \
+    || bad "unexpected partx: $out"
+}
+
+findfs_label ()
+{
+  attach_parted || return 1
+  [ "$(findfs LABEL=COMPATFAT)" = /dev/loop0p1 ] \
+    || bad "findfs: $(findfs LABEL=COMPATFAT 2>&1)"
+  losetup -d /dev/loop0
+}
+
+form "losetup -f FILE" "LOOP_CTL_GET_FREE on /dev/loop-control, LOOP_CONFIGURE on /dev/loop0, the instance's node bound there" attach_f
+form "losetup -f --show FILE" "as -f; prints /dev/loopN" attach_show
 form "losetup /dev/loop5 FILE" "explicit device, allocated through loop-control" attach_explicit
 form "losetup -f --show -o 1M FILE" "offset in LOOP_CONFIGURE" attach_offset
 form "losetup -f --show --sizelimit 2M FILE" "size limit in LOOP_CONFIGURE" attach_sizelimit
 form "losetup -f --show -r FILE" "LO_FLAGS_READ_ONLY" attach_ro
-form "losetup -f --show -P FILE" "LO_FLAGS_PARTSCAN (no partition nodes: FUSE has none)" attach_partscan
+form "losetup -f --show -P FILE" "LO_FLAGS_PARTSCAN; the scan's loopNpM appear as /dev/loopNpM (test-partitions)" attach_partscan
 form "losetup -f --show -b 4096 FILE" "LOOP_SET_BLOCK_SIZE" attach_blocksize
 form "losetup -f --show --direct-io FILE" "LO_FLAGS_DIRECT_IO" attach_dio
 form "losetup -a" "iterates the sysfs view (/sys/block/loop*)" list_all
@@ -244,3 +308,8 @@ form "mkfs.ext4 /dev/loop0; e2fsck -fn /dev/loop0" "faked stat: a block device; 
 form "fuse2fs /dev/loop0 DIR" "reads and writes through the device" fuse2fs_mount
 form "blockdev --report /dev/loop0" "BLKROGET, BLKRAGET, BLKSSZGET, BLKBSZGET, BLKGETSIZE64; every --getX as on a kernel loop device (test-blockdev)" blockdev_report
 form "blockdev --setro /dev/loop0; --setrw" "BLKROSET: writes fail with EPERM until --setrw, as on the kernel" blockdev_setro
+form "lsblk /dev/loop0" "the sysfs view: loop0 and its loop0pM (259:X) as on a kernel loop device (test-partitions)" lsblk_parts
+form "lsblk" "the instance's devices and the host's other disks; no host loop device (test-sysfs-host)" lsblk_host
+form "blkid /dev/loop0p1" "faked stat: block device 259:X; the disk found through /sys/dev/block" blkid_part
+form "partx --show /dev/loop0" "reads the table through the device, as on the kernel" partx_show
+form "findfs LABEL=..." "libblkid lists the sysfs view; /dev/loopNpM are the nodes themselves, not symlinks" findfs_label

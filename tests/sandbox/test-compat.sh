@@ -13,6 +13,8 @@ isolate_mounts "$@"
 requires losetup --version
 requires jq --version
 requires which fuse2fs
+requires sfdisk --version
+requires which mkfs.vfat
 
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(make_tmpdir)

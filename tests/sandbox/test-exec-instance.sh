@@ -2,8 +2,9 @@
 # loopfsctl exec --instance DIR uses an existing instance: devices made
 # inside stay in it afterwards.  And nothing of the host's loop devices
 # is reachable from inside: no host loop node in /dev, only the
-# instance's devices in /sys/block and /sys/dev/block, and mknod of a
-# block device or of the host's loop-control (c 10 237) refused even
+# instance's loop devices in /sys/block and /sys/dev/block (beside the
+# host's other disks), and mknod of a block device or of the host's
+# loop-control (c 10 237) refused even
 # for root, while other character nodes can still be made.
 set -euo pipefail
 # shellcheck source=../functions.sh
@@ -34,10 +35,13 @@ out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
   find /dev -path /dev/loopfs -prune -o -type b -printf "%p %D %Hr\n" \
     | awk "\$3 == 7 { print \"host loop node: \" \$1 }"
   for n in /dev/loop[0-9]*; do
-    [ -L "$n" ] || echo "not a link: $n"
+    [ "$(stat -c %d "$n")" = "$(stat -c %d /dev/loopfs)" ] \
+      || echo "not the instance'"'"'s: $n"
   done
-  echo "sys/block: $(ls /sys/block | tr "\n" " ")"
-  echo "sys/dev/block: $(ls /sys/dev/block | tr "\n" " ")"
+  # The host'"'"'s other disks are there too (test-sysfs-host), its loop
+  # devices are not.
+  echo "sys/block: $(ls /sys/block | grep "^loop" | tr "\n" " ")"
+  echo "sys/dev/block: $(ls /sys/dev/block | grep "^7:" | tr "\n" " ")"
   for spec in "b 7 0" "c 10 237"; do
     if err=$(mknod /tmp/loopfs-test-node.$$ $spec 2>&1); then
       rm -f /tmp/loopfs-test-node.$$
@@ -52,7 +56,7 @@ out=$("$LOOPFSCTL" exec --instance "$mnt" -- bash -c '
   stat -L -c "loop-control %F %t:%T" /dev/loop-control
 ') || fail "isolation checks: $out"
 echo "$out"
-! grep -q '^host loop node\|^not a link\|worked$' <<<"$out" \
+! grep -q "^host loop node\\|^not the instance's\\|worked\$" <<<"$out" \
   || fail "host loop devices reachable: $out"
 grep -qx 'sys/block: loop0 ' <<<"$out" || fail "/sys/block: $out"
 grep -qx 'sys/dev/block: 7:0 ' <<<"$out" || fail "/sys/dev/block: $out"

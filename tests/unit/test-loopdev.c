@@ -1780,6 +1780,25 @@ START_TEST (test_fallocate_range)
                     -EOPNOTSUPP);
   ck_assert_int_eq (loopdev_check_fallocate (&lo, FALLOC_FL_PUNCH_HOLE, 0,
                                              512, &start, &len), -EOPNOTSUPP);
+  /* Write-zeroes turned off (a tmpfs file refused a zero range): the
+   * punch fails after the range checks, zeroing still works, and only a
+   * new block size turns it on again. */
+  {
+    struct loopdev_binding out;
+
+    lo.b.write_zeroes_off = true;
+    ck_assert_int_eq (loopdev_check_fallocate (&lo, punch, 0, 512, &start,
+                                               &len), -EOPNOTSUPP);
+    ck_assert_int_eq (loopdev_check_fallocate (&lo, punch, 1, 512, &start,
+                                               &len), -EINVAL);
+    ck_assert_int_eq (loopdev_check_fallocate (&lo, zero, 0, 512, &start,
+                                               &len), 0);
+    ck_assert_int_eq (loopdev_set_block_size_check (&lo, 512, &out), 0);
+    ck_assert (out.write_zeroes_off);
+    ck_assert_int_eq (loopdev_set_block_size_check (&lo, 4096, &out), 0);
+    ck_assert (!out.write_zeroes_off);
+    lo.b.write_zeroes_off = false;
+  }
   /* A refused range leaves the outputs alone. */
   start = len = 7;
   ck_assert_int_eq (loopdev_check_fallocate (&lo, 0, 1, 512, &start, &len),

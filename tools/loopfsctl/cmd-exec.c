@@ -4,11 +4,15 @@
  * This process (the supervisor) makes a private mount namespace with
  * the sandbox's /dev (sandbox-dev.c) and the instance at /dev/loopfs,
  * either a fresh loopfsd it starts as its child or an existing instance
- * bound there; mounts the sysfs view (sysfs-view.c) over /sys/block and
- * /sys/dev/block; starts the sandbox's init in a new PID namespace
+ * bound there; keeps /dev/loopN and /dev/loopNpM in step with the
+ * instance's nodes (dev-watch.c); mounts the sysfs view (sysfs-view.c)
+ * over /sys/block, /sys/dev/block, /sys/class/block and
+ * /sys/devices/virtual/block; starts the sandbox's init in a new PID namespace
  * (sandbox-init.c), which runs COMMAND under a seccomp filter; answers
- * that filter's stat notifications (stat-fake.c); and when COMMAND is
- * done, tears everything down and exits with COMMAND's status.
+ * that filter's notifications (seccomp-notify.c: stat in stat-fake.c,
+ * mount in mount-intercept.c); and when COMMAND is done, tears
+ * everything down (the taken-over mounts first) and exits with
+ * COMMAND's status.
  *
  * Everything dies with the supervisor: init and loopfsd have it as
  * their parent-death signal (and loopfsd's nbdkit processes die with
@@ -33,6 +37,7 @@
 #include <sys/wait.h>
 
 #include "cleanup.h"
+#include "dev-watch.h"
 #include "device-status.h"
 #include "exit-status.h"
 #include "loopfs-interface.h"
@@ -40,11 +45,9 @@
 #include "loopfsd-start.h"
 #include "sandbox-dev.h"
 #include "sandbox-init.h"
-#include "stat-fake.h"
+#include "mount-intercept.h"
+#include "seccomp-notify.h"
 #include "sysfs-view.h"
-
-/* At most this many /dev/loopN symlinks, whatever the limits say. */
-#define MAX_LINKS 65536u
 
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
@@ -57,8 +60,11 @@ struct sandbox {
   int loopfsd_status;
   bool instance_mounted;          /* /dev/loopfs is mounted */
   bool control_bound;             /* /dev/loop-control is bound */
+  struct dev_watch *dev_watch;    /* keeps /dev/loopN in step */
   struct sysfs_view *sysfs;
-  struct stat_fake *fake;
+  enum mount_mode mount_mode;     /* --mount */
+  struct mount_intercept *mounts; /* until the server takes it */
+  struct notify_server *notify;
   pid_t init;                     /* the sandbox's init, or -1 */
   int init_status;
 };
@@ -69,7 +75,9 @@ static sigset_t waited, original_mask;
 static void
 usage (FILE *fp)
 {
-  fputs ("Usage: loopfsctl exec [--instance DIR] [--max N] -- COMMAND "
+  fputs ("Usage: loopfsctl exec [--instance DIR] [--max N] "
+         "[--mount=fuse|kernel|off]\n"
+         "                      [--mount-driver TYPE=PROGRAM] -- COMMAND "
          "[ARG...]\n"
          "Run COMMAND where /dev/loop-control and /dev/loopN are those of a\n"
          "private loopfs instance (a fresh one, or DIR) and unmodified\n"
@@ -78,6 +86,12 @@ usage (FILE *fp)
          "\n"
          "  --instance DIR  use the instance mounted at DIR\n"
          "  --max N         a fresh instance has at most N devices\n"
+         "  --mount=MODE    serve mount(2) of the devices with a FUSE "
+         "driver (fuse,\n"
+         "                  the default), their kernel NBD device (kernel)"
+         " or not (off)\n"
+         "  --mount-driver TYPE=PROGRAM\n"
+         "                  the FUSE driver for filesystem TYPE\n"
          "  -h, --help      show this help\n", fp);
 }
 
@@ -140,7 +154,6 @@ set_up_instance (struct sandbox *sb)
 static int
 set_up (struct sandbox *sb, int *notify_socket)
 {
-  unsigned links = sb->max ? sb->max : user_device_limit ();
   const char *failed;
   int sv[2];
   int r;
@@ -164,9 +177,9 @@ set_up (struct sandbox *sb, int *notify_socket)
       return -errno;
     }
   }
-  if (links > MAX_LINKS)
-    links = MAX_LINKS;
-  r = sandbox_dev_build (links);
+  r = sandbox_dev_build ();
+  if (r == 0)
+    r = sandbox_blkid_cache_private ();
   if (r < 0)
     return r;
   r = set_up_instance (sb);
@@ -176,6 +189,9 @@ set_up (struct sandbox *sb, int *notify_socket)
   if (r < 0)
     return r;
   sb->control_bound = true;
+  r = dev_watch_start (SANDBOX_INSTANCE, "loopfs", "/dev", &sb->dev_watch);
+  if (r < 0)
+    return r;
   r = sysfs_view_mount (SANDBOX_INSTANCE, &sb->sysfs);
   if (r < 0)
     return r;
@@ -183,7 +199,8 @@ set_up (struct sandbox *sb, int *notify_socket)
     ctl_error ("exec: socketpair: %m");
     return -errno;
   }
-  r = stat_fake_start (sv[0], SANDBOX_INSTANCE, &sb->fake);
+  r = notify_start (sv[0], SANDBOX_INSTANCE, TAKE_PTR (sb->mounts),
+                    &sb->notify);
   if (r < 0) {
     close (sv[1]);
     return r;
@@ -221,6 +238,7 @@ start_init (struct sandbox *sb, char **command, int notify_socket)
       .child_mask = &original_mask,
       .command = command,
       .notify_socket = notify_socket,
+      .intercept_mounts = sb->mount_mode != MOUNT_MODE_OFF,
     };
 
     close (lifeline[1]);
@@ -286,10 +304,13 @@ tear_down (struct sandbox *sb)
     waitpid (sb->init, &sb->init_status, 0);
     sb->init = -1;
   }
-  stat_fake_stop (sb->fake);
-  sb->fake = NULL;
+  /* Before the instance goes: the drivers flush into its devices. */
+  notify_stop (sb->notify);
+  sb->notify = NULL;
   sysfs_view_unmount (sb->sysfs);
   sb->sysfs = NULL;
+  dev_watch_stop (sb->dev_watch);
+  sb->dev_watch = NULL;
   if (sb->control_bound && umount2 ("/dev/loop-control", MNT_DETACH) < 0)
     ctl_error ("exec: unmounting /dev/loop-control: %m");
   if (sb->instance_mounted && umount2 (SANDBOX_INSTANCE, 0) < 0
@@ -312,10 +333,14 @@ cmd_exec (int argc, char **argv)
   static const struct option long_options[] = {
     { "instance", required_argument, NULL, 'i' },
     { "max", required_argument, NULL, 'm' },
+    { "mount", required_argument, NULL, 'M' },
+    { "mount-driver", required_argument, NULL, 'D' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   struct sandbox sb = { .instance_fd = -1, .loopfsd = -1, .init = -1 };
+  CLEANUP_FREE const char **driver_specs = NULL;
+  size_t n_driver_specs = 0;
   int c, r, status, notify_socket = -1;
   unsigned long max;
   char *end;
@@ -337,6 +362,30 @@ cmd_exec (int argc, char **argv)
       }
       sb.max = max;
       break;
+    case 'M':
+      if (strcmp (optarg, "fuse") == 0)
+        sb.mount_mode = MOUNT_MODE_FUSE;
+      else if (strcmp (optarg, "kernel") == 0)
+        sb.mount_mode = MOUNT_MODE_KERNEL;
+      else if (strcmp (optarg, "off") == 0)
+        sb.mount_mode = MOUNT_MODE_OFF;
+      else {
+        ctl_error ("exec: --mount: '%s' is not fuse, kernel or off", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case 'D': {
+      const char **grown = realloc (driver_specs, (n_driver_specs + 1)
+                                    * sizeof *driver_specs);
+
+      if (grown == NULL) {
+        ctl_error ("exec: %s", strerror (ENOMEM));
+        return EXIT_EXEC_FAILED;
+      }
+      driver_specs = grown;
+      driver_specs[n_driver_specs++] = optarg;
+      break;
+    }
     case 'h':
       usage (stdout);
       return 0;
@@ -363,6 +412,20 @@ cmd_exec (int argc, char **argv)
     }
   }
 
+  if (sb.mount_mode != MOUNT_MODE_OFF) {
+    if (mount_intercept_new (sb.mount_mode, &sb.mounts) < 0) {
+      ctl_error ("exec: %s", strerror (ENOMEM));
+      return EXIT_EXEC_FAILED;
+    }
+    for (size_t i = 0; i < n_driver_specs; i++)
+      if (mount_intercept_set_driver (sb.mounts, driver_specs[i]) < 0) {
+        ctl_error ("exec: --mount-driver: '%s' is not TYPE=PROGRAM",
+                   driver_specs[i]);
+        mount_intercept_free (sb.mounts);
+        return EXIT_USAGE;
+      }
+  }
+
   /* SIGCHLD tells us that init or loopfsd ended; the others are passed
    * on.  Blocked before any child exists, so that none is missed. */
   sigemptyset (&waited);
@@ -386,5 +449,6 @@ cmd_exec (int argc, char **argv)
     status = 1;
   if (sb.instance_fd >= 0)
     close (sb.instance_fd);
+  mount_intercept_free (sb.mounts);
   return status;
 }

@@ -244,7 +244,8 @@ instance_device_numbers (const char *dir, int_vector *numbers)
     }
   }
   closedir (d);
-  if (r == 0)
+  /* qsort wants a valid pointer even for no element. */
+  if (r == 0 && numbers->len > 1)
     qsort (numbers->ptr, numbers->len, sizeof (int), compare_int);
   return r;
 }

@@ -62,7 +62,7 @@ partition_status_parse (char *text, struct partition_status *st)
 }
 
 /* Read the status of partition node PATH into ST. */
-static int
+int
 partition_status_read (const char *path, struct partition_status *st)
 {
   char text[1024];

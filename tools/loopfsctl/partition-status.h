@@ -29,6 +29,10 @@ DEFINE_VECTOR_TYPE (partition_status_vector, struct partition_status);
  * TEXT is cut up in place.  Returns 0 or -EINVAL. */
 int partition_status_parse (char *text, struct partition_status *st);
 
+/* Read the status of partition node PATH (DIR/loopNpM) into ST.
+ * Returns 0 or -errno (-ENOENT, -ENODATA: no such partition). */
+int partition_status_read (const char *path, struct partition_status *st);
+
 /* Append the partitions of device NUMBER in instance DIR to PARTS, in
  * ascending order of partition number.  A node that goes while we look
  * is skipped.  Returns 0 or -errno. */

@@ -146,11 +146,10 @@ copy_dir (int old_dir, int new_dir, const char *path, dev_t dev)
 }
 
 int
-sandbox_dev_build (unsigned links)
+sandbox_dev_build (void)
 {
   CLEANUP_CLOSE int old_dev = -1, new_dev = -1;
   struct stat st;
-  unsigned i;
   int r, fd;
 
   old_dev = open ("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -161,6 +160,13 @@ sandbox_dev_build (unsigned links)
   if (mount ("loopfs-dev", "/dev", "tmpfs", MS_NOSUID,
              "mode=0755,size=4m") < 0) {
     ctl_error ("exec: mounting a tmpfs on /dev: %m");
+    return -errno;
+  }
+  /* Shared with the copy the sandbox's init makes of this namespace,
+   * so that the device entries bound here later (dev-watch.h) appear
+   * there too.  The peer group is the sandbox's own: the tmpfs is. */
+  if (mount (NULL, "/dev", NULL, MS_SHARED, NULL) < 0) {
+    ctl_error ("exec: making /dev shared: %m");
     return -errno;
   }
   new_dev = open ("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -183,16 +189,6 @@ sandbox_dev_build (unsigned links)
     return -errno;
   }
   close (fd);
-  for (i = 0; i < links; i++) {
-    char name[32], target[48];
-
-    snprintf (name, sizeof name, "loop%u", i);
-    snprintf (target, sizeof target, "loopfs/loop%u", i);
-    if (symlinkat (target, new_dev, name) < 0) {
-      ctl_error ("exec: /dev/%s: %m", name);
-      return -errno;
-    }
-  }
   return 0;
 }
 
@@ -203,6 +199,21 @@ sandbox_dev_bind_control (void)
              MS_BIND, NULL) < 0) {
     ctl_error ("exec: binding %s/" CONTROL_NAME " to /dev/loop-control: %m",
                SANDBOX_INSTANCE);
+    return -errno;
+  }
+  return 0;
+}
+
+int
+sandbox_blkid_cache_private (void)
+{
+  if (mkdir (BLKID_CACHE_DIR, 0755) < 0 && errno != EEXIST) {
+    ctl_error ("exec: mkdir %s: %m", BLKID_CACHE_DIR);
+    return -errno;
+  }
+  if (mount ("loopfs-blkid", BLKID_CACHE_DIR, "tmpfs", MS_NOSUID | MS_NODEV
+             | MS_NOEXEC, "mode=0755,size=1m") < 0) {
+    ctl_error ("exec: mounting a tmpfs on %s: %m", BLKID_CACHE_DIR);
     return -errno;
   }
   return 0;

@@ -15,7 +15,7 @@
 #include "exit-status.h"
 #include "loopfsctl.h"
 #include "sandbox-init.h"
-#include "stat-fake.h"
+#include "seccomp-notify.h"
 
 /* Exit statuses of COMMAND's child when exec fails (those of env(1)). */
 #define EXIT_CANNOT_RUN 126
@@ -27,7 +27,8 @@ run_command (const struct sandbox_init *si)
 {
   if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     _exit (EXIT_EXEC_FAILED);
-  if (si->notify_socket >= 0 && stat_fake_install (si->notify_socket) < 0)
+  if (si->notify_socket >= 0 && notify_install (si->notify_socket,
+                                                    si->intercept_mounts) < 0)
     _exit (EXIT_EXEC_FAILED);
   if (sigprocmask (SIG_SETMASK, si->child_mask, NULL) < 0)
     _exit (EXIT_EXEC_FAILED);

@@ -13,6 +13,7 @@
 #define LOOPFSCTL_SANDBOX_INIT_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 struct sandbox_init {
   int lifeline;             /* read end of a pipe whose write end only
@@ -21,7 +22,8 @@ struct sandbox_init {
   const sigset_t *child_mask; /* the mask COMMAND starts with */
   char **command;
   int notify_socket;        /* where COMMAND sends its seccomp listener
-                               (see stat-fake.h), or -1 */
+                               (see seccomp-notify.h), or -1 */
+  bool intercept_mounts;    /* the filter sends the mount calls too */
 };
 
 /* Be the init described above; never returns.  Runs in the child of
