@@ -16,6 +16,7 @@
 
 #include "backing.h"
 #include "daemon.h"
+#include "direct-io.h"
 #include "log.h"
 
 /* Is the disk holding a filesystem of device number DEV rotational?
@@ -126,6 +127,7 @@ probe_work (struct offload *job)
 
   memset (b, 0, sizeof *b);
   p->node[0] = '\0';
+  p->data_fd = -1;
   p->nbdkit_pid = 0;
   if (fstat (p->fd, &st) < 0 || (flags = fcntl (p->fd, F_GETFL)) < 0) {
     p->err = -errno;
@@ -198,7 +200,17 @@ probe_work (struct offload *job)
   }
   else
     p->node[0] = '\0';
+  /* The caller's own open file, with its access mode, is what the
+   * kernel's loop driver reads and writes; on a local filesystem its
+   * close never waits, unlike the files backing.h is careful about. */
+  if (p->want_data_fd && b->kind == LOOP_BACKING_FILE
+      && direct_io_eligible (p->fd))
+    p->data_fd = fcntl (p->fd, F_DUPFD_CLOEXEC, 3);
   p->err = keep_path_only (p);
+  if (p->err < 0 && p->data_fd >= 0) {
+    close (p->data_fd);
+    p->data_fd = -1;
+  }
 }
 
 /* Hand the result back on the loop. */

@@ -38,6 +38,10 @@ struct backing_probe {
                                     file), or a device's O_PATH one (its
                                     size again); out: O_PATH, once a
                                     caller's file was probed */
+  bool want_data_fd;             /* in: keep DATA_FD when eligible */
+  int data_fd;                   /* out: a duplicate of a caller's open
+                                    file that the backend may read and
+                                    write itself (direct-io.h), or -1 */
   int err;                       /* out: 0 or a negative errno */
   struct loop_backing backing;   /* out */
   uid_t uid;                     /* out: owner of the file */

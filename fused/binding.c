@@ -65,6 +65,8 @@ struct transaction {
   struct loop_config config;     /* BIND_CONFIGURE's argument */
   struct loopdev_binding binding;  /* the binding being made */
   int fd;                        /* a new backing descriptor, owned, or -1 */
+  int data_fd;                   /* its open file for direct I/O, owned,
+                                    or -1 (backing_probe) */
   uid_t backing_uid;             /* owner of the backing file: nbdkit's */
   gid_t backing_gid;             /* credentials when the daemon is root */
   struct backing_probe probe;
@@ -102,6 +104,7 @@ static void
 finish (struct transaction *t, int r)
 {
   t->result = r;
+  backing_close (TAKE_FD (t->data_fd));
   t->dev->binding_lower = NULL;
   if (t->probe.hold_cookie)
     handles_unhold (t->d, handles_take_hold (t->probe.hold_cookie));
@@ -137,6 +140,7 @@ transaction_new (struct daemon *d, struct device *dev, enum binding_kind kind,
   t->dev = dev;
   t->kind = kind;
   t->fd = fd;
+  t->data_fd = -1;
   t->backing_uid = dev->backing_uid;
   t->backing_gid = dev->backing_gid;
   t->lower = dev->lower;
@@ -349,14 +353,26 @@ backend_ready (struct backend *b, int err, void *opaque)
   attach (t);
 }
 
-/* START nbdkit for the transaction's binding, serving descriptor FD. */
+/* The open backing file DEV's backend reads and writes, or -1. */
+static int
+current_direct_fd (const struct device *dev)
+{
+  return dev->backend ? backend_direct_fd (dev->backend) : -1;
+}
+
+/* START nbdkit for the transaction's binding, serving descriptor FD;
+ * the backend reads and writes DATA_FD itself unless it is -1 (a new
+ * backing file's open file from the probe, or the file the device's
+ * current backend reads and writes, for a new offset or size). */
 static void
-start (struct transaction *t, int fd)
+start (struct transaction *t, int fd, int data_fd)
 {
   struct daemon *d = t->d;
   char name[32];
   struct backend_config config = {
     .fd = fd,
+    .direct_io = data_fd >= 0,
+    .data_fd = data_fd,
     .offset = t->binding.offset,
     .length = t->binding.size,
     .read_only = (t->binding.flags & LO_FLAGS_READ_ONLY) != 0,
@@ -376,6 +392,7 @@ start (struct transaction *t, int fd)
       return;
     }
     config.lower_socket = backend_socket_path (t->lower->backend);
+    config.direct_io = false;     /* a loopfs node is never served directly */
     config.uid = (uid_t) -1;
     config.gid = (gid_t) -1;
   }
@@ -399,6 +416,7 @@ new_file_probed (struct backing_probe *probe)
   int r = probe->err;
 
   t->fd = probe->fd;        /* now an O_PATH descriptor (backing.h) */
+  t->data_fd = probe->data_fd;
   t->lower_handle = handles_take_hold (probe->hold_cookie);
   probe->hold_cookie = 0;
   if (r < 0) {
@@ -431,7 +449,7 @@ new_file_probed (struct backing_probe *probe)
     loopdev_configure_begin (lo);
     t->begun = true;
   }
-  start (t, t->fd);
+  start (t, t->fd, t->data_fd);
 }
 
 /* CHECK the size of the device's own backing file, probed again for
@@ -456,7 +474,7 @@ capacity_probed (struct backing_probe *probe)
     finish (t, 0);
     return;
   }
-  start (t, dev->backing_fd);
+  start (t, dev->backing_fd, current_direct_fd (dev));
 }
 
 /* PROBE descriptor FD, then continue in DONE. */
@@ -467,6 +485,7 @@ probe (struct transaction *t, int fd, void (*done) (struct backing_probe *))
 
   t->probe.fd = fd;
   t->probe.done = done;
+  t->probe.want_data_fd = t->d->opts.direct_io;
   r = backing_probe_start (&t->probe);
   if (r < 0)
     fail (t, r);
@@ -527,5 +546,5 @@ binding_rebind (struct daemon *d, struct device *dev,
   if (t == NULL)
     return;
   t->binding = *binding;
-  start (t, dev->backing_fd);
+  start (t, dev->backing_fd, current_direct_fd (dev));
 }

@@ -63,6 +63,8 @@ usage (FILE *f)
 "  -o OPT,...         mount options:\n"
 "       max=N             at most N devices in this instance (default %u)\n"
 "       connections=N     NBD connections per bound device, 1-16 (default 2)\n"
+"       fastpath=on|off   read and write a backing file on a local filesystem\n"
+"                         without nbdkit (default on)\n"
 "       allow_other       let every user reach the nodes (modes still apply)\n"
 "       uid=N,gid=N       owner of the nodes (default: loopfsd's own ids)\n"
 "       nbd=auto|on|off   also attach bound devices as kernel /dev/nbdX\n"

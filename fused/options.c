@@ -26,6 +26,7 @@ options_init (struct options *opts)
   *opts = (struct options) {
     .max_devices = OPTIONS_MAX_DEVICES_LIMIT,
     .connections = 2,
+    .direct_io = true,
   };
 }
 
@@ -110,6 +111,15 @@ parse_one (struct options *opts, char *opt)
                  value);
       return -EINVAL;
     }
+    return 0;
+  }
+  if (strcmp (opt, "fastpath") == 0 && value) {
+    if (strcmp (value, "on") != 0 && strcmp (value, "off") != 0) {
+      log_error ("bad value for 'fastpath': '%s' (expected on or off)",
+                 value);
+      return -EINVAL;
+    }
+    opts->direct_io = strcmp (value, "on") == 0;
     return 0;
   }
   if (strcmp (opt, "log") == 0 && value && *value) {

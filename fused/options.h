@@ -29,6 +29,8 @@ struct options {
   unsigned uid, gid;        /* uid=N, gid=N: owner of the nodes */
   bool uid_given, gid_given;
   enum nbd_mode nbd;        /* nbd=auto|on|off */
+  bool direct_io;           /* fastpath=on|off: read and write local
+                               backing files without nbdkit */
   char *log_file;           /* log=FILE: where messages go once daemonized */
   char *fuse_opts;          /* comma-separated options handed to libfuse */
 };

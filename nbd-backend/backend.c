@@ -3,12 +3,15 @@
  * Life of a backend:
  *
  *   STARTING  nbdkit forked, connection 0 doing the handshake; once it
- *             is ready and the server allows multi-conn, the other
- *             connections are opened.  When all are ready: RUNNING and
+ *             is ready, the server allows multi-conn and reads and
+ *             writes go to nbdkit (no direct I/O, direct-io.h), the
+ *             other connections are opened.  When all are ready: RUNNING and
  *             READY (0).  Any failure, or no READY within the start
  *             timeout: STOPPING, then READY (EIO).
- *   RUNNING   transfers of 64 KiB or more go round-robin over the
- *             connections, smaller requests use the first one.
+ *   RUNNING   reads and writes that direct I/O serves are done by
+ *             the daemon itself; other transfers of 64 KiB or more go
+ *             round-robin over the connections, smaller requests use
+ *             the first one.
  *   DEAD      nbdkit exited or a connection broke: every connection is
  *             closed (requests in flight fail with EIO) and every new
  *             request fails with EIO.
@@ -31,6 +34,7 @@
 #include "backend-log.h"
 #include "completion-queue.h"
 #include "connection.h"
+#include "direct-io.h"
 #include "nbdkit-process.h"
 #include "nbdkit-spawner.h"
 #include "request.h"
@@ -71,6 +75,7 @@ struct backend {
                                      STOPPING: SIGKILL when SIGTERM was
                                      not enough */
   struct completion_queue done;
+  struct direct_io direct;        /* reads and writes done by ourselves */
   struct connection **conns;      /* NULL once closed */
   unsigned max_conns;             /* config->connections */
   unsigned n_conns;               /* slots opened so far */
@@ -134,6 +139,7 @@ finish_free (struct backend *b)
 
   while (!completion_queue_empty (&b->done))
     completion_queue_run (&b->done);
+  direct_io_close (&b->direct);
   nbdkit_process_release (&b->proc);
   free (b->conns);
   free (b->name);
@@ -211,7 +217,8 @@ on_kill_timer (uv_timer_t *timer)
 }
 
 /* Drive STOPPING forward: wait for the connections to go, then for
- * nbdkit to exit, then close the handles. */
+ * nbdkit to exit and the direct I/O on the thread pool to finish, then
+ * close the handles. */
 static void
 continue_stop (struct backend *b)
 {
@@ -234,6 +241,8 @@ continue_stop (struct backend *b)
     }
     return;
   }
+  if (b->direct.in_flight)
+    return;
 
   b->closing = true;
   uv_timer_stop (&b->timer);
@@ -296,6 +305,14 @@ on_start_timeout (uv_timer_t *timer)
 
 static int open_connection (struct backend *b, unsigned i);
 
+/* The last direct request on the thread pool finished: a stop may
+ * have been waiting for it. */
+static void
+direct_drained (void *opaque)
+{
+  continue_stop (opaque);
+}
+
 /* A connection finished its handshake.  The first one tells what the
  * export is and how many connections it allows; when all are ready the
  * backend runs. */
@@ -324,7 +341,11 @@ on_connection_ready (struct connection *c, void *opaque)
     b->max_rw = MAX_RW_REQUEST;
     if (b->export.max_payload && b->export.max_payload < b->max_rw)
       b->max_rw = b->export.max_payload;
-    b->wanted_conns = b->export.can_multi_conn ? b->max_conns : 1;
+    /* With direct I/O nbdkit sees only flushes, trims and zeroing:
+     * one connection serves them, and each more would cost nbdkit
+     * three threads and a handshake on every attach. */
+    b->wanted_conns = b->export.can_multi_conn && b->direct.fd < 0
+      ? b->max_conns : 1;
     for (unsigned i = 1; i < b->wanted_conns; i++) {
       r = open_connection (b, i);
       if (r < 0) {
@@ -423,6 +444,7 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   b->ready = ready;
   b->ready_opaque = opaque;
   b->proc.pidfd = -1;
+  b->direct.fd = -1;
   b->name = strdup (config->name ? config->name : "nbd");
   b->conns = calloc (config->connections, sizeof *b->conns);
   if (b->name == NULL || b->conns == NULL) {
@@ -453,6 +475,13 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   completion_queue_init (loop, &b->done);
   b->done.idle.data = b;
   b->open_handles = 3;
+  r = direct_io_init (&b->direct, loop,
+                      config->direct_io ? config->data_fd : -1,
+                      config->read_only, config->offset, &b->done,
+                      direct_drained, b);
+  if (r < 0)
+    backend_log (b->name, "direct I/O: %s; serving through nbdkit only",
+                 strerror (-r));
 
   r = open_connection (b, 0);
   if (r < 0) {
@@ -541,6 +570,10 @@ submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
   }
   if (count == 0) {
     completion_queue_push (&b->done, req, 0);
+    return;
+  }
+  if (direct_io_serves (&b->direct, type)) {
+    direct_io_submit (&b->direct, req);
     return;
   }
 
@@ -632,6 +665,13 @@ uint64_t
 backend_size (const struct backend *b)
 {
   return b->export.size;
+}
+
+/* The descriptor of direct I/O, or -1. */
+int
+backend_direct_fd (const struct backend *b)
+{
+  return b->direct.fd;
 }
 
 /* Nbdkit's pid (it stays valid as a number after nbdkit exits). */

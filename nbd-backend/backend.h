@@ -32,6 +32,11 @@ struct backend;
 
 struct backend_config {
   int fd;                   /* backing descriptor; the backend dups it */
+  bool direct_io;           /* read and write DATA_FD ourselves
+                               (direct-io.h); false: nbdkit serves all */
+  int data_fd;              /* with DIRECT_IO: the backing file opened
+                               for reading (and writing); the backend
+                               dups it */
   uint64_t offset;          /* byte offset of the export in the file */
   uint64_t length;          /* export length in bytes (may be 0) */
   bool read_only;           /* serve read-only (nbdkit -r) */
@@ -84,6 +89,10 @@ bool backend_can_flush (const struct backend *b);
 
 /* The export size nbdkit reported. */
 uint64_t backend_size (const struct backend *b);
+
+/* The descriptor B reads and writes itself (direct-io.h), or -1; B
+ * keeps it open until it is freed. */
+int backend_direct_fd (const struct backend *b);
 
 /* nbdkit's pid (for loopfsctl list and tests). */
 pid_t backend_pid (const struct backend *b);

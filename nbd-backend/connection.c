@@ -218,7 +218,11 @@ connection_open_socket (uv_loop_t *loop, int fd, const char *name,
     free_unpolled (c);
     return -ENOMEM;
   }
+  /* libnbd zeroes every read buffer first unless told not to (3.7% of
+   * the CPU time of 1 MiB reads); a failed read is answered EIO, so
+   * its buffer is never looked at. */
   if (nbd_set_handle_name (c->nbd, name) == -1 ||
+      nbd_set_pread_initialize (c->nbd, false) == -1 ||
       nbd_aio_connect_socket (c->nbd, fd) == -1) {
     r = nbd_get_errno () ? nbd_get_errno () : EIO;
     log_nbd_error (c, "nbd_aio_connect_socket");

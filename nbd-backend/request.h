@@ -25,6 +25,7 @@ enum request_type {
 };
 
 struct connection;
+struct direct_io;
 
 struct request {
   struct request *prev, *next;  /* links on an in-flight list or a queue */
@@ -37,6 +38,9 @@ struct request {
   unsigned pending;             /* children not yet finished (split parent) */
   backend_io_cb cb;             /* called once with the result */
   void *opaque;
+  struct direct_io *direct;     /* served directly (direct-io.h) by this */
+  uint64_t done_bytes;          /* direct I/O: bytes moved so far */
+  uv_work_t work;               /* direct I/O on libuv's thread pool */
 };
 
 struct request_list {
