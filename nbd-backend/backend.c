@@ -30,22 +30,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "backend.h"
 #include "backend-log.h"
-#include "completion-queue.h"
-#include "connection.h"
-#include "direct-io.h"
-#include "nbdkit-process.h"
+#include "backend-state.h"
 #include "nbdkit-spawner.h"
-#include "request.h"
-
-/* Largest pread/pwrite sent as one NBD command: nbdkit and libnbd
- * refuse payloads above 64 MiB. */
-#define MAX_RW_REQUEST (32u << 20)
-
-/* Largest trim/zero sent as one NBD command: the protocol's length
- * field has 32 bits. */
-#define MAX_TRIM_REQUEST (1u << 30)
 
 /* How long nbdkit may take to exit after SIGTERM. */
 #define KILL_TIMEOUT_MS 1000
@@ -56,45 +43,6 @@
  * has not finished by then never will (an nbdkit stuck before its
  * greeting), and the ioctl waiting for it must not wait for ever. */
 #define START_TIMEOUT_MS 30000
-
-enum backend_state {
-  BACKEND_STARTING,
-  BACKEND_RUNNING,
-  BACKEND_DEAD,
-  BACKEND_STOPPING,
-};
-
-struct backend {
-  uv_loop_t *loop;
-  enum backend_state state;
-  char *name;
-  uint64_t length;                /* the export length asked for */
-  struct nbdkit_process proc;
-  uv_poll_t exit_poll;            /* readable when nbdkit exits */
-  uv_timer_t timer;               /* STARTING: the start deadline;
-                                     STOPPING: SIGKILL when SIGTERM was
-                                     not enough */
-  struct completion_queue done;
-  struct direct_io direct;        /* reads and writes done by ourselves */
-  struct connection **conns;      /* NULL once closed */
-  unsigned max_conns;             /* config->connections */
-  unsigned n_conns;               /* slots opened so far */
-  unsigned wanted_conns;          /* max_conns, or 1 without multi-conn */
-  unsigned n_ready;
-  unsigned next_conn;             /* round-robin cursor */
-  unsigned open_handles;          /* libuv handles not closed yet */
-  unsigned start_timeout_ms;      /* the start deadline */
-  bool exited;                    /* nbdkit has been reaped */
-  bool terminating;               /* SIGTERM was sent */
-  bool closing;                   /* the final handle close has begun */
-  struct connection_export export;
-  uint64_t max_rw;                /* split preads/pwrites above this */
-  int start_err;                  /* why the start failed, or 0 */
-  backend_ready_cb ready;
-  void *ready_opaque;
-  backend_stopped_cb stopped;
-  void *stopped_opaque;
-};
 
 static char *nbdkit_program;
 
@@ -495,169 +443,6 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   free (b->name);
   free (b);
   return r;
-}
-
-/* Allocate a request; a few dozen bytes, so running out of memory here
- * means the daemon cannot go on anyway. */
-static struct request *
-new_request (enum request_type type, void *buf, uint64_t count,
-             uint64_t offset, backend_io_cb cb, void *opaque)
-{
-  struct request *req = calloc (1, sizeof *req);
-
-  if (req == NULL) {
-    fprintf (stderr, "loopfs: nbd-backend: out of memory\n");
-    abort ();
-  }
-  req->type = type;
-  req->buf = buf;
-  req->count = count;
-  req->offset = offset;
-  req->cb = cb;
-  req->opaque = opaque;
-  return req;
-}
-
-/* Gather the result of one piece of a split request into its parent,
- * and complete the parent with the first error once all are done. */
-static void
-on_split_piece_done (void *opaque, int err)
-{
-  struct request *parent = opaque;
-
-  if (err && !parent->err)
-    parent->err = err;
-  if (--parent->pending == 0) {
-    parent->cb (parent->opaque, parent->err);
-    free (parent);
-  }
-}
-
-/* Requests of at least this many bytes are spread over the
- * connections. */
-#define SPREAD_MIN_BYTES (64 * 1024)
-
-/* The connection for a request of COUNT bytes.  Large transfers go
- * round-robin, so that nbdkit copies on several connections at once;
- * small ones stay on the first connection, where one wake-up of nbdkit's
- * reader serves many of them (spreading 4 KiB requests over four
- * connections cost a quarter of the IOPS in bench/run-bench). */
-static struct connection *
-next_connection (struct backend *b, uint64_t count)
-{
-  if (count < SPREAD_MIN_BYTES)
-    return b->conns[0];
-  return b->conns[b->next_conn++ % b->n_conns];
-}
-
-/* Queue one request: fail it when the backend is not running, send it
- * as one command when it fits, else split it into pieces spread over
- * the connections. */
-static void
-submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
-        uint64_t offset, backend_io_cb cb, void *opaque)
-{
-  struct request *req = new_request (type, buf, count, offset, cb, opaque);
-  uint64_t max;
-
-  if (b->state != BACKEND_RUNNING) {
-    completion_queue_push (&b->done, req, EIO);
-    return;
-  }
-  if (type == REQUEST_FLUSH) {
-    connection_submit (next_connection (b, 0), req);
-    return;
-  }
-  if (count == 0) {
-    completion_queue_push (&b->done, req, 0);
-    return;
-  }
-  if (direct_io_serves (&b->direct, type)) {
-    direct_io_submit (&b->direct, req);
-    return;
-  }
-
-  max = type == REQUEST_PREAD || type == REQUEST_PWRITE ?
-    b->max_rw : MAX_TRIM_REQUEST;
-  if (count <= max) {
-    connection_submit (next_connection (b, count), req);
-    return;
-  }
-
-  req->pending = (count + max - 1) / max;
-  for (uint64_t done = 0; done < count; ) {
-    uint64_t n = count - done < max ? count - done : max;
-    struct request *piece =
-      new_request (type, buf ? (char *) buf + done : NULL, n, offset + done,
-                   on_split_piece_done, req);
-
-    /* A piece may kill the backend; the rest then fail. */
-    if (b->state == BACKEND_RUNNING)
-      connection_submit (next_connection (b, n), piece);
-    else
-      completion_queue_push (&b->done, piece, EIO);
-    done += n;
-  }
-}
-
-/* Read COUNT bytes at OFFSET of the export into BUF. */
-void
-backend_pread (struct backend *b, void *buf, size_t count, uint64_t offset,
-               backend_io_cb cb, void *opaque)
-{
-  submit (b, REQUEST_PREAD, buf, count, offset, cb, opaque);
-}
-
-/* Write COUNT bytes from BUF at OFFSET of the export. */
-void
-backend_pwrite (struct backend *b, const void *buf, size_t count,
-                uint64_t offset, backend_io_cb cb, void *opaque)
-{
-  submit (b, REQUEST_PWRITE, (void *) buf, count, offset, cb, opaque);
-}
-
-/* Flush the backing file to stable storage. */
-void
-backend_flush (struct backend *b, backend_io_cb cb, void *opaque)
-{
-  submit (b, REQUEST_FLUSH, NULL, 0, 0, cb, opaque);
-}
-
-/* Discard COUNT bytes at OFFSET (the file plugin punches a hole). */
-void
-backend_trim (struct backend *b, uint64_t count, uint64_t offset,
-              backend_io_cb cb, void *opaque)
-{
-  submit (b, REQUEST_TRIM, NULL, count, offset, cb, opaque);
-}
-
-/* Write zeroes over COUNT bytes at OFFSET. */
-void
-backend_zero (struct backend *b, uint64_t count, uint64_t offset,
-              backend_io_cb cb, void *opaque)
-{
-  submit (b, REQUEST_ZERO, NULL, count, offset, cb, opaque);
-}
-
-/* Whether nbdkit advertised trim. */
-bool
-backend_can_trim (const struct backend *b)
-{
-  return b->export.can_trim;
-}
-
-/* Whether nbdkit advertised write zeroes. */
-bool
-backend_can_zero (const struct backend *b)
-{
-  return b->export.can_zero;
-}
-
-/* Whether nbdkit advertised flush. */
-bool
-backend_can_flush (const struct backend *b)
-{
-  return b->export.can_flush;
 }
 
 /* The export size from the handshake. */
