@@ -25,8 +25,8 @@
 #include <uv.h>
 
 #include "backend.h"
+#include "backend-harness.h"
 #include "test-main.h"
-#include "test-loop.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -34,9 +34,6 @@
 
 static char tmpdir[] = "/tmp/loopfs-test-backend-XXXXXX";
 static char runtime_dir[sizeof tmpdir + 16];   /* one per test */
-static uv_loop_t loop_storage;
-static uv_loop_t *loop;
-static uv_timer_t tick;
 
 /* nbdkit processes started by the running test and not yet stopped. */
 static pid_t live_pids[16];
@@ -90,22 +87,6 @@ teardown (void)
 }
 
 /* The byte at position I of pattern SEED. */
-static uint8_t
-pattern_byte (uint64_t i, unsigned seed)
-{
-  return (uint8_t) (seed * 131 + i * 31 + (i >> 9) * 7);
-}
-
-/* Fill BUF with pattern SEED as if it started at file offset START. */
-static void
-fill_pattern (void *buf, size_t len, uint64_t start, unsigned seed)
-{
-  uint8_t *p = buf;
-
-  for (size_t i = 0; i < len; i++)
-    p[i] = pattern_byte (start + i, seed);
-}
-
 /* Create a file NAME of SIZE bytes in the temporary directory filled
  * with pattern SEED (or sparse when SEED is 0), store its path in
  * PATH, and return an O_RDWR descriptor. */
@@ -154,24 +135,6 @@ make_config (int fd, uint64_t offset, uint64_t length, unsigned connections)
   return config;
 }
 
-struct started {
-  bool done;
-  int err;
-  struct backend *b;
-};
-
-/* Ready callback: record the outcome. */
-static void
-on_ready (struct backend *b, int err, void *opaque)
-{
-  struct started *s = opaque;
-
-  ck_assert (!s->done);
-  s->done = true;
-  s->err = err;
-  s->b = b;
-}
-
 /* Start a backend for CONFIG and wait for it; returns the errno that
  * READY reported and stores the backend in *B_RET on success. */
 static int
@@ -199,13 +162,6 @@ start_ok (const struct backend_config *config)
   return b;
 }
 
-/* Stopped callback. */
-static void
-on_stopped (void *opaque)
-{
-  *(bool *) opaque = true;
-}
-
 /* Stop B and check that nbdkit and its socket are gone. */
 static void
 stop_ok (struct backend *b)
@@ -225,55 +181,6 @@ stop_ok (struct backend *b)
                  "nbdkit %ld still exists after backend_stop", (long) pid);
   ck_assert_msg (stat (socket_path, &st) == -1 && errno == ENOENT,
                  "socket %s still exists after backend_stop", socket_path);
-}
-
-enum op { OP_PREAD, OP_PWRITE, OP_FLUSH, OP_TRIM, OP_ZERO };
-
-struct io {
-  bool in_call;         /* set while the backend_* call runs */
-  bool done;
-  int err;
-};
-
-/* I/O callback: must never run inside the backend_* call. */
-static void
-on_io (void *opaque, int err)
-{
-  struct io *io = opaque;
-
-  ck_assert_msg (!io->in_call, "callback ran inside the call");
-  ck_assert (!io->done);
-  io->done = true;
-  io->err = err;
-}
-
-/* Issue one request without waiting for it. */
-static void
-issue (struct backend *b, enum op op, void *buf, uint64_t count,
-       uint64_t offset, struct io *io)
-{
-  io->in_call = true;
-  io->done = false;
-  switch (op) {
-  case OP_PREAD: backend_pread (b, buf, count, offset, on_io, io); break;
-  case OP_PWRITE: backend_pwrite (b, buf, count, offset, on_io, io); break;
-  case OP_FLUSH: backend_flush (b, on_io, io); break;
-  case OP_TRIM: backend_trim (b, count, offset, on_io, io); break;
-  case OP_ZERO: backend_zero (b, count, offset, on_io, io); break;
-  }
-  io->in_call = false;
-}
-
-/* Issue one request and wait for its result. */
-static int
-do_io (struct backend *b, enum op op, void *buf, uint64_t count,
-       uint64_t offset)
-{
-  struct io io;
-
-  issue (b, op, buf, count, offset, &io);
-  RUN_UNTIL (loop, io.done, 30000);
-  return io.err;
 }
 
 /* Check that the file behind FD holds pattern SEED in [START, END). */

@@ -26,19 +26,15 @@
 #include <check.h>
 #include <uv.h>
 
-#include "backend.h"
+#include "backend-harness.h"
 #include "direct-io.h"
 #include "test-main.h"
-#include "test-loop.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
 
 static char tmpdir[] = "/tmp/loopfs-test-direct-io-XXXXXX";
 static char runtime_dir[sizeof tmpdir + 16];
-static uv_loop_t loop_storage;
-static uv_loop_t *loop;
-static uv_timer_t tick;
 
 /* Per-test setup: a runtime directory and a loop with a tick timer. */
 static void
@@ -55,16 +51,6 @@ static void
 teardown (void)
 {
   test_loop_close (loop, &tick);
-}
-
-/* Fill BUF with pattern SEED as if it started at file offset START. */
-static void
-fill_pattern (void *buf, size_t len, uint64_t start, unsigned seed)
-{
-  uint8_t *p = buf;
-
-  for (size_t i = 0; i < len; i++)
-    p[i] = (uint8_t) (seed * 131 + (start + i) * 31 + ((start + i) >> 9) * 7);
 }
 
 /* A file NAME of SIZE bytes holding pattern SEED, opened with FLAGS. */
@@ -90,23 +76,6 @@ create_file (const char *name, uint64_t size, unsigned seed, int flags)
     fd = fd2;
   }
   return fd;
-}
-
-struct started {
-  bool done;
-  int err;
-  struct backend *b;
-};
-
-/* Ready callback: record the outcome. */
-static void
-on_ready (struct backend *b, int err, void *opaque)
-{
-  struct started *s = opaque;
-
-  s->done = true;
-  s->err = err;
-  s->b = b;
 }
 
 /* Start a backend on FD serving [OFFSET, OFFSET + LENGTH) with direct
@@ -135,13 +104,6 @@ start_direct (int fd, uint64_t offset, uint64_t length, bool read_only)
   return s.b;
 }
 
-/* Stopped callback. */
-static void
-on_stopped (void *opaque)
-{
-  *(bool *) opaque = true;
-}
-
 /* Stop B and wait until it is freed. */
 static void
 stop_ok (struct backend *b)
@@ -150,54 +112,6 @@ stop_ok (struct backend *b)
 
   backend_stop (b, on_stopped, &stopped);
   RUN_UNTIL (loop, stopped, 10000);
-}
-
-struct io {
-  bool in_call;
-  bool done;
-  int err;
-};
-
-/* I/O callback: never inside the backend_* call. */
-static void
-on_io (void *opaque, int err)
-{
-  struct io *io = opaque;
-
-  ck_assert_msg (!io->in_call, "callback ran inside the call");
-  ck_assert (!io->done);
-  io->done = true;
-  io->err = err;
-}
-
-enum op { OP_PREAD, OP_PWRITE, OP_TRIM, OP_FLUSH };
-
-/* Issue one request without waiting. */
-static void
-issue (struct backend *b, enum op op, void *buf, uint64_t count,
-       uint64_t offset, struct io *io)
-{
-  io->in_call = true;
-  io->done = false;
-  switch (op) {
-  case OP_PREAD: backend_pread (b, buf, count, offset, on_io, io); break;
-  case OP_PWRITE: backend_pwrite (b, buf, count, offset, on_io, io); break;
-  case OP_TRIM: backend_trim (b, count, offset, on_io, io); break;
-  case OP_FLUSH: backend_flush (b, on_io, io); break;
-  }
-  io->in_call = false;
-}
-
-/* Issue one request and wait for its result. */
-static int
-do_io (struct backend *b, enum op op, void *buf, uint64_t count,
-       uint64_t offset)
-{
-  struct io io;
-
-  issue (b, op, buf, count, offset, &io);
-  RUN_UNTIL (loop, io.done, 30000);
-  return io.err;
 }
 
 /* Which descriptors direct I/O accepts. */
