@@ -38,7 +38,7 @@ struct builtin_driver {
   enum driver_options options;
   bool libfuse2;
   bool read_only;
-  bool stdout_trace;
+  bool output_trace;
   bool names_itself;
 };
 
@@ -95,7 +95,7 @@ set_driver (driver_vector *drivers, const char *type, size_t type_len,
   if (b) {
     d.libfuse2 = b->libfuse2;
     d.read_only = b->read_only;
-    d.stdout_trace = b->stdout_trace;
+    d.output_trace = b->output_trace;
     d.names_itself = b->names_itself;
   }
   d.type = strndup (type, type_len);
@@ -338,9 +338,9 @@ mount_driver_options (const struct mount_driver *drv, const char *source,
 }
 
 /* In the child: run ARGV in mount namespace MNTNS with STDOUT as its
- * stdout. */
+ * stdout, and as its stderr too when QUIET. */
 static void __attribute__ ((noreturn))
-exec_driver (int mntns, int stdout_fd, char **argv)
+exec_driver (int mntns, int stdout_fd, bool quiet, char **argv)
 {
   sigset_t none;
 
@@ -350,7 +350,8 @@ exec_driver (int mntns, int stdout_fd, char **argv)
   if (sigprocmask (SIG_SETMASK, &none, NULL) < 0
       || prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0
       || setns (mntns, CLONE_NEWNS) < 0
-      || stdout_fd < 0 || dup2 (stdout_fd, STDOUT_FILENO) < 0)
+      || stdout_fd < 0 || dup2 (stdout_fd, STDOUT_FILENO) < 0
+      || (quiet && dup2 (stdout_fd, STDERR_FILENO) < 0))
     _exit (EXIT_NOT_RUN);
   execvp (argv[0], argv);
   _exit (EXIT_NOT_RUN);
@@ -394,12 +395,14 @@ mount_driver_start (const struct mount_driver *drv, int mntns,
   argv[n] = NULL;
 
   /* What a driver says of a bad image goes to our log (fuse2fs says it
-   * on stdout), unless stdout is a trace. */
-  stdout_fd = drv->stdout_trace ? open ("/dev/null", O_WRONLY | O_CLOEXEC)
+   * on stdout), unless its output is a trace, which would drown the
+   * sandbox's own messages: that driver says nothing (a bad image is
+   * still EINVAL). */
+  stdout_fd = drv->output_trace ? open ("/dev/null", O_WRONLY | O_CLOEXEC)
     : dup (STDERR_FILENO);
   pid = fork ();
   if (pid == 0)
-    exec_driver (mntns, stdout_fd, argv);
+    exec_driver (mntns, stdout_fd, drv->output_trace, argv);
   fork_errno = errno;
   if (stdout_fd >= 0)
     close (stdout_fd);

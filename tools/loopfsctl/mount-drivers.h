@@ -49,8 +49,9 @@ struct mount_driver {
                                  told "nonempty" (the kernel does not) */
   bool read_only;             /* the filesystem is never writable: its
                                  mounts are read-only, as the kernel's */
-  bool stdout_trace;          /* stdout is a trace of every operation
-                                 (fusefat), not messages for the log */
+  bool output_trace;          /* stdout and stderr are a trace of every
+                                 operation (fusefat), not messages for
+                                 the log */
   bool names_itself;          /* refuses fsname= and subtype= (ntfs-3g:
                                  its mount shows its device path and the
                                  type "fuse") */
