@@ -14,6 +14,7 @@
 
 #include "block-attrs.h"
 #include "loopdev.h"
+#include "loopdev-bind.h"
 #include "test-main.h"
 
 /* Bind LO (freshly initialised as loop0) to a writable 1 MiB file on a
@@ -28,12 +29,9 @@ make_bound (struct loopdev *lo, bool nonrot, uint32_t flags)
     .can_discard = true, .nonrot = nonrot,
   };
   struct loop_config config = { .info = { .lo_flags = flags } };
-  struct loopdev_binding b;
 
   loopdev_init (lo, 0);
-  ck_assert_int_eq (loopdev_configure_check (lo, &config, &backing, true, &b), 0);
-  loopdev_configure_begin (lo);
-  loopdev_configure_commit (lo, &b);
+  ck_assert_int_eq (bind_config (lo, &config, &backing, true), 0);
 }
 
 /* Clear a bound LO as LOOP_CLR_FD by its only opener, then the last

@@ -13,6 +13,7 @@
 
 #include "block-range.h"
 #include "loopdev.h"
+#include "loopdev-bind.h"
 #include "test-main.h"
 
 #define MiB (1024u * 1024u)
@@ -40,23 +41,6 @@ file_backing (uint64_t size)
     .can_discard = true,
   };
   return b;
-}
-
-/* Run the whole configure sequence (check, begin, commit) on LO.
- * Returns what the check returned; on failure LO is left alone. */
-static int
-bind_config (struct loopdev *lo, const struct loop_config *config,
-             const struct loop_backing *backing, bool dev_writable)
-{
-  struct loopdev_binding b;
-  int r;
-
-  r = loopdev_configure_check (lo, config, backing, dev_writable, &b);
-  if (r < 0)
-    return r;
-  loopdev_configure_begin (lo);
-  loopdev_configure_commit (lo, &b);
-  return 0;
 }
 
 /* Bind LO to BACKING with an all-zero config, as LOOP_SET_FD does. */

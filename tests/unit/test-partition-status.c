@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 
 #include "loopdev.h"
+#include "loopdev-bind.h"
 #include "partition-status.h"
 #include "partition-table.h"
 #include "status.h"
@@ -25,14 +26,11 @@ START_TEST (test_round_trip)
   struct partition p = { .number = 255, .start = (1ull << 31) + 7,
                          .length = 1ull << 30 };
   struct partition_status st;
-  struct loopdev_binding b;
   struct loopdev lo;
   char buf[512];
 
   loopdev_init (&lo, 1048575);
-  ck_assert_int_eq (loopdev_configure_check (&lo, &config, &backing, true, &b), 0);
-  loopdev_configure_begin (&lo);
-  loopdev_configure_commit (&lo, &b);
+  ck_assert_int_eq (bind_config (&lo, &config, &backing, true), 0);
   ck_assert_int_gt (partition_status_value (&p, &lo, buf, sizeof buf), 0);
   memset (&st, 0xaa, sizeof st);
   ck_assert_int_eq (partition_status_parse (buf, &st), 0);

@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 
 #include "loopdev.h"
+#include "loopdev-bind.h"
 #include "partition-table.h"
 #include "test-main.h"
 
@@ -24,12 +25,9 @@ make_bound (struct loopdev *lo, uint64_t size, uint32_t flags)
     .size = size, .writable = true, .dio_align = 512,
   };
   struct loop_config config = { .info = { .lo_flags = flags } };
-  struct loopdev_binding b;
 
   loopdev_init (lo, 0);
-  ck_assert_int_eq (loopdev_configure_check (lo, &config, &backing, true, &b), 0);
-  loopdev_configure_begin (lo);
-  loopdev_configure_commit (lo, &b);
+  ck_assert_int_eq (bind_config (lo, &config, &backing, true), 0);
 }
 
 /* BLKPG operation OP of partition PNO at START for LENGTH bytes. */
