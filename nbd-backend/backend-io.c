@@ -4,6 +4,7 @@
  * when it is large. */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -63,34 +64,40 @@ next_connection (struct backend *b, uint64_t count)
   return b->conns[b->next_conn++ % b->n_conns];
 }
 
-/* Queue one request: fail it when the backend is not running, send it
+/* Send REQ on its way: fail it when the backend cannot serve, hold it
+ * while an answered start still waits for nbdkit (backend.c), send it
  * as one command when it fits, else split it into pieces spread over
  * the connections. */
 static void
-submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
-        uint64_t offset, backend_io_cb cb, void *opaque)
+dispatch (struct backend *b, struct request *req)
 {
-  struct request *req = new_request (type, buf, count, offset, cb, opaque);
-  uint64_t max;
+  bool early = b->state == BACKEND_STARTING && b->answered;
+  uint64_t max, count = req->count;
 
-  if (b->state != BACKEND_RUNNING) {
+  if (b->state != BACKEND_RUNNING && !early) {
     completion_queue_push (&b->done, req, EIO);
     return;
   }
-  if (type == REQUEST_FLUSH) {
+  if (req->type != REQUEST_FLUSH) {
+    if (count == 0) {
+      completion_queue_push (&b->done, req, 0);
+      return;
+    }
+    if (direct_io_serves (&b->direct, req->type)) {
+      direct_io_submit (&b->direct, req);
+      return;
+    }
+  }
+  if (early) {
+    request_list_append (&b->held, req);
+    return;
+  }
+  if (req->type == REQUEST_FLUSH) {
     connection_submit (next_connection (b, 0), req);
     return;
   }
-  if (count == 0) {
-    completion_queue_push (&b->done, req, 0);
-    return;
-  }
-  if (direct_io_serves (&b->direct, type)) {
-    direct_io_submit (&b->direct, req);
-    return;
-  }
 
-  max = type == REQUEST_PREAD || type == REQUEST_PWRITE ?
+  max = req->type == REQUEST_PREAD || req->type == REQUEST_PWRITE ?
     b->max_rw : MAX_TRIM_REQUEST;
   if (count <= max) {
     connection_submit (next_connection (b, count), req);
@@ -101,8 +108,8 @@ submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
   for (uint64_t done = 0; done < count; ) {
     uint64_t n = count - done < max ? count - done : max;
     struct request *piece =
-      new_request (type, buf ? (char *) buf + done : NULL, n, offset + done,
-                   on_split_piece_done, req);
+      new_request (req->type, req->buf ? (char *) req->buf + done : NULL, n,
+                   req->offset + done, on_split_piece_done, req);
 
     /* A piece may kill the backend; the rest then fail. */
     if (b->state == BACKEND_RUNNING)
@@ -111,6 +118,25 @@ submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
       completion_queue_push (&b->done, piece, EIO);
     done += n;
   }
+}
+
+/* Queue one request. */
+static void
+submit (struct backend *b, enum request_type type, void *buf, uint64_t count,
+        uint64_t offset, backend_io_cb cb, void *opaque)
+{
+  dispatch (b, new_request (type, buf, count, offset, cb, opaque));
+}
+
+/* Send on what waited for the handshake, in order (the backend runs
+ * now), or fail it all with EIO (it never will). */
+void
+backend_release_held (struct backend *b)
+{
+  struct request *req;
+
+  while ((req = request_list_pop (&b->held)) != NULL)
+    dispatch (b, req);
 }
 
 /* Read COUNT bytes at OFFSET of the export into BUF. */
@@ -166,10 +192,13 @@ backend_can_zero (const struct backend *b)
   return b->export.can_zero;
 }
 
-/* Whether nbdkit advertised flush. */
+/* Whether nbdkit advertised flush.  Before the handshake of an
+ * answered start, a flush is held for it: the file plugin always
+ * advertises flush, and saying no here would let an fsync succeed with
+ * nothing flushed. */
 bool
 backend_can_flush (const struct backend *b)
 {
-  return b->export.can_flush;
+  return b->have_export ? b->export.can_flush : b->answered;
 }
 

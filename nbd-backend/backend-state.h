@@ -13,6 +13,7 @@
 #include "connection.h"
 #include "direct-io.h"
 #include "nbdkit-process.h"
+#include "request.h"
 
 /* Largest pread/pwrite sent as one NBD command: nbdkit and libnbd
  * refuse payloads above 64 MiB. */
@@ -36,6 +37,8 @@ struct backend {
   uint64_t length;                /* the export length asked for */
   struct nbdkit_process proc;
   uv_poll_t exit_poll;            /* readable when nbdkit exits */
+  uv_poll_t report_poll;          /* the open check's answer (backend.c) */
+  bool report_open;               /* report_poll is initialised */
   uv_timer_t timer;               /* STARTING: the start deadline;
                                      STOPPING: SIGKILL when SIGTERM was
                                      not enough */
@@ -52,6 +55,11 @@ struct backend {
   bool exited;                    /* nbdkit has been reaped */
   bool terminating;               /* SIGTERM was sent */
   bool closing;                   /* the final handle close has begun */
+  bool answered;                  /* READY called with 0 before the
+                                     handshake: STARTING then serves
+                                     direct I/O and holds the rest */
+  struct request_list held;       /* what waits for the handshake */
+  bool have_export;               /* the handshake told EXPORT */
   struct connection_export export;
   uint64_t max_rw;                /* split preads/pwrites above this */
   int start_err;                  /* why the start failed, or 0 */
@@ -60,5 +68,9 @@ struct backend {
   backend_stopped_cb stopped;
   void *stopped_opaque;
 };
+
+/* Send on the requests held for the handshake (backend-io.c): to
+ * nbdkit once RUNNING, else each fails with EIO. */
+void backend_release_held (struct backend *b);
 
 #endif /* LOOPFS_BACKEND_STATE_H */

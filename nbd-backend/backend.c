@@ -19,6 +19,21 @@
  *             SIGTERM (SIGKILL after a grace period) and is reaped,
  *             then the libuv handles are closed and the backend freed.
  *
+ * Answering before the handshake: with direct I/O the daemon itself
+ * reads and writes the file, so a bind need not wait for nbdkit to
+ * start (several milliseconds, most of an attach: bench/README.md).
+ * What nbdkit decides at its start is whether the file opens with its
+ * credentials (nbdkit runs as the file's owner, who may not open what
+ * the caller could).  So the child checks exactly that before its exec
+ * (nbdkit-child.c), and when the answer is yes READY is called with 0
+ * at once: the backend is "answered" while still STARTING.  Reads and
+ * writes go to direct I/O; flushes, trims and zeroing are held until
+ * the handshake and sent then.  A start that fails after the answer
+ * (nbdkit died, refused the window, timed out) makes the backend DEAD
+ * like a later death, and what was held fails with EIO.  When the
+ * check says no, or without direct I/O, READY waits for the handshake
+ * as before, so nbdkit's own refusal stays the answer.
+ *
  * Every result reaches its caller through the completion queue, so no
  * callback ever runs inside the caller's own call.
  */
@@ -28,7 +43,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "backend-log.h"
 #include "backend-state.h"
@@ -114,6 +131,60 @@ on_handle_closed (uv_handle_t *handle)
   handle_closed (handle->data);
 }
 
+/* Stop waiting for the open check's answer. */
+static void
+close_report (struct backend *b)
+{
+  if (!b->report_open)
+    return;
+  b->report_open = false;
+  uv_poll_stop (&b->report_poll);
+  close (b->proc.report_fd);
+  b->proc.report_fd = -1;
+  uv_close ((uv_handle_t *) &b->report_poll, on_handle_closed);
+}
+
+/* The child answered the open check (or died before it could): when
+ * the file opens as nbdkit will open it, answer the start now. */
+static void
+on_report (uv_poll_t *poll, int status, int events)
+{
+  struct backend *b = poll->data;
+  int32_t answer = -1;
+  ssize_t n;
+
+  (void) status;
+  (void) events;
+  n = recv (b->proc.report_fd, &answer, sizeof answer, MSG_DONTWAIT);
+  if (n == -1 && (errno == EAGAIN || errno == EINTR))
+    return;
+  close_report (b);
+  if (n == (ssize_t) sizeof answer && answer == 0 &&
+      b->state == BACKEND_STARTING && !b->answered) {
+    b->answered = true;
+    b->ready (b, 0, b->ready_opaque);
+  }
+}
+
+/* Wait for the open check's answer, when nbdkit was asked for one and
+ * direct I/O will serve reads and writes; else never answer early. */
+static void
+watch_report (struct backend *b)
+{
+  if (b->proc.report_fd < 0)
+    return;
+  if (b->direct.fd < 0 ||
+      uv_poll_init (b->loop, &b->report_poll, b->proc.report_fd) < 0) {
+    close (b->proc.report_fd);
+    b->proc.report_fd = -1;
+    return;
+  }
+  b->report_poll.data = b;
+  b->report_open = true;
+  b->open_handles++;
+  uv_poll_start (&b->report_poll, UV_READABLE, on_report);
+}
+
 /* Close every connection of B at once; requests in flight fail. */
 static void
 close_connections (struct backend *b)
@@ -137,12 +208,20 @@ mark_dead (struct backend *b)
 }
 
 /* Starting failed with ERR: tear down, and report ERR through READY
- * once everything is gone. */
+ * once everything is gone; after an early answer, go DEAD instead. */
 static void
 start_failed (struct backend *b, int err)
 {
   if (b->state != BACKEND_STARTING)
     return;
+  if (b->answered) {
+    backend_log (b->name, "nbdkit (pid %ld) did not start; the device "
+                 "fails every request from now on", (long) b->proc.pid);
+    uv_timer_stop (&b->timer);
+    mark_dead (b);
+    backend_release_held (b);
+    return;
+  }
   b->start_err = err;
   b->state = BACKEND_STOPPING;
   uv_timer_stop (&b->timer);
@@ -193,6 +272,7 @@ continue_stop (struct backend *b)
     return;
 
   b->closing = true;
+  close_report (b);
   uv_timer_stop (&b->timer);
   uv_close ((uv_handle_t *) &b->timer, on_handle_closed);
   uv_close ((uv_handle_t *) &b->exit_poll, on_handle_closed);
@@ -253,6 +333,7 @@ on_start_timeout (uv_timer_t *timer)
 
 static int open_connection (struct backend *b, unsigned i);
 
+
 /* The last direct request on the thread pool finished: a stop may
  * have been waiting for it. */
 static void
@@ -279,6 +360,7 @@ on_connection_ready (struct connection *c, void *opaque)
       start_failed (b, EIO);
       return;
     }
+    b->have_export = true;
     if (b->export.size != b->length) {
       backend_log (b->name, "nbdkit serves %llu bytes, expected %llu",
                    (unsigned long long) b->export.size,
@@ -307,7 +389,10 @@ on_connection_ready (struct connection *c, void *opaque)
   if (b->n_ready == b->wanted_conns) {
     b->state = BACKEND_RUNNING;
     uv_timer_stop (&b->timer);
-    b->ready (b, 0, b->ready_opaque);
+    if (b->answered)
+      backend_release_held (b);
+    else
+      b->ready (b, 0, b->ready_opaque);
   }
 }
 
@@ -392,6 +477,7 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   b->ready = ready;
   b->ready_opaque = opaque;
   b->proc.pidfd = -1;
+  b->proc.report_fd = -1;
   b->direct.fd = -1;
   b->name = strdup (config->name ? config->name : "nbd");
   b->conns = calloc (config->connections, sizeof *b->conns);
@@ -431,6 +517,8 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
     backend_log (b->name, "direct I/O: %s; serving through nbdkit only",
                  strerror (-r));
 
+  watch_report (b);
+
   r = open_connection (b, 0);
   if (r < 0) {
     backend_log (b->name, "connecting to nbdkit: %s", strerror (-r));
@@ -445,11 +533,11 @@ backend_start (uv_loop_t *loop, const struct backend_config *config,
   return r;
 }
 
-/* The export size from the handshake. */
+/* The export size from the handshake (the size asked for, before it). */
 uint64_t
 backend_size (const struct backend *b)
 {
-  return b->export.size;
+  return b->have_export ? b->export.size : b->length;
 }
 
 /* The descriptor of direct I/O, or -1. */
@@ -489,5 +577,11 @@ backend_stop (struct backend *b, backend_stopped_cb stopped, void *opaque)
     for (unsigned i = 0; i < b->n_conns; i++)
       if (b->conns[i])
         connection_shutdown (b->conns[i]);
+  if (prev == BACKEND_STARTING) {
+    /* Nothing was sent yet: abandon the handshakes. */
+    uv_timer_stop (&b->timer);
+    close_connections (b);
+  }
+  backend_release_held (b);
   continue_stop (b);
 }

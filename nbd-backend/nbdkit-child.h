@@ -3,7 +3,10 @@
  * Between its creation and the exec of nbdkit the child arranges its
  * descriptors (listening socket at 3, backing file at 4, /dev/null at
  * 0), takes the backing file owner's credentials when asked, drops
- * every privilege, and ties its life to the daemon's.  It only makes
+ * every privilege, and ties its life to the daemon's.  When asked, it
+ * then checks that its final credentials can open the backing file as
+ * nbdkit's file plugin will, and reports the answer on the report
+ * descriptor before the exec (backend.c says why).  It only makes
  * system calls: it is a copy of a process whose other threads, or
  * whose locks, it must not depend on.
  */
@@ -18,6 +21,8 @@
 #define CHILD_LISTEN_FD 3       /* SD_LISTEN_FDS_START */
 #define CHILD_BACKING_FD 4
 #define CHILD_FIRST_FREE_FD 5
+/* Until the exec only: where the open check's answer goes. */
+#define CHILD_REPORT_FD 5
 
 /* Everything the child needs, prepared before it exists. */
 struct child_plan {
@@ -29,6 +34,10 @@ struct child_plan {
   int listen_fd;
   int backing_fd;
   int devnull_fd;
+  int open_check;               /* O_RDONLY or O_RDWR: check that the
+                                   backing file opens so and report on
+                                   REPORT_FD; -1: no check */
+  int report_fd;                /* the child's channel (spawner) */
   pid_t parent;                 /* the daemon: nbdkit dies with it */
   bool change_ids;              /* setgroups/setresgid/setresuid */
   uid_t uid;

@@ -292,7 +292,7 @@ nbdkit_process_spawn (const char *program, const struct backend_config *config,
   string_vector argv = { 0 }, envp = { 0 };
   struct child_plan plan = { 0 };
   pid_t pid;
-  int pidfd, r;
+  int pidfd, report_fd, r;
 
   if (config->uid != (uid_t) -1 && config->gid == (gid_t) -1)
     return -EINVAL;
@@ -327,8 +327,10 @@ nbdkit_process_spawn (const char *program, const struct backend_config *config,
   plan.uid = config->uid;
   plan.gid = config->gid;
   plan.runs_as_root = plan.change_ids ? config->uid == 0 : geteuid () == 0;
+  plan.open_check = !config->direct_io || config->lower_socket ? -1
+    : config->read_only ? O_RDONLY : O_RDWR;
 
-  r = nbdkit_spawner_spawn (&plan, &pid, &pidfd);
+  r = nbdkit_spawner_spawn (&plan, &pid, &pidfd, &report_fd);
   if (r < 0) {
     unlink (socket_path);
     goto out;
@@ -336,6 +338,7 @@ nbdkit_process_spawn (const char *program, const struct backend_config *config,
 
   proc->pid = pid;
   proc->pidfd = pidfd;
+  proc->report_fd = report_fd;
   proc->socket_path = TAKE_PTR (socket_path);
   r = 0;
 
@@ -380,6 +383,9 @@ nbdkit_process_release (struct nbdkit_process *proc)
   if (proc->pidfd >= 0)
     close (proc->pidfd);
   proc->pidfd = -1;
+  if (proc->report_fd >= 0)
+    close (proc->report_fd);
+  proc->report_fd = -1;
   if (proc->socket_path) {
     unlink (proc->socket_path);
     free (proc->socket_path);

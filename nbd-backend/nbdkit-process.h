@@ -23,10 +23,14 @@ struct nbdkit_process {
   pid_t pid;
   int pidfd;            /* readable once nbdkit has exited */
   char *socket_path;    /* nbdkit's listening socket, unlinked on release */
+  int report_fd;        /* the answer of the open check, or -1 (see
+                           nbdkit-spawner.h); the owner closes it */
 };
 
 /* Start PROGRAM (a path, or a name looked up in $PATH) for CONFIG.  On
- * success *PROC describes the running child. */
+ * success *PROC describes the running child.  For a file served by
+ * direct I/O the child first checks, with nbdkit's credentials, that
+ * the file opens as nbdkit will open it, and answers on REPORT_FD. */
 int nbdkit_process_spawn (const char *program,
                           const struct backend_config *config,
                           struct nbdkit_process *proc);
@@ -39,7 +43,8 @@ int nbdkit_process_kill (const struct nbdkit_process *proc, int sig);
 int nbdkit_process_reap (const struct nbdkit_process *proc,
                          char *desc, size_t desc_size);
 
-/* Close the pidfd, unlink the socket and free the path. */
+/* Close the pidfd and the report descriptor, unlink the socket and
+ * free the path. */
 void nbdkit_process_release (struct nbdkit_process *proc);
 
 #endif /* LOOPFS_NBD_BACKEND_NBDKIT_PROCESS_H */

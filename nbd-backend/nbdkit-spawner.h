@@ -11,7 +11,8 @@
  *
  * So the daemon forks, before it holds any backing file, a small
  * spawner process that holds nothing but its control socket.  Asked to
- * start nbdkit, the spawner clones a child with CLONE_PARENT (so
+ * start nbdkit, the spawner hands the request to a child it cloned
+ * ahead (a spare) with CLONE_PARENT (so
  * nbdkit is the daemon's child: the daemon reaps it, and nbdkit's
  * parent-death signal and --exit-with-parent follow the daemon); the
  * child receives its three descriptors from the daemon over a socket
@@ -33,9 +34,12 @@ int nbdkit_spawner_start (void);
 
 /* Start a child as PLAN says (its listen_fd, backing_fd and devnull_fd
  * are sent to the child, and stay ours).  On success *PID and *PIDFD
- * are the child's.  Returns 0 or a negative errno. */
+ * are the child's, and *REPORT_FD is, when PLAN asks for an open
+ * check, a non-blocking descriptor on which the child's answer (an
+ * int32_t: 0 or an errno) arrives, or end of file if it died first;
+ * else -1.  Returns 0 or a negative errno. */
 int nbdkit_spawner_spawn (const struct child_plan *plan, pid_t *pid,
-                          int *pidfd);
+                          int *pidfd, int *report_fd);
 
 /* End the spawner and reap it. */
 void nbdkit_spawner_stop (void);
