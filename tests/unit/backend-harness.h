@@ -6,9 +6,14 @@
 #ifndef LOOPFS_TESTS_BACKEND_HARNESS_H
 #define LOOPFS_TESTS_BACKEND_HARNESS_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <uv.h>
@@ -36,6 +41,52 @@ fill_pattern (void *buf, size_t len, uint64_t start, unsigned seed)
 
   for (size_t i = 0; i < len; i++)
     p[i] = pattern_byte (start + i, seed);
+}
+
+/* Per-test setup: a fresh runtime directory under TMPDIR in
+ * RUNTIME_DIR (SIZE bytes), and LOOP with its tick timer. */
+static inline void
+harness_setup (const char *tmpdir, char *runtime_dir, size_t size)
+{
+  snprintf (runtime_dir, size, "%s/run-XXXXXX", tmpdir);
+  ck_assert_ptr_nonnull (mkdtemp (runtime_dir));
+  loop = &loop_storage;
+  test_loop_init (loop, &tick);
+}
+
+/* Create a file NAME of SIZE bytes and mode MODE in DIR filled with
+ * pattern SEED (or sparse when SEED is 0), store its path in PATH
+ * unless it is NULL, and return an O_RDWR descriptor. */
+static inline int
+harness_pattern_file (const char *dir, const char *name, uint64_t size,
+                      unsigned seed, mode_t mode, char *path,
+                      size_t path_size)
+{
+  char own[256];
+  int fd;
+
+  if (path == NULL) {
+    path = own;
+    path_size = sizeof own;
+  }
+  snprintf (path, path_size, "%s/%s", dir, name);
+  fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_eq (ftruncate (fd, size), 0);
+  if (seed) {
+    size_t chunk = 1024 * 1024;
+    uint8_t *buf = malloc (chunk);
+
+    ck_assert_ptr_nonnull (buf);
+    for (uint64_t off = 0; off < size; off += chunk) {
+      size_t n = size - off < chunk ? size - off : chunk;
+
+      fill_pattern (buf, n, off, seed);
+      ck_assert_int_eq (pwrite (fd, buf, n, off), (ssize_t) n);
+    }
+    free (buf);
+  }
+  return fd;
 }
 
 /* What backend_start reported. */

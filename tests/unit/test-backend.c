@@ -71,11 +71,8 @@ untrack_pid (pid_t pid)
 static void
 setup (void)
 {
-  snprintf (runtime_dir, sizeof runtime_dir, "%s/run-XXXXXX", tmpdir);
-  ck_assert_ptr_nonnull (mkdtemp (runtime_dir));
+  harness_setup (tmpdir, runtime_dir, sizeof runtime_dir);
   n_live_pids = 0;
-  loop = &loop_storage;
-  test_loop_init (loop, &tick);
 }
 
 /* Per-test teardown: the loop must close, i.e. the backends closed
@@ -94,26 +91,8 @@ static int
 create_file (const char *name, uint64_t size, unsigned seed, char *path,
              size_t path_size)
 {
-  int fd;
-
-  snprintf (path, path_size, "%s/%s", tmpdir, name);
-  fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ck_assert_int_ge (fd, 0);
-  ck_assert_int_eq (ftruncate (fd, size), 0);
-  if (seed) {
-    size_t chunk = 1 * MiB;
-    uint8_t *buf = malloc (chunk);
-
-    ck_assert_ptr_nonnull (buf);
-    for (uint64_t off = 0; off < size; off += chunk) {
-      size_t n = size - off < chunk ? size - off : chunk;
-
-      fill_pattern (buf, n, off, seed);
-      ck_assert_int_eq (pwrite (fd, buf, n, off), (ssize_t) n);
-    }
-    free (buf);
-  }
-  return fd;
+  return harness_pattern_file (tmpdir, name, size, seed, 0600, path,
+                               path_size);
 }
 
 /* A configuration for FD with the given window. */

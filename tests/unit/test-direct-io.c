@@ -40,10 +40,7 @@ static char runtime_dir[sizeof tmpdir + 16];
 static void
 setup (void)
 {
-  snprintf (runtime_dir, sizeof runtime_dir, "%s/run-XXXXXX", tmpdir);
-  ck_assert_ptr_nonnull (mkdtemp (runtime_dir));
-  loop = &loop_storage;
-  test_loop_init (loop, &tick);
+  harness_setup (tmpdir, runtime_dir, sizeof runtime_dir);
 }
 
 /* Per-test teardown: the backends closed every handle. */
@@ -58,16 +55,9 @@ static int
 create_file (const char *name, uint64_t size, unsigned seed, int flags)
 {
   char path[256];
-  uint8_t *buf = malloc (size);
-  int fd;
+  int fd = harness_pattern_file (tmpdir, name, size, seed, 0600, path,
+                                 sizeof path);
 
-  ck_assert_ptr_nonnull (buf);
-  snprintf (path, sizeof path, "%s/%s", tmpdir, name);
-  fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ck_assert_int_ge (fd, 0);
-  fill_pattern (buf, size, 0, seed);
-  ck_assert_int_eq (pwrite (fd, buf, size, 0), (ssize_t) size);
-  free (buf);
   if (flags != O_RDWR) {
     int fd2 = open (path, flags | O_CLOEXEC);
 

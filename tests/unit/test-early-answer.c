@@ -40,13 +40,10 @@ static char script[sizeof runtime_dir + 8];
 static void
 setup (void)
 {
-  snprintf (runtime_dir, sizeof runtime_dir, "%s/run-XXXXXX", tmpdir);
-  ck_assert_ptr_nonnull (mkdtemp (runtime_dir));
+  harness_setup (tmpdir, runtime_dir, sizeof runtime_dir);
   snprintf (gate, sizeof gate, "%s/gate", runtime_dir);
   ck_assert_int_eq (mkfifo (gate, 0600), 0);
   snprintf (script, sizeof script, "%s/nbdkit", runtime_dir);
-  loop = &loop_storage;
-  test_loop_init (loop, &tick);
 }
 
 /* Per-test teardown: the backends closed every handle. */
@@ -98,18 +95,7 @@ open_gate (void)
 static int
 create_file (const char *name, uint64_t size, unsigned seed, mode_t mode)
 {
-  char path[256];
-  uint8_t *buf = malloc (size);
-  int fd;
-
-  ck_assert_ptr_nonnull (buf);
-  snprintf (path, sizeof path, "%s/%s", tmpdir, name);
-  fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  ck_assert_int_ge (fd, 0);
-  fill_pattern (buf, size, 0, seed);
-  ck_assert_int_eq (pwrite (fd, buf, size, 0), (ssize_t) size);
-  free (buf);
-  return fd;
+  return harness_pattern_file (tmpdir, name, size, seed, mode, NULL, 0);
 }
 
 /* A configuration serving all LENGTH bytes of FD with direct I/O. */
