@@ -333,7 +333,6 @@ on_start_timeout (uv_timer_t *timer)
 
 static int open_connection (struct backend *b, unsigned i);
 
-
 /* The last direct request on the thread pool finished: a stop may
  * have been waiting for it. */
 static void

@@ -88,6 +88,7 @@ child_setup_fds (const struct child_plan *plan)
 static void
 child_report_open_check (const struct child_plan *plan)
 {
+  _Static_assert (CHILD_BACKING_FD == 4, "the path below names fd 4");
   int fd = open ("/proc/self/fd/4", plan->open_check | O_CLOEXEC | O_NOCTTY);
   int32_t answer = fd >= 0 ? 0 : errno;
   ssize_t r;

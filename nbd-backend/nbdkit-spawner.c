@@ -76,6 +76,11 @@ drain_until_exit (void)
     if (got >= 0)
       close (got);
     note_message (&m);
+    /* A late answer (after a reset): nobody waits for that child. */
+    if (m.kind == SPAWN_ANSWER && m.err == 0 && m.pid > 0) {
+      kill (m.pid, SIGKILL);
+      waitpid (m.pid, NULL, 0);
+    }
   }
   spare_end ();
 }
@@ -113,7 +118,8 @@ serialize (const struct child_plan *plan, char *buf, size_t size)
 {
   struct spawn_header h = {
     .uid = plan->uid, .gid = plan->gid, .parent = plan->parent,
-    .open_check = plan->open_check, .change_ids = plan->change_ids, .runs_as_root = plan->runs_as_root,
+    .open_check = plan->open_check, .change_ids = plan->change_ids,
+    .runs_as_root = plan->runs_as_root,
   };
   size_t used = sizeof h;
   int r = put_string (buf, size, &used, plan->exe);
