@@ -37,8 +37,8 @@ struct backend {
   uint64_t length;                /* the export length asked for */
   struct nbdkit_process proc;
   uv_poll_t exit_poll;            /* readable when nbdkit exits */
-  uv_poll_t report_poll;          /* the open check's answer (backend.c) */
-  bool report_open;               /* report_poll is initialised */
+  uv_poll_t report_poll;          /* the open check's answer, while
+                                     proc.report_fd is open (backend.c) */
   uv_timer_t timer;               /* STARTING: the start deadline;
                                      STOPPING: SIGKILL when SIGTERM was
                                      not enough */

@@ -131,13 +131,14 @@ on_handle_closed (uv_handle_t *handle)
   handle_closed (handle->data);
 }
 
-/* Stop waiting for the open check's answer. */
+/* Stop waiting for the open check's answer.  Once backend_start has
+ * returned, the report descriptor is open exactly while REPORT_POLL
+ * watches it. */
 static void
 close_report (struct backend *b)
 {
-  if (!b->report_open)
+  if (b->proc.report_fd < 0)
     return;
-  b->report_open = false;
   uv_poll_stop (&b->report_poll);
   close (b->proc.report_fd);
   b->proc.report_fd = -1;
@@ -180,7 +181,6 @@ watch_report (struct backend *b)
     return;
   }
   b->report_poll.data = b;
-  b->report_open = true;
   b->open_handles++;
   uv_poll_start (&b->report_poll, UV_READABLE, on_report);
 }
