@@ -108,6 +108,19 @@ on_ready (struct backend *b, int err, void *opaque)
   s->b = b;
 }
 
+/* Start a backend for CONFIG and wait for READY; returns the errno it
+ * reported, with the backend in *B on success. */
+static inline int
+harness_start (const struct backend_config *config, struct backend **b)
+{
+  struct started s = { 0 };
+
+  ck_assert_int_eq (backend_start (loop, config, on_ready, &s), 0);
+  RUN_UNTIL (loop, s.done, 30000);
+  *b = s.b;
+  return s.err;
+}
+
 /* Stopped callback. */
 static inline void
 on_stopped (void *opaque)

@@ -119,15 +119,14 @@ make_config (int fd, uint64_t offset, uint64_t length, unsigned connections)
 static int
 start_backend (const struct backend_config *config, struct backend **b_ret)
 {
-  struct started s = { 0 };
+  struct backend *b;
+  int err = harness_start (config, &b);
 
-  ck_assert_int_eq (backend_start (loop, config, on_ready, &s), 0);
-  RUN_UNTIL (loop, s.done, 30000);
-  if (s.err == 0) {
-    track_pid (backend_pid (s.b));
-    *b_ret = s.b;
+  if (err == 0) {
+    track_pid (backend_pid (b));
+    *b_ret = b;
   }
-  return s.err;
+  return err;
 }
 
 /* Start a backend that must come up. */

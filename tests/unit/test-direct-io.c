@@ -86,12 +86,11 @@ start_direct (int fd, uint64_t offset, uint64_t length, bool read_only)
     .runtime_dir = runtime_dir,
     .name = "direct",
   };
-  struct started s = { 0 };
+  struct backend *b;
+  int err = harness_start (&config, &b);
 
-  ck_assert_int_eq (backend_start (loop, &config, on_ready, &s), 0);
-  RUN_UNTIL (loop, s.done, 30000);
-  ck_assert_msg (s.err == 0, "backend_start: %s", strerror (s.err));
-  return s.b;
+  ck_assert_msg (err == 0, "backend_start: %s", strerror (err));
+  return b;
 }
 
 /* Stop B and wait until it is freed. */

@@ -115,18 +115,6 @@ direct_config (int fd, uint64_t length)
   };
 }
 
-/* Start CONFIG and wait for its answer. */
-static int
-start (const struct backend_config *config, struct backend **b)
-{
-  struct started s = { 0 };
-
-  ck_assert_int_eq (backend_start (loop, config, on_ready, &s), 0);
-  RUN_UNTIL (loop, s.done, 30000);
-  *b = s.b;
-  return s.err;
-}
-
 /* Run the loop for MS milliseconds. */
 static void
 run_for (unsigned ms)
@@ -162,7 +150,7 @@ START_TEST (test_answer_before_handshake)
   struct io flush;
 
   gated_nbdkit (real_nbdkit ());
-  ck_assert_int_eq (start (&config, &b), 0);
+  ck_assert_int_eq (harness_start (&config, &b), 0);
   ck_assert_uint_eq (backend_size (b), 1 * MiB);
 
   ck_assert_int_eq (do_io (b, OP_PREAD, buf, sizeof buf, 8192), 0);
@@ -200,7 +188,7 @@ START_TEST (test_start_fails_after_answer)
   struct io flush;
 
   gated_nbdkit ("exit 1");
-  ck_assert_int_eq (start (&config, &b), 0);
+  ck_assert_int_eq (harness_start (&config, &b), 0);
   issue (b, OP_FLUSH, NULL, 0, 0, &flush);
   open_gate ();
   RUN_UNTIL (loop, flush.done, 30000);
@@ -223,7 +211,7 @@ START_TEST (test_stop_while_starting)
   struct io trim;
 
   gated_nbdkit (real_nbdkit ());
-  ck_assert_int_eq (start (&config, &b), 0);
+  ck_assert_int_eq (harness_start (&config, &b), 0);
   issue (b, OP_TRIM, NULL, 4096, 0, &trim);
   stop_ok (b);
   ck_assert (trim.done);
@@ -271,7 +259,7 @@ START_TEST (test_open_check)
 
   /* Read-only: the check says yes; answered with nbdkit at the gate. */
   config.read_only = true;
-  ck_assert_int_eq (start (&config, &b), 0);
+  ck_assert_int_eq (harness_start (&config, &b), 0);
   open_gate ();
   ck_assert_int_eq (do_io (b, OP_FLUSH, NULL, 0, 0), 0);
   stop_ok (b);
@@ -281,7 +269,7 @@ START_TEST (test_open_check)
   config = direct_config (root_fd, 1 * MiB);
   config.uid = config.gid = 65534;
   config.read_only = true;
-  ck_assert_int_eq (start (&config, &b), EIO);
+  ck_assert_int_eq (harness_start (&config, &b), EIO);
   close (fd);
   close (root_fd);
 }
@@ -359,7 +347,7 @@ START_TEST (test_spare_killed)
   ck_assert_int_eq (waitid (P_PID, pids[0], &(siginfo_t) { 0 },
                             WEXITED | WNOWAIT), 0);
 
-  ck_assert_int_eq (start (&config, &b), 0);
+  ck_assert_int_eq (harness_start (&config, &b), 0);
   ck_assert_int_eq (do_io (b, OP_FLUSH, NULL, 0, 0), 0);
   stop_ok (b);
   backend_unprepare ();
